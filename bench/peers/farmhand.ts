@@ -1,0 +1,63 @@
+// Starts farmhand's proxy from its CLI with a generated JSON config: one http and one tcp listener
+// in front of the shared backend, so both rows of the table come from the same process.
+
+import { existsSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { start } from "../lib/children.ts";
+import { waitForPort } from "../lib/net.ts";
+import { REPO_ROOT } from "../lib/tools.ts";
+import { peerNofile } from "./types.ts";
+import type { Peer, PeerContext } from "./types.ts";
+
+export const FARMHAND_CLI = path.join(REPO_ROOT, "src", "cli.ts");
+
+export function farmhandConfig(threads: number, httpPort: number, tcpPort: number, backendPort: number): object {
+  return {
+    workers: threads,
+    listeners: [
+      { name: "http", protocol: "http", address: "127.0.0.1", port: httpPort, pool: "b" },
+      { name: "tcp", protocol: "tcp", address: "127.0.0.1", port: tcpPort, pool: "b" },
+    ],
+    pools: [{ name: "b", policy: "round-robin", backends: [{ address: "127.0.0.1", port: backendPort }] }],
+    admin: null,
+  };
+}
+
+export async function startFarmhand(ctx: PeerContext, cli: string, httpPort: number, tcpPort: number, name = "farmhand"): Promise<Peer> {
+  if (!existsSync(cli)) {
+    throw new Error(`farmhand: ${cli} does not exist (use --targets to bench the peers only)`);
+  }
+  const configPath = path.join(ctx.dir, "farmhand.json");
+  writeFileSync(configPath, JSON.stringify(farmhandConfig(ctx.threads, httpPort, tcpPort, ctx.backendPort), null, 2));
+  const child = start(name, ctx.node, [cli, "proxy", "--config", configPath], { cwd: REPO_ROOT, nofile: peerNofile() });
+  // The CLI announces each listener with a line containing "listening".
+  let announced = 0;
+  const allAnnounced = new Promise<void>((resolve) => {
+    child.onEachLine((line) => {
+      if (!line.startsWith("[stderr]") && /listening/i.test(line) && ++announced === 2) resolve();
+    });
+  });
+  const timeoutMs = 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    allAnnounced,
+    child.exited.then((e) => {
+      throw new Error(`${name}: exited (code ${e.code}, signal ${e.signal}) before listening\n${child.recentOutput()}`);
+    }),
+    new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${name}: ${announced}/2 "listening" lines after ${timeoutMs} ms\n${child.recentOutput()}`)),
+        timeoutMs,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+  for (const port of [httpPort, tcpPort]) await waitForPort(port, 5_000, name, () => child.exit === null);
+  return {
+    name: "farmhand",
+    child,
+    targets: [
+      { id: "farmhand-http", label: "farmhand http", mode: "http", port: httpPort, pid: child.pid },
+      { id: "farmhand-tcp", label: "farmhand tcp", mode: "tcp", port: tcpPort, pid: child.pid },
+    ],
+  };
+}

@@ -1,0 +1,43 @@
+// What the orchestrator needs from a running peer: which ports to load, which process to measure.
+
+import type { Child } from "../lib/children.ts";
+import type { Tools } from "../lib/tools.ts";
+import { nofileHardLimit } from "../measure/proc.ts";
+
+/** Which HAProxy row a target is compared with. */
+export type Mode = "http" | "tcp";
+
+export interface Target {
+  /** Stable key in results, e.g. "haproxy-http". */
+  readonly id: string;
+  /** Shown in tables and charts. */
+  readonly label: string;
+  readonly mode: Mode;
+  readonly port: number;
+  /** The process (and its descendants) whose CPU time and memory are charged to this target. */
+  readonly pid: number;
+}
+
+export interface Peer {
+  readonly name: string;
+  readonly child: Child;
+  readonly targets: readonly Target[];
+}
+
+export interface PeerContext {
+  /** A fresh directory for this peer's config, pid file and logs. */
+  readonly dir: string;
+  /** Threads (or worker processes) the proxy may use. */
+  readonly threads: number;
+  readonly backendPort: number;
+  readonly tools: Tools;
+  readonly node: string;
+}
+
+/**
+ * Open files for proxies: the idle test holds 10,000 client connections plus upstream ones. Capped
+ * at the hard limit the bench itself got, because in containers even root may not raise it.
+ */
+export function peerNofile(): number {
+  return Math.min(65536, nofileHardLimit(process.pid) ?? 65536);
+}

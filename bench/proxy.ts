@@ -1,0 +1,341 @@
+// `npm run bench`: farmhand's proxy against HAProxy, nginx and a plain undici proxy, all in front of
+// the same nginx backend, measured in one run with targets alternating over several rounds.
+// See bench/README.md for how to run it and read it.
+
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { installCleanupHandlers, onCleanup, stopAll, describeExit } from "./lib/children.ts";
+import { freePorts, probe, sleep } from "./lib/net.ts";
+import { median, ratio } from "./lib/stats.ts";
+import { ensureTools, nodeBinary, nodeVersion, versionOf, REPO_ROOT } from "./lib/tools.ts";
+import type { Tools } from "./lib/tools.ts";
+import { cpuSeconds, peakRssBytes, clockTicks, nofileLimit } from "./measure/proc.ts";
+import { wrkGenerator } from "./load/wrk.ts";
+import { autocannonGenerator } from "./load/autocannon.ts";
+import type { LoadGenerator } from "./load/types.ts";
+import { startBackend, BACKEND_BODY } from "./peers/backend.ts";
+import { startHaproxy } from "./peers/haproxy.ts";
+import { startNginxProxy } from "./peers/nginx.ts";
+import { startUndiciProxy } from "./peers/undici.ts";
+import { startFarmhand, FARMHAND_CLI } from "./peers/farmhand.ts";
+import type { Peer, PeerContext, Target } from "./peers/types.ts";
+import { measureIdle } from "./idle/run.ts";
+import type { IdleResult } from "./idle/run.ts";
+import type { BenchMeta, BenchResult, Figures, Ratios, RoundSample, TargetResult } from "./report/model.ts";
+import { renderMarkdown } from "./report/markdown.ts";
+import { renderSvg } from "./report/svg.ts";
+import { writeJson } from "./report/json.ts";
+import { summarize, summaryLine } from "./report/summary.ts";
+
+const PEER_NAMES = ["backend", "haproxy", "nginx", "undici", "farmhand"] as const;
+type PeerName = (typeof PEER_NAMES)[number];
+
+const USAGE = `usage: npm run bench -- [options]
+  --quick                 1 round of 3 s per target, no idle test (under a minute)
+  --idle                  only the idle-connections test (farmhand holding 10,000 keep-alive connections)
+  --no-idle               skip the idle test in a full run
+  --rounds N              rounds over all targets (default 3)
+  --duration S            seconds per timed run (default 10)
+  --warmup S              seconds of load before each timed run (default 2)
+  --threads N             threads / worker processes for every proxy (default 1)
+  --connections N         client connections (default 64)
+  --load wrk|autocannon   load generator (default: wrk when installed)
+  --targets LIST          comma-separated subset of ${PEER_NAMES.join(",")} (haproxy is always run: it is the reference)
+  --idle-connections N    connections for the idle test (default 10000)
+  --out DIR               where latest.{json,md,svg} go (default bench/results)
+  --farmhand-cli PATH     the farmhand CLI to run (default src/cli.ts; e.g. another checkout's)`;
+
+interface Options {
+  readonly rounds: number;
+  readonly duration: number;
+  readonly warmup: number;
+  readonly threads: number;
+  readonly connections: number;
+  readonly load: "wrk" | "autocannon" | "auto";
+  readonly peers: ReadonlySet<PeerName>;
+  readonly runLoad: boolean;
+  readonly runIdle: boolean;
+  readonly idleConnections: number;
+  readonly out: string;
+  readonly farmhandCli: string;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: "boolean", default: false },
+      idle: { type: "boolean", default: false },
+      "no-idle": { type: "boolean", default: false },
+      rounds: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      threads: { type: "string", default: "1" },
+      connections: { type: "string", default: "64" },
+      load: { type: "string", default: "auto" },
+      targets: { type: "string" },
+      "idle-connections": { type: "string", default: "10000" },
+      out: { type: "string", default: path.join(REPO_ROOT, "bench", "results") },
+      "farmhand-cli": { type: "string", default: FARMHAND_CLI },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const num = (v: string | undefined, def: number, name: string, min: number): number => {
+    const n = v === undefined ? def : Number(v);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name}: expected a number >= ${min}, got ${v}`);
+    return n;
+  };
+  const quick = values.quick;
+  const load = values.load;
+  if (load !== "wrk" && load !== "autocannon" && load !== "auto") throw new Error(`--load: wrk or autocannon, got ${load}`);
+  const peers = new Set<PeerName>(PEER_NAMES);
+  if (values.targets !== undefined) {
+    peers.clear();
+    for (const t of values.targets.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+      if (!(PEER_NAMES as readonly string[]).includes(t)) throw new Error(`--targets: unknown ${t} (known: ${PEER_NAMES.join(", ")})`);
+      peers.add(t as PeerName);
+    }
+    peers.add("haproxy");
+  }
+  return {
+    rounds: Math.floor(num(values.rounds, quick ? 1 : 3, "rounds", 1)),
+    duration: Math.floor(num(values.duration, quick ? 3 : 10, "duration", 1)),
+    warmup: num(values.warmup, quick ? 1 : 2, "warmup", 0),
+    threads: Math.floor(num(values.threads, 1, "threads", 1)),
+    connections: Math.floor(num(values.connections, 64, "connections", 1)),
+    load,
+    peers,
+    runLoad: !values.idle,
+    runIdle: values.idle || (!quick && !values["no-idle"]),
+    idleConnections: Math.floor(num(values["idle-connections"], 10_000, "idle-connections", 1)),
+    out: path.resolve(values.out),
+    farmhandCli: path.resolve(values["farmhand-cli"]),
+  };
+}
+
+const t0 = Date.now();
+function log(msg: string): void {
+  process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
+}
+
+function cpuModel(): string {
+  try {
+    return /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? "unknown CPU";
+  } catch {
+    return "unknown CPU";
+  }
+}
+
+/** Every target must return the backend's exact body before it is measured. */
+async function verify(t: Target): Promise<void> {
+  const r = await probe(t.port).catch((e: Error) => {
+    throw new Error(`${t.label}: probe request failed: ${e.message}`);
+  });
+  if (r.status !== 200 || r.body !== BACKEND_BODY) {
+    throw new Error(`${t.label}: probe got status ${r.status} and ${r.body.length} body bytes, expected 200 and the backend's 100 bytes`);
+  }
+}
+
+function figuresOf(rounds: readonly RoundSample[]): Figures {
+  return {
+    rps: median(rounds.map((r) => r.load.rps)),
+    p50Ms: median(rounds.map((r) => r.load.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.load.p99Ms)),
+    cpuUsPerRequest: median(rounds.map((r) => r.cpuUsPerRequest)),
+    peakRssBytes: Math.max(...rounds.map((r) => r.peakRssBytes)),
+  };
+}
+
+function ratiosOf(f: Figures, ref: Figures | undefined): Ratios {
+  const q = (k: keyof Figures) => (ref === undefined ? null : ratio(f[k], ref[k]));
+  return { rps: q("rps"), p50Ms: q("p50Ms"), p99Ms: q("p99Ms"), cpuUsPerRequest: q("cpuUsPerRequest"), peakRssBytes: q("peakRssBytes") };
+}
+
+async function runLoad(targets: readonly Target[], peers: readonly Peer[], gen: LoadGenerator, o: Options): Promise<Map<string, RoundSample[]>> {
+  const samples = new Map<string, RoundSample[]>(targets.map((t) => [t.id, []]));
+  for (let round = 1; round <= o.rounds; round++) {
+    // Rotating the order spreads slow drift (thermal, page cache, other tenants) over all targets.
+    const shift = (round - 1) % targets.length;
+    const order = [...targets.slice(shift), ...targets.slice(0, shift)];
+    for (const t of order) {
+      const peer = peers.find((p) => p.targets.includes(t))!;
+      if (o.warmup > 0) await gen.run(t.port, o.connections, o.warmup);
+      await sleep(200);
+      const cpuBefore = cpuSeconds(t.pid);
+      const load = await gen.run(t.port, o.connections, o.duration);
+      const cpuAfter = cpuSeconds(t.pid);
+      if (peer.child.exit !== null) {
+        throw new Error(`${peer.name} exited (${describeExit(peer.child.exit)}) during the run\n${peer.child.recentOutput()}`);
+      }
+      if (load.requests === 0) throw new Error(`${t.label}: no request completed in ${o.duration} s`);
+      const sample: RoundSample = {
+        round,
+        load,
+        cpuSeconds: cpuAfter - cpuBefore,
+        cpuUsPerRequest: ((cpuAfter - cpuBefore) * 1e6) / load.requests,
+        peakRssBytes: peakRssBytes(t.pid),
+      };
+      samples.get(t.id)!.push(sample);
+      const errs = load.non2xx + load.socketErrors;
+      log(
+        `round ${round}/${o.rounds} ${t.label.padEnd(24)} ${Math.round(load.rps).toString().padStart(7)} req/s  ` +
+          `${sample.cpuUsPerRequest.toFixed(1).padStart(6)} us/req  p50 ${load.p50Ms.toFixed(2)} ms  p99 ${load.p99Ms.toFixed(2)} ms` +
+          (errs > 0 ? `  ERRORS ${load.non2xx} non-2xx, ${load.socketErrors} socket` : ""),
+      );
+    }
+  }
+  return samples;
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  installCleanupHandlers();
+  const notes: string[] = [];
+  const node = nodeBinary();
+  const tools: Tools = ensureTools(o.runLoad && o.load !== "autocannon");
+  notes.push(...tools.notes);
+  for (const n of tools.notes) log(`note: ${n}`);
+  const gen: LoadGenerator =
+    o.load === "autocannon" || tools.wrk === null ? autocannonGenerator(node) : wrkGenerator(tools.wrk);
+  if (o.load === "wrk" && tools.wrk === null) throw new Error("--load wrk: wrk is not installed and could not be installed");
+
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "farmhand-bench-"));
+  onCleanup(() => rmSync(tmp, { recursive: true, force: true }));
+  const dirFor = (name: string) => {
+    const d = path.join(tmp, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const ctxFor = (name: string, backendPort: number): PeerContext => ({ dir: dirFor(name), threads: o.threads, backendPort, tools, node });
+  let idle: IdleResult | null = null;
+  let targetResults: TargetResult[] = [];
+  try {
+    const [backendPort, haHttp, haTcp, ngxPort, undiciPort, fhHttp, fhTcp, idleHttp, idleTcp] = await freePorts(9);
+    log(`temp dir ${tmp}; load generator ${gen.name}; ${o.threads} proxy thread(s)`);
+    const backend = await startBackend(ctxFor("backend", backendPort));
+    await verify(backend.targets[0]);
+    const peers: Peer[] = [backend];
+
+    if (o.runLoad) {
+      const starts: Promise<Peer>[] = [startHaproxy(ctxFor("haproxy", backendPort), haHttp, haTcp)];
+      if (o.peers.has("nginx")) starts.push(startNginxProxy(ctxFor("nginx", backendPort), ngxPort));
+      if (o.peers.has("undici")) starts.push(startUndiciProxy(ctxFor("undici", backendPort), undiciPort));
+      if (o.peers.has("farmhand")) starts.push(startFarmhand(ctxFor("farmhand", backendPort), o.farmhandCli, fhHttp, fhTcp));
+      // allSettled: a peer that fails to start must not leave the others' start-up unobserved.
+      const started = await Promise.allSettled(starts);
+      for (const s of started) if (s.status === "fulfilled") peers.push(s.value);
+      const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+
+      const all = peers.flatMap((p) => p.targets).filter((t) => t.id !== "backend" || o.peers.has("backend"));
+      // http rows first, then tcp rows, each led by HAProxy, so the table reads top-down.
+      const rank = ["backend", "haproxy-http", "nginx-http", "undici-http", "farmhand-http", "haproxy-tcp", "farmhand-tcp"];
+      const targets = all.sort((a, b) => rank.indexOf(a.id) - rank.indexOf(b.id));
+      for (const t of targets) await verify(t);
+      for (const p of peers) {
+        const lim = nofileLimit(p.child.pid);
+        if (lim !== null && lim < 20_000) notes.push(`${p.name}: open-file limit only ${lim}`);
+      }
+      log(`targets: ${targets.map((t) => t.id).join(", ")}; ${o.rounds} round(s) x (${o.warmup} s warm-up + ${o.duration} s)`);
+      const samples = await runLoad(targets, peers, gen, o);
+      const med = new Map(targets.map((t) => [t.id, figuresOf(samples.get(t.id)!)]));
+      targetResults = targets.map((t) => {
+        const reference = t.mode === "tcp" ? "haproxy-tcp" : "haproxy-http";
+        const rounds = samples.get(t.id)!;
+        const median = med.get(t.id)!;
+        return {
+          id: t.id,
+          label: t.label,
+          mode: t.mode,
+          reference,
+          rounds,
+          median,
+          ratio: ratiosOf(median, med.get(reference)),
+          non2xx: rounds.reduce((s, r) => s + r.load.non2xx, 0),
+          socketErrors: rounds.reduce((s, r) => s + r.load.socketErrors, 0),
+        };
+      });
+      for (const t of targetResults) {
+        if (t.non2xx + t.socketErrors > 0) notes.push(`${t.label}: ${t.non2xx} non-2xx responses and ${t.socketErrors} socket errors over the timed runs`);
+      }
+    }
+
+    if (o.runIdle) {
+      // A fresh process, so the figure is what holding connections costs and not what the load left.
+      const fh = await startFarmhand(ctxFor("farmhand-idle", backendPort), o.farmhandCli, idleHttp, idleTcp, "farmhand (idle test)");
+      peers.push(fh);
+      const t = fh.targets[0];
+      await verify(t);
+      const lim = nofileLimit(fh.child.pid);
+      if (lim !== null && lim < o.idleConnections + 100) {
+        notes.push(`farmhand's open-file limit is ${lim}, below the ${o.idleConnections} idle connections asked for (root limits prevent raising it)`);
+      }
+      idle = await measureIdle(
+        { node, label: "farmhand http", port: t.port, pid: t.pid, connections: o.idleConnections, clients: 2, limitBytes: 150 * 1024 * 1024 },
+        log,
+      );
+      log(
+        `idle: ${idle.heldOpen}/${idle.requested} held open; farmhand RSS ${(idle.rssHeldBytes / 1048576).toFixed(1)} MB ` +
+          `(before ${(idle.rssBeforeBytes / 1048576).toFixed(1)} MB), ${idle.proxyFds} fds`,
+      );
+      if (idle.heldOpen < idle.requested) notes.push(`idle test: only ${idle.heldOpen} of ${idle.requested} connections were open when memory was read (first error: ${idle.firstError || "none"})`);
+      if (!idle.withinLimit) notes.push(`idle test: farmhand RSS ${(idle.rssHeldBytes / 1048576).toFixed(1)} MB exceeds the 150 MB target`);
+      const e = await fh.child.stop(10_000);
+      if (e.code !== 0) notes.push(`farmhand (idle test) ended with ${describeExit(e)} on SIGTERM, expected code 0`);
+    }
+
+    // farmhand is expected to exit 0 on SIGTERM; stop it on its own to see how it ended.
+    for (const p of peers.filter((p) => p.name === "farmhand" && p.child.exit === null)) {
+      const e = await p.child.stop(10_000);
+      if (e.code !== 0) notes.push(`${p.child.name} ended with ${describeExit(e)} on SIGTERM, expected code 0`);
+    }
+  } finally {
+    await stopAll(5000);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const meta: BenchMeta = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    host: os.hostname(),
+    cpus: os.availableParallelism(),
+    cpuModel: cpuModel(),
+    kernel: os.release(),
+    node: `Node ${nodeVersion(node)}`,
+    haproxy: versionOf(tools.haproxy, ["-v"]).replace(/ - https?:.*$/, "").replace(/^HAProxy version/, "HAProxy"),
+    nginx: versionOf(tools.nginx, ["-v"]).replace(/^nginx version: /, ""),
+    loadGenerator: gen.name === "wrk" ? `wrk -t1 -c${o.connections}` : `autocannon -c ${o.connections}`,
+    connections: o.connections,
+    threads: o.threads,
+    rounds: o.runLoad ? o.rounds : 0,
+    secondsPerRun: o.duration,
+    warmupSeconds: o.warmup,
+    responseBytes: Buffer.byteLength(BACKEND_BODY),
+    clockTicksPerSecond: clockTicks(),
+  };
+  const result: BenchResult = { meta, targets: targetResults, idle, summary: summarize(targetResults), notes };
+  mkdirSync(o.out, { recursive: true });
+  writeJson(path.join(o.out, "latest.json"), result);
+  writeFileSync(path.join(o.out, "latest.md"), `${renderMarkdown(result, true)}\n`);
+  if (targetResults.length > 0) writeFileSync(path.join(o.out, "latest.svg"), renderSvg(result));
+  log(`wrote ${path.relative(process.cwd(), o.out) || "."}/latest.{json,md${targetResults.length > 0 ? ",svg" : ""}}`);
+  process.stdout.write(`${renderMarkdown(result, false)}\n`);
+  if (o.runLoad) {
+    process.stdout.write(`${summaryLine(result.summary)}\n`);
+  } else if (idle !== null) {
+    process.stdout.write(
+      `summary: idle ${idle.heldOpen} connections, farmhand RSS ${(idle.rssHeldBytes / 1048576).toFixed(1)} MB (target at most 150 MB)\n`,
+    );
+  }
+}
+
+main().catch(async (e: unknown) => {
+  process.stderr.write(`\nbench failed: ${e instanceof Error ? e.message : String(e)}\n`);
+  await stopAll(2000);
+  process.exit(1);
+});

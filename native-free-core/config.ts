@@ -1,0 +1,143 @@
+// The balancer's configuration: its shape, its defaults, and nothing else.
+// Parsing and validation live in config-load.ts so that worker threads can import these types
+// without pulling in the YAML parser.
+
+export type Protocol = "http" | "tcp";
+export type PolicyName = "round-robin" | "least-request" | "consistent-hash" | "random";
+
+/** What consistent hashing hashes: the client's address, or the value of one request header. */
+export type HashKey = { readonly kind: "client-address" } | { readonly kind: "header"; readonly name: string };
+
+export interface BackendConfig {
+  /** IPv4/IPv6 literal or host name; only loopback is used in this project's tests. */
+  readonly address: string;
+  readonly port: number;
+  /** Relative share of traffic, 1..1000. */
+  readonly weight: number;
+}
+
+export interface HealthCheckOptions {
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Consecutive passes that bring a down backend back up. */
+  readonly rise: number;
+  /** Consecutive failures that take an up backend down. */
+  readonly fall: number;
+}
+
+export interface OutlierDetectionOptions {
+  /** Consecutive 5xx responses that eject a backend (0 disables). */
+  readonly consecutive5xx: number;
+  /** Consecutive connect failures, resets or timeouts that eject a backend (0 disables). */
+  readonly consecutiveConnectFailures: number;
+  /** First ejection lasts this long; each repeated ejection lasts one base longer. */
+  readonly baseEjectionMs: number;
+  readonly maxEjectionMs: number;
+  /** At most this share of a pool is ejected at once; one backend may always be ejected when the pool has two or more. */
+  readonly maxEjectedPercent: number;
+}
+
+export interface UpstreamOptions {
+  /** Connections per backend per worker thread. */
+  readonly maxConnectionsPerBackend: number;
+  /** Requests waiting for a connection per backend per worker; past it the proxy answers 503. */
+  readonly maxQueue: number;
+  readonly queueTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  /** From the request's end to the response head's end; past it the proxy answers 504. */
+  readonly responseTimeoutMs: number;
+  /** An idle pooled connection is closed after this long. */
+  readonly idleTimeoutMs: number;
+}
+
+export interface PoolConfig {
+  readonly name: string;
+  readonly policy: PolicyName;
+  /** Only for consistent-hash. */
+  readonly hashKey: HashKey;
+  readonly backends: readonly BackendConfig[];
+  /** null: no active checks, every backend is taken as up. */
+  readonly healthCheck: HealthCheckOptions | null;
+  readonly outlierDetection: OutlierDetectionOptions;
+  /** A backend that joins (or comes back) takes a growing share of traffic over this long; 0 disables. */
+  readonly slowStartMs: number;
+  readonly upstream: UpstreamOptions;
+}
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly address: string;
+  readonly port: number;
+  readonly pool: string;
+}
+
+export interface HttpLimits {
+  readonly maxRequestLineBytes: number;
+  readonly maxHeadBytes: number;
+  readonly maxHeaderCount: number;
+  /** The whole request head must arrive within this (slowloris defence); past it: 408. */
+  readonly headTimeoutMs: number;
+  /** An idle keep-alive client connection is closed after this long. */
+  readonly keepAliveTimeoutMs: number;
+  /** Longest pause between two pieces of a request body. */
+  readonly bodyTimeoutMs: number;
+  /** Addresses whose X-Forwarded-For is extended; from anyone else it is overwritten. */
+  readonly trustedProxies: readonly string[];
+}
+
+export interface AdminConfig {
+  readonly address: string;
+  readonly port: number;
+  /** null: no token; allowed only on a loopback address. */
+  readonly token: string | null;
+}
+
+export interface ProxyConfig {
+  readonly workers: number;
+  readonly listeners: readonly ListenerConfig[];
+  readonly pools: readonly PoolConfig[];
+  readonly http: HttpLimits;
+  /** null: no admin API. */
+  readonly admin: AdminConfig | null;
+  /** On SIGTERM, in-flight requests get this long to finish. */
+  readonly drainTimeoutMs: number;
+}
+
+export const DEFAULT_HEALTH_CHECK: HealthCheckOptions = {
+  path: "/healthz",
+  intervalMs: 2000,
+  timeoutMs: 1000,
+  rise: 2,
+  fall: 3,
+};
+
+export const DEFAULT_OUTLIER_DETECTION: OutlierDetectionOptions = {
+  consecutive5xx: 5,
+  consecutiveConnectFailures: 3,
+  baseEjectionMs: 10_000,
+  maxEjectionMs: 300_000,
+  maxEjectedPercent: 50,
+};
+
+export const DEFAULT_UPSTREAM: UpstreamOptions = {
+  maxConnectionsPerBackend: 256,
+  maxQueue: 1024,
+  queueTimeoutMs: 5_000,
+  connectTimeoutMs: 2_000,
+  responseTimeoutMs: 30_000,
+  idleTimeoutMs: 30_000,
+};
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxRequestLineBytes: 8 * 1024,
+  maxHeadBytes: 64 * 1024,
+  maxHeaderCount: 100,
+  headTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 60_000,
+  bodyTimeoutMs: 30_000,
+  trustedProxies: [],
+};
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;

@@ -1,0 +1,777 @@
+// One client connection of the HTTP listener and the lifecycle of each request on it: read and check
+// the head, pick a backend, borrow an upstream connection, stream the body, stream the response back,
+// give the connection back. Requests on one connection are served one at a time, so pipelined
+// requests are answered in order. Body bytes travel as the Buffers that arrived (slices at most).
+//
+// Hot path: one object per connection with a stable shape, no closure or promise per request.
+
+import type net from "node:net";
+import { BACKEND, OUTLIER, OUTLIER_STRIDE, POOL } from "../stats/layout.ts";
+import type { BackendRuntime, PoolRuntime } from "../worker/pool-runtime.ts";
+import type { ListenerRuntime, Session, WorkerEnvironment } from "../worker/environment.ts";
+import { cannedResponse } from "./canned-responses.ts";
+import { ChunkedScanner } from "./chunked.ts";
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, forwardingContext, type BodyKind, type ForwardingContext } from "./request-head.ts";
+import {
+  RESPONSE_BODY_CHUNKED,
+  RESPONSE_BODY_CLOSE,
+  RESPONSE_BODY_LENGTH,
+  RESPONSE_BODY_NONE,
+  type ResponseBodyKind,
+} from "./response-head.ts";
+import type { UpstreamConnection, UpstreamUser } from "./upstream-pool.ts";
+
+// Connection states.
+const IDLE = 0; // between requests
+const HEAD = 1; // part of a head has arrived
+const WAITING = 2; // head parsed, waiting for an upstream connection
+const ACTIVE = 3; // upstream connection attached
+const TUNNEL = 4; // upgraded: bytes piped both ways
+const CLOSED = 5;
+
+// Response progress.
+const RESPONSE_HEAD = 0;
+const RESPONSE_BODY = 1;
+
+const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+/** Bytes buffered from a client (pipelined requests, a body waiting for a connection) before reading pauses. */
+const MAX_BUFFERED = 64 * 1024;
+/** Body bytes kept for a possible retry on a fresh connection. */
+const MAX_RETAINED = 64 * 1024;
+
+export class ClientSession implements UpstreamUser, Session {
+  readonly #socket: net.Socket;
+  readonly #env: WorkerEnvironment;
+  readonly #listener: ListenerRuntime;
+  readonly #forwarding: ForwardingContext;
+  readonly #pick: { clientAddress: string; hashHeader: string | undefined };
+
+  #state = IDLE;
+  #deadline = 0;
+  #clientPaused = false;
+  #clientEnded = false;
+  /** Received bytes not yet part of a request being forwarded (a partial head, pipelined requests). */
+  #pending: Buffer | null = null;
+  #pendingOffset = 0;
+
+  // The request in progress.
+  #pool: PoolRuntime | undefined = undefined;
+  #backend: BackendRuntime | null = null;
+  #conn: UpstreamConnection | null = null;
+  #upstreamHead: Buffer | null = null;
+  #method = "";
+  #minor = 1;
+  #isHead = false;
+  #idempotent = false;
+  #keepAlive = true;
+  #upgrade = false;
+  #bodyKind: BodyKind = BODY_NONE;
+  #bodyLeft = 0;
+  #requestChunks: ChunkedScanner | null = null;
+  #requestDone = true;
+  /** Body parts received before an upstream connection was ready. */
+  #bodyQueue: Buffer[] = [];
+  #bodyQueued = 0;
+  #bodySent = 0;
+  /** Body parts already sent, kept while a retry may still need them; null once a retry is impossible. */
+  #retained: Buffer[] | null = null;
+  #retainedBytes = 0;
+  #retried = false;
+  #redispatched = false;
+  #startedAt = 0;
+  /** The request is counted in the pool's in-flight gauge. */
+  #counted = false;
+
+  // The response in progress.
+  #responseState = RESPONSE_HEAD;
+  #responsePending: Buffer | null = null;
+  #responseStatus = 0;
+  #responseKind: ResponseBodyKind = RESPONSE_BODY_NONE;
+  #responseLeft = 0;
+  #responseChunks: ChunkedScanner | null = null;
+  #responseReusable = false;
+  #upstreamPaused = false;
+  #closeAfter = false;
+
+  constructor(socket: net.Socket, env: WorkerEnvironment, listener: ListenerRuntime) {
+    this.#socket = socket;
+    this.#env = env;
+    this.#listener = listener;
+    const address = normaliseAddress(socket.remoteAddress ?? "");
+    this.#forwarding = forwardingContext(address, env.limits.trustedProxies.includes(address));
+    this.#pick = { clientAddress: address, hashHeader: undefined };
+    this.#deadline = env.coarseNow + env.limits.headTimeoutMs;
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onEnd);
+    socket.on("drain", this.#onDrain);
+    socket.on("error", noop);
+    socket.on("close", this.#onClose);
+    env.sessions.add(this);
+    const pool = listener.pool;
+    if (pool !== undefined) {
+      env.stats.add(pool.statsBase + POOL.CLIENT_CONNECTIONS, 1);
+      env.stats.add(pool.statsBase + POOL.CLIENT_CONNECTIONS_TOTAL, 1);
+      this.#pool = pool;
+    }
+  }
+
+  // ---- client side ------------------------------------------------------------------------------
+
+  #onData = (data: Buffer): void => {
+    switch (this.#state) {
+      case IDLE:
+      case HEAD:
+        this.#append(data, 0);
+        this.#readHeads();
+        return;
+      case WAITING:
+      case ACTIVE:
+        if (!this.#requestDone) {
+          const end = this.#acceptBody(data, 0);
+          if (end < 0) return;
+          if (end < data.length) this.#append(data, end);
+        } else {
+          this.#append(data, 0);
+        }
+        return;
+      case TUNNEL:
+        if (this.#conn !== null && !this.#conn.socket.write(data)) this.#pauseClient();
+        return;
+    }
+  };
+
+  #onEnd = (): void => {
+    this.#clientEnded = true;
+    if (this.#state === IDLE || this.#state === HEAD) this.#close();
+    else if (this.#state === TUNNEL) this.#conn?.socket.end();
+  };
+
+  #onDrain = (): void => {
+    if (this.#upstreamPaused && this.#conn !== null) {
+      this.#upstreamPaused = false;
+      this.#conn.socket.resume();
+    }
+  };
+
+  #onClose = (): void => {
+    const wasState = this.#state;
+    this.#state = CLOSED;
+    if (wasState === WAITING || wasState === ACTIVE || wasState === TUNNEL) {
+      // The client left mid-exchange: the upstream connection's framing is unknown, drop it.
+      this.#abandonUpstream();
+      this.#endInFlight();
+    }
+    const pool = this.#pool;
+    if (pool !== undefined) this.#env.stats.add(pool.statsBase + POOL.CLIENT_CONNECTIONS, -1);
+    this.#env.remove(this);
+  };
+
+  #append(data: Buffer, from: number): void {
+    const pending = this.#pending;
+    if (pending === null) {
+      this.#pending = data;
+      this.#pendingOffset = from;
+    } else {
+      // Only partial heads and pipelined requests are joined, never a body being forwarded.
+      this.#pending = Buffer.concat([pending.subarray(this.#pendingOffset), from === 0 ? data : data.subarray(from)]);
+      this.#pendingOffset = 0;
+    }
+    if (this.#state !== IDLE && this.#state !== HEAD && this.#pending.length - this.#pendingOffset > MAX_BUFFERED) {
+      this.#pauseClient();
+    }
+  }
+
+  /** Parses as many complete request heads as are buffered, starting each request in turn. */
+  #readHeads(): void {
+    const limits = this.#env.limits;
+    while (this.#state === IDLE || this.#state === HEAD) {
+      const buf = this.#pending;
+      if (buf === null) return;
+      let start = this.#pendingOffset;
+      // RFC 9112 section 2.2: empty lines before a request line are ignored.
+      while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
+      this.#pendingOffset = start;
+      if (start >= buf.length) {
+        this.#pending = null;
+        return;
+      }
+      if (this.#state === IDLE) {
+        this.#state = HEAD;
+        this.#deadline = this.#env.coarseNow + limits.headTimeoutMs;
+      }
+      const found = buf.indexOf(HEAD_END, start);
+      if (found < 0) {
+        const lineEnd = buf.indexOf(10, start);
+        if ((lineEnd < 0 ? buf.length - start : lineEnd - start) > limits.maxRequestLineBytes) {
+          this.#reject(414);
+        } else if (buf.length - start > limits.maxHeadBytes) {
+          this.#reject(431);
+        }
+        return;
+      }
+      const end = found + 4;
+      const lineEnd = buf.indexOf(10, start);
+      if (lineEnd - start > limits.maxRequestLineBytes) return this.#reject(414);
+      if (end - start > limits.maxHeadBytes) return this.#reject(431);
+      const pool = this.#listener.pool;
+      const head = this.#env.requestHead;
+      if (!head.parse(buf, start, end, this.#forwarding, pool?.hashHeader ?? "")) return this.#reject(head.status);
+      this.#startedAt = performance.now();
+      this.#method = head.method;
+      this.#minor = head.minor;
+      this.#isHead = head.isHead;
+      this.#idempotent = head.idempotent;
+      this.#keepAlive = head.keepAlive;
+      this.#upgrade = head.upgrade;
+      this.#bodyKind = head.bodyKind;
+      this.#bodyLeft = head.contentLength;
+      this.#upstreamHead = head.upstream;
+      this.#pick.hashHeader = head.hashValue;
+      this.#requestDone = head.bodyKind === BODY_NONE;
+      this.#bodySent = 0;
+      this.#retained = null;
+      this.#retainedBytes = 0;
+      this.#retried = false;
+      this.#redispatched = false;
+      this.#closeAfter = false;
+      this.#backend = null;
+      this.#state = WAITING;
+      this.#pool = pool;
+      if (head.bodyKind === BODY_CHUNKED) (this.#requestChunks ??= new ChunkedScanner(limits.maxHeadBytes)).reset();
+      if (end >= buf.length) {
+        this.#pending = null;
+      } else {
+        this.#pendingOffset = end;
+        if (!this.#requestDone) {
+          // The body's first bytes came with the head; what follows them is the next request.
+          const bodyEnd = this.#acceptBody(buf, end);
+          if (bodyEnd < 0) return;
+          if (bodyEnd >= buf.length) this.#pending = null;
+          else this.#pendingOffset = bodyEnd;
+        }
+      }
+      if (pool === undefined) return this.#respondLocal(503, true);
+      this.#counted = true;
+      this.#env.stats.add(pool.statsBase + POOL.IN_FLIGHT, 1);
+      this.#dispatch(undefined);
+      return;
+    }
+  }
+
+  /**
+   * Takes the request body's bytes from data[from...]: forwards them, or queues them while no
+   * upstream connection is ready. Returns the index past the body's part in `data`, or -1 when the
+   * body's framing is invalid (the request was then refused).
+   */
+  #acceptBody(data: Buffer, from: number): number {
+    let end: number;
+    if (this.#bodyKind === BODY_LENGTH) {
+      const take = Math.min(this.#bodyLeft, data.length - from);
+      end = from + take;
+      this.#bodyLeft -= take;
+      if (this.#bodyLeft === 0) this.#requestDone = true;
+    } else {
+      const scanner = this.#requestChunks!;
+      end = scanner.scan(data, from);
+      if (end < 0) {
+        this.#bodyInvalid();
+        return -1;
+      }
+      if (scanner.done) this.#requestDone = true;
+    }
+    if (end > from) {
+      const part = from === 0 && end === data.length ? data : data.subarray(from, end);
+      if (this.#state === ACTIVE && this.#conn !== null) {
+        this.#sendBody(this.#conn, part);
+      } else {
+        this.#bodyQueue.push(part);
+        this.#bodyQueued += part.length;
+        if (this.#bodyQueued > MAX_BUFFERED) this.#pauseClient();
+      }
+    }
+    const now = this.#env.coarseNow;
+    this.#deadline = this.#requestDone && this.#state === ACTIVE
+      ? now + this.#pool!.upstream.responseTimeoutMs
+      : now + this.#env.limits.bodyTimeoutMs;
+    return end;
+  }
+
+  #sendBody(conn: UpstreamConnection, part: Buffer): void {
+    this.#bodySent += part.length;
+    if (this.#retained !== null) {
+      this.#retainedBytes += part.length;
+      if (this.#retainedBytes > MAX_RETAINED) this.#retained = null;
+      else this.#retained.push(part);
+    }
+    if (!conn.socket.write(part)) this.#pauseClient();
+  }
+
+  #bodyInvalid(): void {
+    // When the broken framing came with the head nothing was sent: a clean 400. Otherwise the backend
+    // holds a partial request; cutting its connection keeps it from ever completing.
+    this.#abandonUpstream();
+    this.#endInFlight();
+    this.#reject(400);
+  }
+
+  /** Lets go of the upstream side of the request in progress, whatever its stage. */
+  #abandonUpstream(): void {
+    const conn = this.#conn;
+    this.#conn = null;
+    if (conn !== null) conn.destroy();
+    else if (this.#backend !== null) this.#backend.connections.cancelWait(this);
+  }
+
+  #pauseClient(): void {
+    if (!this.#clientPaused) {
+      this.#clientPaused = true;
+      this.#socket.pause();
+    }
+  }
+
+  #resumeClient(): void {
+    if (this.#clientPaused) {
+      this.#clientPaused = false;
+      this.#socket.resume();
+    }
+  }
+
+  // ---- choosing a backend -------------------------------------------------------------------------
+
+  #dispatch(avoid: BackendRuntime | undefined): void {
+    const pool = this.#pool!;
+    const backend = pool.picker.pick(this.#pick, Date.now(), avoid);
+    if (backend === undefined || backend === avoid) {
+      this.#env.stats.add(pool.statsBase + POOL.NO_BACKEND, 1);
+      return this.#respondLocal(503, !this.#requestDone);
+    }
+    this.#backend = backend;
+    backend.active++;
+    this.#env.stats.add(backend.statsBase + BACKEND.IN_FLIGHT, 1);
+    this.#state = WAITING;
+    this.#deadline = this.#env.coarseNow + pool.upstream.queueTimeoutMs;
+    if (!backend.connections.acquire(this, false)) {
+      this.#releaseBackend();
+      this.#respondLocal(503, !this.#requestDone);
+    }
+  }
+
+  #releaseBackend(): void {
+    const backend = this.#backend;
+    if (backend !== null) {
+      backend.active--;
+      this.#env.stats.add(backend.statsBase + BACKEND.IN_FLIGHT, -1);
+      this.#backend = null;
+    }
+  }
+
+  // ---- upstream side ------------------------------------------------------------------------------
+
+  onUpstreamReady(conn: UpstreamConnection): void {
+    if (this.#state !== WAITING) {
+      // The client went away while the connection was opening: keep it for someone else.
+      conn.pool.release(conn, this.#env.coarseNow);
+      return;
+    }
+    this.#state = ACTIVE;
+    this.#conn = conn;
+    this.#responseState = RESPONSE_HEAD;
+    this.#responsePending = null;
+    this.#upstreamPaused = false;
+    if (conn.reused && !this.#retried && this.#idempotent) {
+      this.#retained = [];
+      this.#retainedBytes = 0;
+    }
+    const socket = conn.socket;
+    const queue = this.#bodyQueue;
+    if (queue.length === 0) {
+      socket.write(this.#upstreamHead!);
+    } else {
+      socket.cork();
+      socket.write(this.#upstreamHead!);
+      for (let i = 0; i < queue.length; i++) this.#sendBody(conn, queue[i]);
+      queue.length = 0;
+      this.#bodyQueued = 0;
+      socket.uncork();
+    }
+    this.#deadline = this.#env.coarseNow +
+      (this.#requestDone ? this.#pool!.upstream.responseTimeoutMs : this.#env.limits.bodyTimeoutMs);
+    this.#resumeClient();
+  }
+
+  onBackendRetired(): void {
+    if (this.#state !== WAITING || this.#conn !== null) return;
+    this.#releaseBackend();
+    this.#dispatch(undefined);
+  }
+
+  onUpstreamDrain(): void {
+    if (this.#state === ACTIVE || this.#state === TUNNEL) this.#resumeClient();
+  }
+
+  onUpstreamData(conn: UpstreamConnection, data: Buffer): void {
+    if (conn !== this.#conn) return;
+    if (this.#state === TUNNEL) {
+      if (!this.#socket.write(data)) this.#pauseUpstream(conn);
+      return;
+    }
+    if (this.#responseState === RESPONSE_BODY) {
+      this.#deadline = this.#env.coarseNow + this.#pool!.upstream.responseTimeoutMs;
+      const end = this.#acceptResponseBody(data, 0);
+      if (end < 0) return;
+      const part = end === data.length ? data : data.subarray(0, end);
+      if (!this.#socket.write(part)) this.#pauseUpstream(conn);
+      if (this.#responseState !== RESPONSE_BODY) this.#finish(end < data.length);
+      return;
+    }
+    this.#readResponseHeads(conn, data);
+  }
+
+  #readResponseHeads(conn: UpstreamConnection, data: Buffer): void {
+    let buf = data;
+    if (this.#responsePending !== null) {
+      buf = Buffer.concat([this.#responsePending, data]);
+      this.#responsePending = null;
+    }
+    let start = 0;
+    const env = this.#env;
+    for (;;) {
+      const found = buf.indexOf(HEAD_END, start);
+      if (found < 0) {
+        if (buf.length - start > env.limits.maxHeadBytes) return this.#upstreamBroken(502);
+        this.#responsePending = start === 0 ? buf : buf.subarray(start);
+        return;
+      }
+      const end = found + 4;
+      const head = env.responseHead;
+      if (!head.parse(buf, start, end, this.#isHead)) return this.#upstreamBroken(502);
+      const status = head.status;
+      if (status < 200) {
+        if (status === 101) {
+          if (!this.#upgrade) return this.#upstreamBroken(502);
+          return this.#startTunnel(conn, head.clientHead(buf, start, end, "upgrade"), buf, end);
+        }
+        // Interim responses (100 Continue, 103) go to HTTP/1.1 clients as they are.
+        if (this.#minor === 1) this.#socket.write(head.clientHead(buf, start, end, ""));
+        start = end;
+        continue;
+      }
+      this.#responseStatus = status;
+      this.#responseKind = head.bodyKind;
+      this.#responseLeft = head.contentLength;
+      this.#responseReusable = head.reusable;
+      this.#responseState = RESPONSE_BODY;
+      this.#closeAfter = !this.#keepAlive || this.#clientEnded || env.draining || !this.#requestDone ||
+        head.bodyKind === RESPONSE_BODY_CLOSE;
+      const clientHead = head.clientHead(
+        buf, start, end,
+        this.#closeAfter ? "close" : this.#minor === 0 ? "keep-alive" : "",
+      );
+      if (head.bodyKind === RESPONSE_BODY_NONE) {
+        this.#responseState = RESPONSE_HEAD;
+        if (!this.#socket.write(clientHead)) this.#pauseUpstream(conn);
+        this.#finish(end < buf.length);
+        return;
+      }
+      if (head.bodyKind === RESPONSE_BODY_CHUNKED) (this.#responseChunks ??= new ChunkedScanner(env.limits.maxHeadBytes)).reset();
+      this.#deadline = env.coarseNow + this.#pool!.upstream.responseTimeoutMs;
+      if (end === buf.length) {
+        if (!this.#socket.write(clientHead)) this.#pauseUpstream(conn);
+        return;
+      }
+      const bodyEnd = this.#acceptResponseBody(buf, end);
+      if (bodyEnd < 0) return;
+      const socket = this.#socket;
+      socket.cork();
+      socket.write(clientHead);
+      const ok = socket.write(buf.subarray(end, bodyEnd));
+      socket.uncork();
+      if (!ok) this.#pauseUpstream(conn);
+      if (this.#responseState !== RESPONSE_BODY) this.#finish(bodyEnd < buf.length);
+      return;
+    }
+  }
+
+  /** Delimits response body bytes in data[from...]; returns the end of the body's part, -1 if broken. */
+  #acceptResponseBody(data: Buffer, from: number): number {
+    switch (this.#responseKind) {
+      case RESPONSE_BODY_LENGTH: {
+        const take = Math.min(this.#responseLeft, data.length - from);
+        this.#responseLeft -= take;
+        if (this.#responseLeft === 0) this.#responseState = RESPONSE_HEAD;
+        return from + take;
+      }
+      case RESPONSE_BODY_CHUNKED: {
+        const scanner = this.#responseChunks!;
+        const end = scanner.scan(data, from);
+        if (end < 0) {
+          // Part of the response is already with the client: all that is left is to cut both.
+          this.#abortMidResponse();
+          return -1;
+        }
+        if (scanner.done) this.#responseState = RESPONSE_HEAD;
+        return end;
+      }
+      default:
+        return data.length;
+    }
+  }
+
+  #pauseUpstream(conn: UpstreamConnection): void {
+    if (!this.#upstreamPaused) {
+      this.#upstreamPaused = true;
+      conn.socket.pause();
+    }
+  }
+
+  #startTunnel(conn: UpstreamConnection, head: Buffer, buf: Buffer, end: number): void {
+    this.#state = TUNNEL;
+    this.#responseStatus = 101;
+    this.#recordResponse(101, this.#backend);
+    this.#deadline = Infinity;
+    const socket = this.#socket;
+    socket.write(head);
+    if (end < buf.length) socket.write(buf.subarray(end));
+    // Bytes the client sent after its upgrade request belong to the new protocol.
+    const pending = this.#pending;
+    if (pending !== null) {
+      conn.socket.write(pending.subarray(this.#pendingOffset));
+      this.#pending = null;
+    }
+    conn.socket.on("end", () => socket.end());
+    this.#resumeClient();
+  }
+
+  onUpstreamGone(conn: UpstreamConnection, connected: boolean): void {
+    const backend = this.#backend;
+    if (this.#state === CLOSED || backend === null) return;
+    const stats = this.#env.stats;
+    if (!connected) {
+      // Connect failure: nothing was sent, so another backend may take the request.
+      stats.add(backend.statsBase + BACKEND.CONNECT_ERRORS, 1);
+      this.#countFailure(backend);
+      this.#releaseBackend();
+      if (!this.#redispatched && this.#state === WAITING) {
+        this.#redispatched = true;
+        stats.add(backend.statsBase + BACKEND.RETRIES, 1);
+        return this.#dispatch(backend);
+      }
+      return this.#respondLocal(502, !this.#requestDone);
+    }
+    if (conn !== this.#conn) return;
+    this.#conn = null;
+    if (this.#state === TUNNEL) {
+      this.#socket.end();
+      return;
+    }
+    if (this.#responseState === RESPONSE_HEAD && this.#responsePending === null) {
+      // No response byte: a reused connection may simply have been closed by the backend meanwhile.
+      const replayable = this.#bodySent === 0 || (this.#retained !== null && this.#requestDone);
+      if (conn.reused && !this.#retried && replayable) {
+        this.#retried = true;
+        stats.add(backend.statsBase + BACKEND.RETRIES, 1);
+        const retained = this.#retained;
+        if (retained !== null && retained.length > 0) {
+          this.#bodyQueue = retained.concat(this.#bodyQueue);
+          this.#bodyQueued += this.#retainedBytes;
+        }
+        this.#retained = null;
+        this.#bodySent = 0;
+        this.#state = WAITING;
+        backend.connections.acquire(this, true);
+        return;
+      }
+      stats.add(backend.statsBase + BACKEND.UPSTREAM_ERRORS, 1);
+      this.#countFailure(backend);
+      return this.#upstreamFailed(502);
+    }
+    if (this.#responseState === RESPONSE_BODY && this.#responseKind === RESPONSE_BODY_CLOSE) {
+      // The backend's close is how this response ends.
+      this.#responseState = RESPONSE_HEAD;
+      this.#responseReusable = false;
+      this.#finish(false);
+      return;
+    }
+    stats.add(backend.statsBase + BACKEND.UPSTREAM_ERRORS, 1);
+    if (this.#responseState === RESPONSE_HEAD) return this.#upstreamFailed(502);
+    this.#abortMidResponse();
+  }
+
+  /** The backend answered something unusable, or nothing at all in time: answer for it. */
+  #upstreamBroken(status: number): void {
+    const conn = this.#conn;
+    this.#conn = null;
+    conn?.destroy();
+    const backend = this.#backend;
+    if (backend !== null) {
+      this.#env.stats.add(backend.statsBase + (status === 504 ? BACKEND.TIMEOUTS : BACKEND.UPSTREAM_ERRORS), 1);
+      this.#countFailure(backend);
+    }
+    this.#upstreamFailed(status);
+  }
+
+  #upstreamFailed(status: number): void {
+    this.#releaseBackend();
+    this.#respondLocal(status, !this.#requestDone);
+  }
+
+  #abortMidResponse(): void {
+    const conn = this.#conn;
+    this.#conn = null;
+    conn?.destroy();
+    this.#endInFlight();
+    this.#state = CLOSED;
+    this.#socket.destroy();
+  }
+
+  #countFailure(backend: BackendRuntime): void {
+    const threshold = backend.pool.consecutiveConnectFailures;
+    if (threshold <= 0) return;
+    const cell = backend.slot * OUTLIER_STRIDE + OUTLIER.CONSECUTIVE_CONNECT_FAILURES;
+    if (Atomics.add(this.#env.stats.outlier, cell, 1) + 1 === threshold) {
+      this.#env.reportOutlier(backend, "connect-failure");
+    }
+  }
+
+  // ---- ending an exchange -------------------------------------------------------------------------
+
+  /** The response is complete. `extra`: the backend sent bytes past its end, so its connection is spoiled. */
+  #finish(extra: boolean): void {
+    const backend = this.#backend!;
+    const conn = this.#conn;
+    const status = this.#responseStatus;
+    this.#recordResponse(status, backend);
+    const outlier = this.#env.stats.outlier;
+    const base = backend.slot * OUTLIER_STRIDE + OUTLIER.CONSECUTIVE_5XX;
+    const connectBase = backend.slot * OUTLIER_STRIDE + OUTLIER.CONSECUTIVE_CONNECT_FAILURES;
+    if (status >= 500) {
+      const threshold = backend.pool.consecutive5xx;
+      if (threshold > 0 && Atomics.add(outlier, base, 1) + 1 === threshold) this.#env.reportOutlier(backend, "5xx");
+    } else if (Atomics.load(outlier, base) !== 0) {
+      Atomics.store(outlier, base, 0);
+    }
+    if (Atomics.load(outlier, connectBase) !== 0) Atomics.store(outlier, connectBase, 0);
+    this.#endInFlight();
+    this.#conn = null;
+    if (conn !== null) {
+      if (this.#upstreamPaused) {
+        this.#upstreamPaused = false;
+        conn.socket.resume();
+      }
+      if (this.#responseReusable && this.#requestDone && !extra && backend.routable && !conn.closed) {
+        conn.pool.release(conn, this.#env.coarseNow);
+      } else {
+        conn.destroy();
+      }
+    }
+    this.#nextRequest();
+  }
+
+  #recordResponse(status: number, backend: BackendRuntime | null): void {
+    const latencyUs = (performance.now() - this.#startedAt) * 1000;
+    this.#env.stats.response(this.#pool!.statsBase, backend === null ? -1 : backend.statsBase, status, latencyUs);
+  }
+
+  #nextRequest(): void {
+    if (this.#closeAfter) {
+      this.#close();
+      return;
+    }
+    this.#state = IDLE;
+    this.#deadline = this.#env.coarseNow + this.#env.limits.keepAliveTimeoutMs;
+    this.#resumeClient();
+    if (this.#pending !== null) this.#readHeads();
+  }
+
+  /** Answers a request the proxy itself refused or could not serve. */
+  #respondLocal(status: number, close: boolean): void {
+    if (this.#pool !== undefined) this.#recordResponse(status, null);
+    this.#endInFlight();
+    this.#closeAfter = close || !this.#keepAlive || this.#clientEnded || this.#env.draining;
+    this.#bodyQueue.length = 0;
+    this.#bodyQueued = 0;
+    this.#socket.write(cannedResponse(status, this.#closeAfter));
+    this.#nextRequest();
+  }
+
+  /** Refuses a request before it was counted in flight: always closes (its framing is not trusted). */
+  #reject(status: number): void {
+    const pool = this.#pool ?? this.#listener.pool;
+    if (pool !== undefined) {
+      this.#startedAt = performance.now();
+      this.#pool = pool;
+      this.#recordResponse(status, null);
+      this.#env.stats.add(pool.statsBase + POOL.REJECTED, 1);
+    }
+    this.#rejectNow(status);
+  }
+
+  #rejectNow(status: number): void {
+    this.#pending = null;
+    this.#state = CLOSED;
+    this.#socket.end(cannedResponse(status, true));
+    this.#socket.destroySoon();
+  }
+
+  /** A request in flight ends without a response being recorded for it (client gone, or cut). */
+  #endInFlight(): void {
+    this.#releaseBackend();
+    if (this.#counted) {
+      this.#counted = false;
+      this.#env.stats.add(this.#pool!.statsBase + POOL.IN_FLIGHT, -1);
+    }
+  }
+
+  #close(): void {
+    this.#state = CLOSED;
+    this.#socket.end();
+  }
+
+  // ---- worker duties ------------------------------------------------------------------------------
+
+  sweep(now: number): void {
+    if (now < this.#deadline) return;
+    switch (this.#state) {
+      case IDLE:
+        this.#state = CLOSED;
+        this.#socket.destroy();
+        return;
+      case HEAD:
+        this.#reject(408);
+        return;
+      case WAITING:
+        // Still queued for a connection: give up on this backend.
+        this.#backend?.connections.cancelWait(this);
+        this.#upstreamFailed(503);
+        return;
+      case ACTIVE:
+        if (!this.#requestDone) {
+          // The client stopped sending its body.
+          this.#abandonUpstream();
+          this.#endInFlight();
+          this.#rejectNow(408);
+        } else if (this.#responseState === RESPONSE_HEAD) {
+          this.#upstreamBroken(504);
+        } else {
+          this.#abortMidResponse();
+        }
+        return;
+    }
+  }
+
+  drain(): void {
+    if (this.#state === IDLE) {
+      this.#state = CLOSED;
+      this.#socket.end();
+    } else {
+      this.#closeAfter = true;
+    }
+  }
+}
+
+function noop(): void {}
+
+/** "::ffff:127.0.0.1" is how a dual-stack socket shows an IPv4 peer; X-Forwarded-For wants the IPv4 form. */
+function normaliseAddress(address: string): string {
+  return address.startsWith("::ffff:") ? address.slice(7) : address;
+}

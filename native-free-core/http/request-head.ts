@@ -1,0 +1,379 @@
+// Parses and checks one request head, and writes the head the proxy sends upstream.
+//
+// The checks are those of a careful intermediary (RFC 9112 sections 2-7, RFC 9110 section 7.6): any
+// request whose framing two parsers could read differently is refused before a byte of it goes
+// upstream. The rewrite drops hop-by-hop fields and sets X-Forwarded-*, keeping every other field in
+// its order and case. Body bytes are never part of this: they are forwarded as they arrived.
+
+import {
+  COLON,
+  CR,
+  FIELD_VALUE,
+  HTAB,
+  LF,
+  SP,
+  TARGET,
+  TCHAR,
+  equalsLower,
+  isToken,
+} from "./syntax.ts";
+
+/** How the request's body is delimited. */
+export const BODY_NONE = 0;
+export const BODY_LENGTH = 1;
+export const BODY_CHUNKED = 2;
+export type BodyKind = typeof BODY_NONE | typeof BODY_LENGTH | typeof BODY_CHUNKED;
+
+// What each header line is, decided in the first pass and acted on in the second.
+const KEEP = 0;
+const DROP = 1;
+const UPGRADE_FIELD = 2;
+const FORWARDED_FOR = 3;
+
+/** Per-connection facts the rewrite needs; built once per client connection. */
+export interface ForwardingContext {
+  /** "X-Forwarded-For: <client>\r\nX-Forwarded-Proto: http\r\n" for an untrusted peer. */
+  readonly forwardedSuffix: Buffer;
+  readonly clientAddress: string;
+  /** The peer is a trusted proxy: extend its X-Forwarded-For and keep its -Proto/-Host. */
+  readonly trusted: boolean;
+}
+
+export interface HeadLimits {
+  readonly maxHeaderCount: number;
+}
+
+const FORWARDED_HOST = Buffer.from("X-Forwarded-Host: ", "latin1");
+const FORWARDED_PROTO = Buffer.from("X-Forwarded-Proto: http\r\n", "latin1");
+const CONNECTION_UPGRADE = Buffer.from("Connection: upgrade\r\n", "latin1");
+const CRLF = Buffer.from("\r\n", "latin1");
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]);
+
+/**
+ * The parsed request. One instance lives per client connection and is overwritten by each request,
+ * so parsing allocates only the strings and the upstream head it must.
+ */
+export class RequestHead {
+  method = "";
+  /** HTTP/1.x minor version. */
+  minor = 1;
+  isHead = false;
+  idempotent = false;
+  /** The client wants the connection kept open after this exchange. */
+  keepAlive = true;
+  bodyKind: BodyKind = BODY_NONE;
+  contentLength = 0;
+  /** An Upgrade (e.g. WebSocket) was requested with Connection: upgrade. */
+  upgrade = false;
+  /** The value of the pool's hash header, when asked for and present. */
+  hashValue: string | undefined = undefined;
+  /** The head to send upstream. */
+  upstream: Buffer = CRLF;
+  /** When parsing failed: the status to answer with (400, 417, 431, 501, 505). */
+  status = 0;
+
+  // Line table of the first pass: [start, colon, valueStart, valueEnd, next] per header line.
+  readonly #lines: Int32Array;
+  readonly #kinds: Uint8Array;
+  readonly #limits: HeadLimits;
+
+  constructor(limits: HeadLimits) {
+    this.#limits = limits;
+    this.#lines = new Int32Array(limits.maxHeaderCount * 5);
+    this.#kinds = new Uint8Array(limits.maxHeaderCount);
+  }
+
+  /**
+   * Parses buf[start, end) where end is just past the blank line. Returns false, with `status` set,
+   * when the request must be refused. `hashHeader` is the lower-case name of the header the pool
+   * hashes on, or "" for none.
+   */
+  parse(buf: Buffer, start: number, end: number, ctx: ForwardingContext, hashHeader: string): boolean {
+    this.status = 0;
+    this.hashValue = undefined;
+    this.upgrade = false;
+    this.bodyKind = BODY_NONE;
+    this.contentLength = 0;
+
+    // Request line: method SP target SP HTTP/1.x CRLF, single spaces, nothing else.
+    const lineEnd = buf.indexOf(LF, start);
+    if (lineEnd < 0 || lineEnd >= end || buf[lineEnd - 1] !== CR) return this.#fail(400);
+    let i = start;
+    while (i < lineEnd && TCHAR[buf[i]] === 1) i++;
+    if (i === start || buf[i] !== SP) return this.#fail(400);
+    const method = buf.toString("latin1", start, i);
+    const targetStart = ++i;
+    while (i < lineEnd && TARGET[buf[i]] === 1) i++;
+    if (i === targetStart || buf[i] !== SP) return this.#fail(400);
+    const targetEnd = i++;
+    if (lineEnd - 1 - i !== 8 || !isHttpVersionPrefix(buf, i)) return this.#fail(400);
+    const major = buf[i + 5];
+    const minor = buf[i + 7];
+    if (major < 0x30 || major > 0x39 || minor < 0x30 || minor > 0x39) return this.#fail(400);
+    if (major !== 0x31 || minor > 0x31) return this.#fail(505);
+    this.minor = minor - 0x30;
+    if (method === "CONNECT") return this.#fail(501);
+    const first = buf[targetStart];
+    if (first !== 0x2f /* / */) {
+      const asterisk = first === 0x2a && targetEnd - targetStart === 1 && method === "OPTIONS";
+      if (!asterisk && !isAbsoluteHttpUri(buf, targetStart, targetEnd)) return this.#fail(400);
+    }
+    this.method = method;
+    this.isHead = method === "HEAD";
+    this.idempotent = IDEMPOTENT.has(method);
+
+    // First pass: split and check every field line, note what the rewrite must know.
+    const lines = this.#lines;
+    const kinds = this.#kinds;
+    const max = this.#limits.maxHeaderCount;
+    const headEnd = end - 2; // the final CRLF
+    let count = 0;
+    let hostStart = -1;
+    let hostEnd = -1;
+    let hosts = 0;
+    let lengthSeen = false;
+    let chunked = false;
+    let transferEncodings = 0;
+    let connectionClose = false;
+    let connectionKeepAlive = false;
+    let connectionUpgrade = false;
+    let connectionNamed: string[] | null = null;
+    let upgradeField = false;
+    let trustedForwardedFor = "";
+    let forwardedProtoKept = false;
+    let forwardedHostKept = false;
+
+    let pos = lineEnd + 1;
+    while (pos < headEnd) {
+      const next = buf.indexOf(LF, pos);
+      if (next < 0 || next > headEnd || buf[next - 1] !== CR) return this.#fail(400);
+      const c0 = buf[pos];
+      if (c0 === SP || c0 === HTAB) return this.#fail(400); // obs-fold
+      let colon = pos;
+      while (TCHAR[buf[colon]] === 1) colon++;
+      // Anything but a colon right after the name, whitespace included, is refused.
+      if (colon === pos || buf[colon] !== COLON) return this.#fail(400);
+      let vs = colon + 1;
+      let ve = next - 1;
+      for (let j = vs; j < ve; j++) if (FIELD_VALUE[buf[j]] === 0) return this.#fail(400);
+      while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+      while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+      if (count === max) return this.#fail(431);
+      const o = count * 5;
+      lines[o] = pos;
+      lines[o + 1] = colon;
+      lines[o + 2] = vs;
+      lines[o + 3] = ve;
+      lines[o + 4] = next + 1;
+      let kind = KEEP;
+      const nameLength = colon - pos;
+      switch (nameLength) {
+        case 2:
+          if (equalsLower(buf, pos, 2, "te")) kind = DROP;
+          break;
+        case 4:
+          if (equalsLower(buf, pos, 4, "host")) {
+            hosts++;
+            hostStart = vs;
+            hostEnd = ve;
+          }
+          break;
+        case 7:
+          if (equalsLower(buf, pos, 7, "upgrade")) {
+            kind = UPGRADE_FIELD;
+            upgradeField = true;
+          }
+          break;
+        case 6:
+          if (equalsLower(buf, pos, 6, "expect")) {
+            if (!equalsLower(buf, vs, ve - vs, "100-continue")) return this.#fail(417);
+          }
+          break;
+        case 10:
+          if (equalsLower(buf, pos, 10, "connection")) {
+            kind = DROP;
+            // Connection options: a short comma list, usually one word.
+            let s = vs;
+            while (s < ve) {
+              let e = s;
+              while (e < ve && buf[e] !== 0x2c) e++;
+              let te = e;
+              while (te > s && (buf[te - 1] === SP || buf[te - 1] === HTAB)) te--;
+              let ts = s;
+              while (ts < te && (buf[ts] === SP || buf[ts] === HTAB)) ts++;
+              if (te > ts) {
+                if (!isToken(buf, ts, te)) return this.#fail(400);
+                if (equalsLower(buf, ts, te - ts, "close")) connectionClose = true;
+                else if (equalsLower(buf, ts, te - ts, "keep-alive")) connectionKeepAlive = true;
+                else if (equalsLower(buf, ts, te - ts, "upgrade")) connectionUpgrade = true;
+                else (connectionNamed ??= []).push(buf.toString("latin1", ts, te).toLowerCase());
+              }
+              s = e + 1;
+            }
+          } else if (equalsLower(buf, pos, 10, "keep-alive")) kind = DROP;
+          break;
+        case 14:
+          if (equalsLower(buf, pos, 14, "content-length")) {
+            const value = parseContentLength(buf, vs, ve);
+            if (value < 0) return this.#fail(400);
+            if (lengthSeen) {
+              if (value !== this.contentLength) return this.#fail(400);
+              kind = DROP; // an identical repeat: send it once
+            }
+            lengthSeen = true;
+            this.contentLength = value;
+          }
+          break;
+        case 15:
+          if (equalsLower(buf, pos, 15, "x-forwarded-for")) {
+            kind = ctx.trusted ? FORWARDED_FOR : DROP;
+            if (ctx.trusted) {
+              const value = buf.toString("latin1", vs, ve);
+              trustedForwardedFor = trustedForwardedFor === "" ? value : `${trustedForwardedFor}, ${value}`;
+            }
+          }
+          break;
+        case 16:
+          if (equalsLower(buf, pos, 16, "proxy-connection")) kind = DROP;
+          else if (equalsLower(buf, pos, 16, "x-forwarded-host")) {
+            if (ctx.trusted) forwardedHostKept = true;
+            else kind = DROP;
+          }
+          break;
+        case 17:
+          if (equalsLower(buf, pos, 17, "transfer-encoding")) {
+            // Codings across all TE lines, in order; only a final "chunked" frames a request.
+            let s = vs;
+            while (s <= ve) {
+              let e = s;
+              while (e < ve && buf[e] !== 0x2c) e++;
+              let te = e;
+              while (te > s && (buf[te - 1] === SP || buf[te - 1] === HTAB)) te--;
+              let ts = s;
+              while (ts < te && (buf[ts] === SP || buf[ts] === HTAB)) ts++;
+              if (te > ts) {
+                if (chunked) return this.#fail(400); // something after "chunked"
+                if (equalsLower(buf, ts, te - ts, "chunked")) chunked = true;
+                else if (!isToken(buf, ts, te)) return this.#fail(400);
+                transferEncodings++;
+              }
+              s = e + 1;
+            }
+          } else if (equalsLower(buf, pos, 17, "x-forwarded-proto")) {
+            if (ctx.trusted) forwardedProtoKept = true;
+            else kind = DROP;
+          }
+          break;
+      }
+      if (hashHeader !== "" && nameLength === hashHeader.length && equalsLower(buf, pos, nameLength, hashHeader)) {
+        this.hashValue = buf.toString("latin1", vs, ve);
+      }
+      kinds[count] = kind;
+      count++;
+      pos = next + 1;
+    }
+
+    // Framing (RFC 9112 section 6): exactly one way to find the body's end, or none.
+    if (transferEncodings > 0) {
+      if (!chunked || lengthSeen || this.minor === 0) return this.#fail(400);
+      this.bodyKind = BODY_CHUNKED;
+    } else if (lengthSeen && this.contentLength > 0) {
+      this.bodyKind = BODY_LENGTH;
+    }
+    if (this.minor === 1 ? hosts !== 1 : hosts > 1) return this.#fail(400);
+    this.keepAlive = this.minor === 1 ? !connectionClose : connectionKeepAlive && !connectionClose;
+    this.upgrade = upgradeField && connectionUpgrade;
+
+    // Second pass: the upstream head.
+    const named = connectionNamed;
+    let size = lineEnd + 1 - start + 2;
+    for (let h = 0; h < count; h++) {
+      const o = h * 5;
+      let kind = kinds[h];
+      if (kind === UPGRADE_FIELD && !this.upgrade) kind = kinds[h] = DROP;
+      if (kind === KEEP && named !== null && isNamed(buf, lines[o], lines[o + 1], named)) kind = kinds[h] = DROP;
+      if (kind === KEEP || kind === UPGRADE_FIELD) size += lines[o + 4] - lines[o];
+    }
+    if (this.upgrade) size += CONNECTION_UPGRADE.length;
+    let forwardedFor: Buffer | null = null;
+    if (ctx.trusted) {
+      const value = trustedForwardedFor === "" ? ctx.clientAddress : `${trustedForwardedFor}, ${ctx.clientAddress}`;
+      forwardedFor = Buffer.from(`X-Forwarded-For: ${value}\r\n`, "latin1");
+      size += forwardedFor.length;
+      if (!forwardedProtoKept) size += FORWARDED_PROTO.length;
+    } else {
+      size += ctx.forwardedSuffix.length;
+    }
+    const addHost = hostStart >= 0 && !forwardedHostKept;
+    if (addHost) size += FORWARDED_HOST.length + (hostEnd - hostStart) + 2;
+
+    const out = Buffer.allocUnsafe(size);
+    let w = buf.copy(out, 0, start, lineEnd + 1);
+    for (let h = 0; h < count; h++) {
+      const kind = kinds[h];
+      if (kind === KEEP || kind === UPGRADE_FIELD) {
+        const o = h * 5;
+        w += buf.copy(out, w, lines[o], lines[o + 4]);
+      }
+    }
+    if (this.upgrade) w += CONNECTION_UPGRADE.copy(out, w);
+    if (forwardedFor !== null) {
+      w += forwardedFor.copy(out, w);
+      if (!forwardedProtoKept) w += FORWARDED_PROTO.copy(out, w);
+    } else {
+      w += ctx.forwardedSuffix.copy(out, w);
+    }
+    if (addHost) {
+      w += FORWARDED_HOST.copy(out, w);
+      w += buf.copy(out, w, hostStart, hostEnd);
+      out[w++] = CR;
+      out[w++] = LF;
+    }
+    out[w++] = CR;
+    out[w++] = LF;
+    this.upstream = out;
+    return true;
+  }
+
+  #fail(status: number): false {
+    this.status = status;
+    return false;
+  }
+}
+
+/** Builds the per-connection X-Forwarded-* suffix for a client the proxy does not trust. */
+export function forwardingContext(clientAddress: string, trusted: boolean): ForwardingContext {
+  return {
+    clientAddress,
+    trusted,
+    forwardedSuffix: Buffer.from(`X-Forwarded-For: ${clientAddress}\r\nX-Forwarded-Proto: http\r\n`, "latin1"),
+  };
+}
+
+/** 1*DIGIT, at most 15 digits so the value stays an exact integer; -1 when malformed. */
+function parseContentLength(buf: Buffer, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i] - 0x30;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+function isHttpVersionPrefix(buf: Buffer, i: number): boolean {
+  return buf[i] === 0x48 && buf[i + 1] === 0x54 && buf[i + 2] === 0x54 && buf[i + 3] === 0x50 &&
+    buf[i + 4] === 0x2f && buf[i + 6] === 0x2e;
+}
+
+function isAbsoluteHttpUri(buf: Buffer, start: number, end: number): boolean {
+  if (end - start > 7 && equalsLower(buf, start, 7, "http://")) return true;
+  return end - start > 8 && equalsLower(buf, start, 8, "https://");
+}
+
+function isNamed(buf: Buffer, start: number, end: number, named: readonly string[]): boolean {
+  for (const name of named) if (equalsLower(buf, start, end - start, name)) return true;
+  return false;
+}

@@ -1,0 +1,64 @@
+// Byte classes of HTTP/1.1 (RFC 9110 section 5.6.2, RFC 9112) as lookup tables, so that parsing a head
+// is one table load per byte and no regular expression or string is made for what is only checked.
+
+export const CR = 13;
+export const LF = 10;
+export const SP = 32;
+export const HTAB = 9;
+export const COLON = 58;
+
+/** tchar: the characters of a token (method, header name, transfer coding). */
+export const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
+
+/** Bytes allowed in a field value: VCHAR, obs-text, SP and HTAB. Everything else (CR, LF, NUL, other CTLs, DEL) is refused. */
+export const FIELD_VALUE = new Uint8Array(256);
+for (let c = 0x20; c <= 0xff; c++) FIELD_VALUE[c] = c === 0x7f ? 0 : 1;
+FIELD_VALUE[HTAB] = 1;
+
+/** Bytes allowed in a request target: visible ASCII only (no spaces, controls or raw non-ASCII). */
+export const TARGET = new Uint8Array(256);
+for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
+
+export const HEX_VALUE = new Int8Array(256).fill(-1);
+for (let c = 0; c <= 9; c++) HEX_VALUE[0x30 + c] = c;
+for (let c = 0; c < 6; c++) {
+  HEX_VALUE[0x41 + c] = 10 + c;
+  HEX_VALUE[0x61 + c] = 10 + c;
+}
+
+/** Compares buf[start, start+name.length) with a lower-case ASCII name, ignoring case. */
+export function equalsLower(buf: Buffer, start: number, length: number, lowerName: string): boolean {
+  if (length !== lowerName.length) return false;
+  for (let i = 0; i < length; i++) {
+    if ((buf[start + i] | 0x20) !== lowerName.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * Calls `each(start, end)` for every element of a comma-separated list in buf[start, end), with
+ * surrounding whitespace trimmed and empty elements skipped (RFC 9110 section 5.6.1).
+ */
+export function forEachListElement(buf: Buffer, start: number, end: number, each: (s: number, e: number) => void): void {
+  let i = start;
+  while (i < end) {
+    let comma = i;
+    while (comma < end && buf[comma] !== 0x2c) comma++;
+    let s = i;
+    let e = comma;
+    while (s < e && (buf[s] === SP || buf[s] === HTAB)) s++;
+    while (e > s && (buf[e - 1] === SP || buf[e - 1] === HTAB)) e--;
+    if (e > s) each(s, e);
+    i = comma + 1;
+  }
+}
+
+export function isToken(buf: Buffer, start: number, end: number): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) if (TCHAR[buf[i]] === 0) return false;
+  return true;
+}

@@ -1,0 +1,59 @@
+// What the supervisor reports about pools and backends: the admin API's JSON and the metrics'
+// backend-health gauges are both made from these.
+
+import type { BackendConfig, PolicyName } from "./config.ts";
+
+/** Whether a backend takes new requests, is finishing its last ones, or has finished them. */
+export type BackendLifecycle = "active" | "draining" | "drained";
+
+export interface BackendStatus {
+  /** "address:port", unique within its pool. */
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly lifecycle: BackendLifecycle;
+  /** Verdict of active health checks; always true when the pool has none. */
+  readonly healthy: boolean;
+  /** Epoch milliseconds until which outlier detection keeps it out, or null. */
+  readonly ejectedUntil: number | null;
+  readonly ejections: number;
+  /** Epoch milliseconds until which it is warming up (slow start), or null. */
+  readonly warmUntil: number | null;
+  /** Whether new requests may be sent to it now. */
+  readonly routable: boolean;
+  readonly inFlight: number;
+  /** Shared-memory slot of its statistics (internal, for the metrics exporter). */
+  readonly slot: number;
+}
+
+export interface PoolStatus {
+  readonly name: string;
+  readonly policy: PolicyName;
+  readonly backends: readonly BackendStatus[];
+  readonly slot: number;
+}
+
+export interface WorkerStatus {
+  readonly index: number;
+  readonly threadId: number;
+  readonly restarts: number;
+}
+
+/** What the admin API may do to a running balancer. Every mutation returns the pool as it now is. */
+export interface AdminControl {
+  pools(): readonly PoolStatus[];
+  /** Throws UnknownPoolError. */
+  pool(name: string): PoolStatus;
+  /** Backends absent from the new list drain and are removed; new ones join (with slow start). */
+  replaceBackends(pool: string, backends: readonly BackendConfig[]): PoolStatus;
+  addBackend(pool: string, backend: BackendConfig): PoolStatus;
+  /** Drains the backend, then forgets it. Throws UnknownBackendError. */
+  removeBackend(pool: string, id: string): PoolStatus;
+  setWeight(pool: string, id: string, weight: number): PoolStatus;
+  /** Stops new requests to the backend; it reports "drained" once its in-flight requests are done. */
+  drainBackend(pool: string, id: string): PoolStatus;
+  workers(): readonly WorkerStatus[];
+  /** The Prometheus exposition text. */
+  metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
+}

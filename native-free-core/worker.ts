@@ -1,0 +1,146 @@
+// What runs inside each worker thread: its listeners (all workers bind the same ports with
+// reusePort, and the kernel spreads connections), its copy of the pools, and the sweep that enforces
+// deadlines. Configuration arrives as snapshots from the supervisor; statistics leave through shared
+// memory; the only messages back are acknowledgements, listener results and outlier reports.
+
+import net from "node:net";
+import { parentPort, workerData } from "node:worker_threads";
+import { DEFAULT_HTTP_LIMITS, type ListenerConfig } from "./config.ts";
+import { ClientSession } from "./http/client-session.ts";
+import type { SupervisorMessage, WorkerInit, WorkerMessage } from "./messages.ts";
+import { TcpSession } from "./tcp/tcp-session.ts";
+import { WorkerEnvironment, type ListenerRuntime } from "./worker/environment.ts";
+import { PoolRuntime } from "./worker/pool-runtime.ts";
+import { StatsWriter } from "./worker/stats-writer.ts";
+
+const SWEEP_INTERVAL_MS = 250;
+
+interface OpenListener {
+  config: ListenerConfig;
+  readonly runtime: ListenerRuntime;
+  readonly server: net.Server;
+}
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const stats = new StatsWriter(init.stats, init.index);
+const pools = new Map<string, PoolRuntime>();
+const listeners = new Map<string, OpenListener>();
+const env = new WorkerEnvironment(
+  DEFAULT_HTTP_LIMITS,
+  stats,
+  (backend, reason) => post({ type: "outlier", pool: backend.pool.name, backend: backend.id, reason }),
+  () => post({ type: "drained" }),
+);
+
+function post(message: WorkerMessage): void {
+  port.postMessage(message);
+}
+
+port.on("message", (message: SupervisorMessage) => {
+  switch (message.type) {
+    case "configure":
+      env.limits = message.http;
+      applyPools(message);
+      applyListeners(message.listeners);
+      post({ type: "applied", version: message.version });
+      return;
+    case "drain":
+      drain();
+      return;
+  }
+});
+
+function applyPools(message: Extract<SupervisorMessage, { type: "configure" }>): void {
+  const orphans = [];
+  const names = new Set<string>();
+  for (const snapshot of message.pools) {
+    names.add(snapshot.name);
+    let pool = pools.get(snapshot.name);
+    if (pool === undefined) {
+      pool = new PoolRuntime(snapshot.name, stats);
+      pools.set(snapshot.name, pool);
+    }
+    orphans.push(...pool.apply(snapshot));
+  }
+  for (const [name, pool] of pools) {
+    if (names.has(name)) continue;
+    pools.delete(name);
+    orphans.push(...pool.apply({ ...emptySnapshot, name, slot: pool.slot, upstream: pool.upstream }));
+  }
+  for (const open of listeners.values()) open.runtime.pool = pools.get(open.config.pool);
+  // Requests queued for backends that just left are sent to the ones that remain.
+  for (const user of orphans) user.onBackendRetired();
+}
+
+const emptySnapshot = {
+  policy: "random",
+  hashKey: { kind: "client-address" },
+  slowStartMs: 0,
+  consecutive5xx: 0,
+  consecutiveConnectFailures: 0,
+  routable: [],
+} as const;
+
+function applyListeners(configs: readonly ListenerConfig[]): void {
+  if (env.draining) return;
+  const wanted = new Set(configs.map((l) => l.name));
+  for (const [name, open] of listeners) {
+    if (!wanted.has(name)) {
+      open.server.close();
+      listeners.delete(name);
+    }
+  }
+  for (const config of configs) {
+    const open = listeners.get(config.name);
+    if (open !== undefined && open.config.address === config.address && open.config.port === config.port) {
+      // Same socket: only where new connections go, and how they are spoken to, changes.
+      open.config = config;
+      open.runtime.pool = pools.get(config.pool);
+      continue;
+    }
+    if (open !== undefined) {
+      open.server.close();
+      listeners.delete(config.name);
+    }
+    listen(config);
+  }
+}
+
+function listen(config: ListenerConfig): void {
+  const runtime: ListenerRuntime = { name: config.name, pool: pools.get(config.pool) };
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
+  const open: OpenListener = { config, runtime, server };
+  server.on("connection", (socket) => {
+    if (open.config.protocol === "tcp") new TcpSession(socket, env, runtime);
+    else new ClientSession(socket, env, runtime);
+  });
+  server.on("error", (error) => {
+    listeners.delete(config.name);
+    post({ type: "listen-failed", listener: config.name, message: error.message });
+  });
+  server.listen({ host: config.address, port: config.port, reusePort: true, backlog: 4096 }, () => {
+    const address = server.address() as net.AddressInfo;
+    post({ type: "listening", listener: config.name, address: address.address, port: address.port });
+  });
+  listeners.set(config.name, open);
+}
+
+function drain(): void {
+  env.draining = true;
+  for (const open of listeners.values()) open.server.close();
+  listeners.clear();
+  for (const session of [...env.sessions]) session.drain();
+  if (env.sessions.size === 0) post({ type: "drained" });
+}
+
+setInterval(() => {
+  const now = performance.now();
+  env.coarseNow = now;
+  for (const session of env.sessions) session.sweep(now);
+  for (const pool of pools.values()) {
+    const cutoff = now - pool.upstream.idleTimeoutMs;
+    for (const backend of pool.backends.values()) backend.connections.closeIdle(cutoff);
+    pool.collect();
+  }
+}, SWEEP_INTERVAL_MS);

@@ -1,0 +1,59 @@
+// What every connection handler of one worker thread shares: limits, statistics, the coarse clock,
+// the parsers (parsing is synchronous, so one of each per thread is enough), and the way out to the
+// supervisor for outlier reports.
+
+import type { HttpLimits } from "../config.ts";
+import { RequestHead } from "../http/request-head.ts";
+import { ResponseHead } from "../http/response-head.ts";
+import type { PoolRuntime, BackendRuntime } from "./pool-runtime.ts";
+import type { StatsWriter } from "./stats-writer.ts";
+
+export interface ListenerRuntime {
+  readonly name: string;
+  /** Replaced in place on reload, so open connections follow the listener's new pool. */
+  pool: PoolRuntime | undefined;
+}
+
+/** Anything that holds a client connection and must be swept for timeouts and drained on shutdown. */
+export interface Session {
+  /** Called by the sweep; `now` is the coarse clock. */
+  sweep(now: number): void;
+  /** Shutdown: close now if idle, otherwise after the exchange in progress. */
+  drain(): void;
+}
+
+export class WorkerEnvironment {
+  limits: HttpLimits;
+  readonly stats: StatsWriter;
+  readonly requestHead: RequestHead;
+  readonly responseHead: ResponseHead;
+  readonly sessions = new Set<Session>();
+  /** performance.now() as of the last sweep: good enough for deadlines, free to read. */
+  coarseNow = performance.now();
+  draining = false;
+  readonly #onOutlier: (backend: BackendRuntime, reason: "5xx" | "connect-failure") => void;
+  readonly #onEmpty: () => void;
+
+  constructor(
+    limits: HttpLimits,
+    stats: StatsWriter,
+    onOutlier: (backend: BackendRuntime, reason: "5xx" | "connect-failure") => void,
+    onEmpty: () => void,
+  ) {
+    this.limits = limits;
+    this.stats = stats;
+    this.requestHead = new RequestHead({ maxHeaderCount: limits.maxHeaderCount });
+    this.responseHead = new ResponseHead(limits.maxHeaderCount * 2);
+    this.#onOutlier = onOutlier;
+    this.#onEmpty = onEmpty;
+  }
+
+  reportOutlier(backend: BackendRuntime, reason: "5xx" | "connect-failure"): void {
+    this.#onOutlier(backend, reason);
+  }
+
+  remove(session: Session): void {
+    this.sessions.delete(session);
+    if (this.draining && this.sessions.size === 0) this.#onEmpty();
+  }
+}

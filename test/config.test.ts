@@ -1,0 +1,454 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify as toYaml } from "yaml";
+import { loadConfigFile, normalizeConfig, normalizePoolBackends, parseConfigText } from "../native-free-core/config-load.ts";
+import { DEFAULT_HEALTH_CHECK, DEFAULT_HTTP_LIMITS, DEFAULT_OUTLIER_DETECTION, DEFAULT_UPSTREAM } from "../native-free-core/config.ts";
+import { ConfigError } from "../native-free-core/errors.ts";
+
+const dir = await mkdtemp(join(tmpdir(), "farmhand-config-"));
+let fileCounter = 0;
+
+test.after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function write(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+/** A minimal valid configuration, as plain data, for the invalid cases to spoil one field at a time. */
+function base(): any {
+  return {
+    listeners: [{ port: 8080, pool: "web" }],
+    pools: [
+      { name: "web", backends: [{ address: "127.0.0.1", port: 9001 }] },
+      { name: "api", backends: ["127.0.0.1:9101"] },
+    ],
+  };
+}
+
+/** Loads `config` from a fresh file (YAML or JSON) and returns the ConfigError it must raise. */
+async function refusal(config: unknown, format: "yaml" | "json" = "yaml"): Promise<{ error: ConfigError; file: string }> {
+  const text = format === "json" ? JSON.stringify(config, null, 2) : toYaml(config);
+  const file = await write(`invalid-${++fileCounter}.${format}`, text);
+  try {
+    await loadConfigFile(file);
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    return { error: error as ConfigError, file };
+  }
+  assert.unreachable(`expected ${file} to be refused`);
+  throw new Error("unreachable");
+}
+
+async function assertRefused(config: unknown, field: string, problem: string, got: string, format: "yaml" | "json" = "yaml"): Promise<void> {
+  const { error, file } = await refusal(config, format);
+  assert.is(error.message, `${file}: ${field}: ${problem} (got ${got})`);
+  assert.is(error.file, file);
+  assert.is(error.field, field);
+  assert.is(error.code, "FARMHAND_CONFIG_INVALID");
+}
+
+// --- valid configurations -------------------------------------------------------------------
+
+const VALID_YAML = `# a commented YAML config
+workers: 4
+listeners:
+  - name: public
+    port: 8080
+    pool: web
+  - protocol: tcp
+    address: "::1"
+    port: 8443
+    pool: sticky
+pools:
+  - name: web
+    backends:
+      - address: 127.0.0.1
+        port: 9001
+        weight: 5
+      - "127.0.0.1:9002"
+      - "[::1]:9003"
+      - backend.local:9004
+    healthCheck: true
+    upstream:
+      maxQueue: 0
+  - name: sticky
+    policy: consistent-hash
+    hashKey: client-address
+    backends: []
+    healthCheck:
+      path: /ready
+      intervalMs: 500
+      timeoutMs: 200
+    outlierDetection:
+      maxEjectedPercent: 100
+    slowStartMs: 30000
+http:
+  maxHeaderCount: 50
+  trustedProxies: [10.0.0.1, "::1"]
+`;
+
+test("a valid YAML config loads with the defaults filled in", async () => {
+  const config = await loadConfigFile(await write("valid.yaml", VALID_YAML));
+  assert.is(config.workers, 4);
+  assert.is(config.drainTimeoutMs, 30_000);
+  assert.equal(config.listeners, [
+    { name: "public", protocol: "http", address: "127.0.0.1", port: 8080, pool: "web" },
+    { name: "listener-1", protocol: "tcp", address: "::1", port: 8443, pool: "sticky" },
+  ]);
+  const [web, sticky] = config.pools;
+  assert.is(web.policy, "round-robin");
+  assert.equal(web.hashKey, { kind: "client-address" });
+  assert.equal(web.backends, [
+    { address: "127.0.0.1", port: 9001, weight: 5 },
+    { address: "127.0.0.1", port: 9002, weight: 1 },
+    { address: "::1", port: 9003, weight: 1 },
+    { address: "backend.local", port: 9004, weight: 1 },
+  ]);
+  assert.equal(web.healthCheck, DEFAULT_HEALTH_CHECK);
+  assert.equal(web.outlierDetection, DEFAULT_OUTLIER_DETECTION);
+  assert.equal(web.upstream, { ...DEFAULT_UPSTREAM, maxQueue: 0 });
+  assert.is(web.slowStartMs, 0);
+  assert.is(sticky.policy, "consistent-hash");
+  assert.equal(sticky.backends, []);
+  assert.equal(sticky.healthCheck, { ...DEFAULT_HEALTH_CHECK, path: "/ready", intervalMs: 500, timeoutMs: 200 });
+  assert.equal(sticky.outlierDetection, { ...DEFAULT_OUTLIER_DETECTION, maxEjectedPercent: 100 });
+  assert.is(sticky.slowStartMs, 30_000);
+  assert.equal(config.http, { ...DEFAULT_HTTP_LIMITS, maxHeaderCount: 50, trustedProxies: ["10.0.0.1", "::1"] });
+  assert.is(config.admin, null);
+});
+
+test("a valid JSON config loads with the defaults filled in, deeply frozen", async () => {
+  const file = await write("valid.json", JSON.stringify({
+    drainTimeoutMs: 0,
+    listeners: [{ port: 0, pool: "a" }, { port: 0, pool: "a" }],
+    pools: [{ name: "a", policy: "consistent-hash", hashKey: { header: "X-User" }, backends: ["localhost:9001"] }],
+    admin: { port: 0 },
+  }));
+  const config = await loadConfigFile(file);
+  assert.ok(config.workers >= 1 && config.workers <= 256);
+  assert.is(config.drainTimeoutMs, 0);
+  assert.is(config.listeners[1].name, "listener-1");
+  assert.equal(config.pools[0].hashKey, { kind: "header", name: "x-user" });
+  assert.is(config.pools[0].healthCheck, null);
+  assert.equal(config.http, DEFAULT_HTTP_LIMITS);
+  assert.equal(config.admin, { address: "127.0.0.1", port: 0, token: null });
+  assert.ok(Object.isFrozen(config));
+  assert.ok(Object.isFrozen(config.pools[0].backends[0]));
+  assert.ok(Object.isFrozen(config.http.trustedProxies));
+  assert.throws(() => {
+    (config.pools[0].backends as any).push({ address: "x", port: 1, weight: 1 });
+  });
+});
+
+test("normalising a normalised config gives the same config", async () => {
+  const config = await loadConfigFile(await write("again.yaml", VALID_YAML));
+  assert.equal(normalizeConfig(config, "<inline>"), config);
+  const hashed = normalizeConfig(
+    { listeners: [{ port: 1, pool: "a" }], pools: [{ name: "a", policy: "consistent-hash", hashKey: { header: "X-User" } }] },
+    "<inline>",
+  );
+  assert.equal(normalizeConfig(hashed, "<inline>"), hashed);
+});
+
+test("an unknown extension is tried as JSON, then as YAML", () => {
+  const json = parseConfigText(JSON.stringify(base()), "farmhand.conf");
+  const yaml = parseConfigText(toYaml(base()), "farmhand.conf");
+  assert.equal(json, yaml);
+  assert.is(json.pools[1].backends[0].port, 9101);
+});
+
+// --- invalid configurations -----------------------------------------------------------------
+
+test("refuses a backend port out of range", async () => {
+  const c = base();
+  c.pools[0].backends.push({ address: "127.0.0.1", port: 70000 });
+  await assertRefused(c, "pools[0].backends[1].port", "expected an integer between 1 and 65535", "70000");
+});
+
+test("refuses an unknown field, with a spelling hint", async () => {
+  const c = base();
+  c.pools[1].backends = [{ address: "127.0.0.1", prot: 9001 }];
+  await assertRefused(c, "pools[1].backends[0].prot", `unknown field; did you mean "port"?`, "9001", "json");
+});
+
+test("refuses an unknown top-level field, listing the known ones when nothing is close", async () => {
+  await assertRefused({ ...base(), pool: [] }, "pool", `unknown field; did you mean "pools"?`, "[]");
+  await assertRefused(
+    { ...base(), frobnicate: true },
+    "frobnicate",
+    "unknown field (known fields: workers, drainTimeoutMs, listeners, pools, http, admin)",
+    "true",
+  );
+});
+
+test("refuses an unknown policy, with a hint", async () => {
+  const c = base();
+  c.pools[0].policy = "round_robin";
+  await assertRefused(
+    c,
+    "pools[0].policy",
+    `expected one of "round-robin", "least-request", "consistent-hash", "random"; did you mean "round-robin"?`,
+    `"round_robin"`,
+  );
+});
+
+test("refuses a weight out of range", async () => {
+  const c = base();
+  c.pools[0].backends[0].weight = 0;
+  await assertRefused(c, "pools[0].backends[0].weight", "expected an integer between 1 and 1000", "0", "json");
+});
+
+test("refuses a duplicate backend within a pool", async () => {
+  const c = base();
+  c.pools[0].backends.push("127.0.0.1:9001");
+  await assertRefused(c, "pools[0].backends[1]", "duplicate backend 127.0.0.1:9001 (also pools[0].backends[0])", `"127.0.0.1:9001"`);
+});
+
+test("refuses a listener whose pool does not exist", async () => {
+  const c = base();
+  c.listeners[0].pool = "x";
+  await assertRefused(c, "listeners[0].pool", `no pool named "x" (pools: web, api)`, `"x"`);
+});
+
+test("refuses two listeners on the same address and port", async () => {
+  const c = base();
+  c.listeners.push({ port: 8080, pool: "api" });
+  await assertRefused(c, "listeners[1].port", "port 8080 on 127.0.0.1 is already used by listeners[0]", "8080");
+});
+
+test("refuses a missing listener port and a missing listeners list", async () => {
+  const c = base();
+  delete c.listeners[0].port;
+  await assertRefused(c, "listeners[0].port", "is required: expected an integer between 0 and 65535", "nothing");
+  await assertRefused({ ...base(), listeners: [] }, "listeners", "expected a non-empty array of listeners", "[]", "json");
+});
+
+test("refuses a bad pool name and a duplicate one", async () => {
+  const c = base();
+  c.pools[1].name = "bad name!";
+  await assertRefused(c, "pools[1].name", "expected 1 to 64 letters, digits, '_', '.' or '-'", `"bad name!"`);
+  c.pools[1].name = "web";
+  await assertRefused(c, "pools[1].name", "duplicate pool name (also pools[0].name)", `"web"`);
+});
+
+test("refuses workers of the wrong type or out of range", async () => {
+  await assertRefused({ ...base(), workers: "4" }, "workers", "expected an integer between 1 and 256", `"4"`, "json");
+  await assertRefused({ ...base(), workers: 1.5 }, "workers", "expected an integer between 1 and 256", "1.5");
+  await assertRefused({ ...base(), workers: 0 }, "workers", "expected an integer between 1 and 256", "0");
+});
+
+test("refuses a health check timeout that is not below its interval", async () => {
+  const c = base();
+  c.pools[0].healthCheck = { intervalMs: 1000, timeoutMs: 1000 };
+  await assertRefused(c, "pools[0].healthCheck.timeoutMs", "timeoutMs (1000) must be less than intervalMs (1000)", "1000");
+  c.pools[0].healthCheck = { intervalMs: 500 }; // the default timeout is 1000
+  await assertRefused(c, "pools[0].healthCheck.intervalMs", "timeoutMs (1000) must be less than intervalMs (500)", "500");
+});
+
+test("refuses a health check path without a leading slash", async () => {
+  const c = base();
+  c.pools[0].healthCheck = { path: "healthz" };
+  await assertRefused(c, "pools[0].healthCheck.path", `expected a request path starting with "/" (no spaces)`, `"healthz"`);
+});
+
+test("refuses a hash header that is not an HTTP token, or used without consistent-hash", async () => {
+  const c = base();
+  c.pools[0].policy = "consistent-hash";
+  c.pools[0].hashKey = { header: "X User" };
+  await assertRefused(c, "pools[0].hashKey.header", "expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)", `"X User"`);
+  c.pools[0].policy = "random";
+  c.pools[0].hashKey = { header: "X-User" };
+  await assertRefused(
+    c,
+    "pools[0].hashKey",
+    `hashing on a header needs policy "consistent-hash" (this pool's policy is "random")`,
+    `{"header":"X-User"}`,
+  );
+});
+
+test("refuses a trusted proxy that is not an IP address", async () => {
+  const c = { ...base(), http: { trustedProxies: ["10.0.0.1", "10.0.0.0/8"] } };
+  await assertRefused(c, "http.trustedProxies[1]", "expected an IP address (ranges are not supported)", `"10.0.0.0/8"`);
+});
+
+test("refuses out-of-range outlier detection, upstream and http limits", async () => {
+  const c = base();
+  c.pools[1].outlierDetection = { maxEjectedPercent: 150 };
+  await assertRefused(c, "pools[1].outlierDetection.maxEjectedPercent", "expected an integer between 0 and 100", "150");
+  const u = base();
+  u.pools[0].upstream = { maxQueue: -1 };
+  await assertRefused(u, "pools[0].upstream.maxQueue", "expected a non-negative integer", "-1", "json");
+  await assertRefused({ ...base(), http: { maxHeadBytes: 0 } }, "http.maxHeadBytes", "expected a positive integer", "0");
+  await assertRefused({ ...base(), drainTimeoutMs: -5 }, "drainTimeoutMs", "expected an integer between 0 and 2147483647", "-5");
+  // setTimeout would fire such a timeout at once
+  const t = base();
+  t.pools[0].upstream = { connectTimeoutMs: 2 ** 31 };
+  await assertRefused(t, "pools[0].upstream.connectTimeoutMs", "expected an integer between 1 and 2147483647", "2147483648");
+});
+
+test("refuses a bad backend address", async () => {
+  const c = base();
+  c.pools[0].backends[0].address = "10.0.0.256";
+  await assertRefused(c, "pools[0].backends[0].address", "expected an IP address or host name (without brackets or port)", `"10.0.0.256"`);
+});
+
+test("refuses a configuration that is not an object", async () => {
+  await assertRefused(["listeners"], "(root)", "expected a configuration object", `["listeners"]`, "json");
+  const empty = await write("empty.yaml", "");
+  try {
+    await loadConfigFile(empty);
+    assert.unreachable();
+  } catch (error) {
+    assert.is((error as Error).message, `${empty}: (root): expected a configuration object (got null)`);
+  }
+});
+
+// --- string backend forms --------------------------------------------------------------------
+
+test("string backend forms: IPv4, host name and bracketed IPv6", () => {
+  assert.equal(normalizePoolBackends(["127.0.0.1:9001", "[::1]:9002", "db-1.internal:5432", { address: "::1", port: 1, weight: 7 }], "body"), [
+    { address: "127.0.0.1", port: 9001, weight: 1 },
+    { address: "::1", port: 9002, weight: 1 },
+    { address: "db-1.internal", port: 5432, weight: 1 },
+    { address: "::1", port: 1, weight: 7 },
+  ]);
+  assert.equal(normalizePoolBackends([], "body"), []);
+});
+
+test("malformed string backends are refused", async () => {
+  const cases: Array<[string, string]> = [
+    ["localhost", `expected a backend as "host:port" or "[ipv6]:port"`],
+    ["::1:9001", `expected a backend as "host:port" or "[ipv6]:port"; write IPv6 addresses in brackets, e.g. "[::1]:9001"`],
+    ["[127.0.0.1]:9001", "only IPv6 addresses go in brackets"],
+    ["127.0.0.1:0", "the port must be an integer between 1 and 65535"],
+    ["127.0.0.1:99999", "the port must be an integer between 1 and 65535"],
+    ["bad host:80", `"bad host" is not an IP address or host name`],
+  ];
+  for (const [text, problem] of cases) {
+    assert.throws(
+      () => normalizePoolBackends(["127.0.0.1:1", text], "body"),
+      (e: Error) => e instanceof ConfigError && e.message === `<inline>: body[1]: ${problem} (got ${JSON.stringify(text)})`,
+      text,
+    );
+  }
+  const c = base();
+  c.pools[1].backends = ["[::1]:80", "[::1]:80"];
+  await assertRefused(c, "pools[1].backends[1]", "duplicate backend ::1:80 (also pools[1].backends[0])", `"[::1]:80"`);
+  assert.throws(
+    () => normalizePoolBackends({ address: "127.0.0.1" }, "body"),
+    (e: Error) => e.message === `<inline>: body: expected an array of backends (got {"address":"127.0.0.1"})`,
+  );
+});
+
+// --- admin -------------------------------------------------------------------------------------
+
+test("admin on a non-loopback address is refused without a token", async () => {
+  const c = { ...base(), admin: { address: "0.0.0.0", port: 9900 } };
+  const { error, file } = await refusal(c);
+  assert.is(error.field, "admin.token");
+  assert.ok(error.message.startsWith(`${file}: admin.token: a token is required when the admin API listens on a non-loopback address`));
+  assert.ok(error.message.includes(`"0.0.0.0"`));
+  assert.ok(error.message.endsWith("(got nothing)"));
+});
+
+test("admin on loopback needs no token; off loopback a token is accepted", async () => {
+  for (const address of ["127.0.0.1", "127.8.9.10", "::1", "localhost"]) {
+    const config = normalizeConfig({ ...base(), admin: { address, port: 9900 } }, "<inline>");
+    assert.equal(config.admin, { address, port: 9900, token: null });
+  }
+  const token = "s3cret-token-0123456789";
+  const config = await loadConfigFile(await write("admin.json", JSON.stringify({ ...base(), admin: { address: "0.0.0.0", port: 9900, token } })));
+  assert.equal(config.admin, { address: "0.0.0.0", port: 9900, token });
+});
+
+test("admin.tokenFile is read relative to the config file", async () => {
+  await write("admin-token", "  file-token-0123456789abcdef\n");
+  const text = toYaml({ ...base(), admin: { address: "192.0.2.1", port: 9900, tokenFile: "admin-token" } });
+  const config = await loadConfigFile(await write("admin-file.yaml", text));
+  assert.equal(config.admin, { address: "192.0.2.1", port: 9900, token: "file-token-0123456789abcdef" });
+
+  await assertRefused(
+    { ...base(), admin: { address: "::", port: 9900, tokenFile: "no-such-token" } },
+    "admin.tokenFile",
+    `cannot read the token file: ENOENT: no such file or directory, open '${join(dir, "no-such-token")}'`,
+    `"no-such-token"`,
+  );
+  await assertRefused(
+    { ...base(), admin: { port: 9900, token: "a-long-enough-token", tokenFile: "admin-token" } },
+    "admin.tokenFile",
+    "give either admin.token or admin.tokenFile, not both",
+    `"admin-token"`,
+  );
+});
+
+test("a malformed admin token is refused without echoing it", async () => {
+  await assertRefused(
+    { ...base(), admin: { port: 9900, token: "short" } },
+    "admin.token",
+    "the token must be at least 16 characters long (it has 5)",
+    `"<redacted, 5 characters>"`,
+  );
+  await assertRefused(
+    { ...base(), admin: { port: 80, address: "127.0.0.1" }, listeners: [{ port: 80, pool: "web" }] },
+    "admin.port",
+    "port 80 on 127.0.0.1 is already used by listeners[0]",
+    "80",
+  );
+});
+
+// --- syntax errors -----------------------------------------------------------------------------
+
+test("a YAML syntax error names the file, the line and the line's text", async () => {
+  const file = await write("broken.yaml", `pools:\n  - name: a\n   backends: []\n`);
+  try {
+    await loadConfigFile(file);
+    assert.unreachable();
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    assert.is((error as ConfigError).field, "(root)");
+    assert.match((error as Error).message, new RegExp(`^${escape(file)}: \\(root\\): invalid YAML at line 3, column 1: .+ \\(got " {3}backends: \\[\\]"\\)$`));
+  }
+  // JSON would silently keep the last of two equal keys; YAML refuses them, and says where.
+  assert.throws(
+    () => parseConfigText(`workers: 2\nlisteners: []\nworkers: 3\n`, "dup.yml"),
+    (e: Error) => e.message === `dup.yml: (root): invalid YAML at line 3, column 1: Map keys must be unique (got "workers: 3")`,
+  );
+});
+
+test("a JSON syntax error names the file, the line and the column", () => {
+  const text = `{\n  "listeners": [],\n  "pools": [ }\n}`;
+  assert.throws(
+    () => parseConfigText(text, "broken.json"),
+    (e: Error) => e.message === `broken.json: (root): invalid JSON at line 3, column 14: unexpected "}" (got "  \\"pools\\": [ }")`,
+  );
+  // Text that looks like JSON is reported as JSON even when the name does not say so.
+  const conf = `{\n "pools": [\n  {"name": "a" "x": 1}\n ]\n}`;
+  assert.throws(
+    () => parseConfigText(conf, "farmhand.conf"),
+    (e: Error) => e.message === `farmhand.conf: (root): invalid JSON at line 3, column 16: unexpected "\\"" (got "  {\\"name\\": \\"a\\" \\"x\\": 1}")`,
+  );
+});
+
+test("a missing file is a ConfigError naming it", async () => {
+  const missing = join(dir, "missing.yaml");
+  try {
+    await loadConfigFile(missing);
+    assert.unreachable();
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    assert.ok((error as Error).message.startsWith(`${missing}: (root): cannot read the configuration file: ENOENT`));
+  }
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+test.run();
