@@ -106,7 +106,7 @@ function parseOptions(argv: readonly string[]): Options {
   return {
     rounds: Math.floor(num(values.rounds, quick ? 1 : 3, "rounds", 1)),
     duration: Math.floor(num(values.duration, quick ? 3 : 10, "duration", 1)),
-    warmup: num(values.warmup, quick ? 1 : 2, "warmup", 0),
+    warmup: Math.floor(num(values.warmup, quick ? 1 : 2, "warmup", 0)),
     threads: Math.floor(num(values.threads, 1, "threads", 1)),
     connections: Math.floor(num(values.connections, 64, "connections", 1)),
     load,
@@ -177,7 +177,8 @@ async function runLoad(targets: readonly Target[], peers: readonly Peer[], gen: 
       const sample: RoundSample = {
         round,
         load,
-        cpuSeconds: cpuAfter - cpuBefore,
+        // Ticks are 10 ms: rounding only drops float noise.
+        cpuSeconds: Math.round((cpuAfter - cpuBefore) * 1e4) / 1e4,
         cpuUsPerRequest: ((cpuAfter - cpuBefore) * 1e6) / load.requests,
         peakRssBytes: peakRssBytes(t.pid),
       };

@@ -164,10 +164,6 @@ export async function stopAll(graceMs = 5000): Promise<void> {
   await Promise.all([...live].map((c) => c.stop(graceMs)));
 }
 
-export function liveChildren(): readonly Child[] {
-  return [...live];
-}
-
 /** Last resort when the bench itself is exiting: no waiting is possible here. */
 function killAllNow(): void {
   for (const c of live) c.signalGroup("SIGKILL");

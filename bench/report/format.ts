@@ -19,7 +19,6 @@ export function fmtMB(bytes: number): string {
 /** Short form for chart labels: 24.1k. */
 export function fmtCompact(n: number): string {
   if (!Number.isFinite(n)) return "n/a";
-  if (n >= 10_000) return `${(n / 1000).toFixed(1)}k`;
-  if (n >= 1000) return `${(n / 1000).toFixed(2)}k`;
+  if (n >= 999.5) return `${(n / 1000).toFixed(1)}k`;
   return n.toFixed(n >= 100 ? 0 : 1);
 }

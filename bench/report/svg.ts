@@ -72,6 +72,8 @@ export function renderSvg(res: BenchResult): string {
   o.push(
     `<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" font-size="12" text-anchor="middle" fill="#555">multiple of HAProxy</text>`,
   );
+  // Labels go on top of everything, after the HAProxy line.
+  const labels: string[] = [];
   targets.forEach((t, i) => {
     const gx = left + i * groupW;
     const barW = 38;
@@ -87,8 +89,12 @@ export function renderSvg(res: BenchResult): string {
         o.push(`<rect x="${x.toFixed(1)}" y="${y(b.r).toFixed(1)}" width="${barW}" height="${h.toFixed(1)}" fill="${b.color}"/>`);
       }
       const ty = b.r === null ? top + plotH - 6 : y(b.r) - 6;
-      o.push(`<text x="${cx}" y="${(ty - 13).toFixed(1)}" font-size="10.5" text-anchor="middle">${esc(b.abs)}</text>`);
-      o.push(`<text x="${cx}" y="${ty.toFixed(1)}" font-size="10.5" text-anchor="middle" font-weight="bold">${esc(fmtRatio(b.r))}</text>`);
+      // A white backing keeps labels legible where the HAProxy line runs through them.
+      const ratioText = fmtRatio(b.r);
+      const w = Math.max(b.abs.length, ratioText.length) * 6.2 + 6;
+      labels.push(`<rect x="${(x + barW / 2 - w / 2).toFixed(1)}" y="${(ty - 24).toFixed(1)}" width="${w.toFixed(1)}" height="28" fill="#ffffff" fill-opacity="0.85"/>`);
+      labels.push(`<text x="${cx}" y="${(ty - 13).toFixed(1)}" font-size="10.5" text-anchor="middle">${esc(b.abs)}</text>`);
+      labels.push(`<text x="${cx}" y="${ty.toFixed(1)}" font-size="10.5" text-anchor="middle" font-weight="bold">${esc(ratioText)}</text>`);
     });
     wrap(t.label, 16).forEach((line, k) => {
       o.push(`<text x="${gx + groupW / 2}" y="${top + plotH + 18 + k * 14}" font-size="12" text-anchor="middle">${esc(line)}</text>`);
@@ -106,6 +112,7 @@ export function renderSvg(res: BenchResult): string {
   o.push(
     `<line x1="${left}" x2="${width - right}" y1="${y(1).toFixed(1)}" y2="${y(1).toFixed(1)}" stroke="#222" stroke-dasharray="5 4"/>`,
   );
+  o.push(...labels);
   o.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#888"/>`);
   o.push(`<line x1="${left}" x2="${width - right}" y1="${top + plotH}" y2="${top + plotH}" stroke="#888"/>`);
   o.push("</svg>");

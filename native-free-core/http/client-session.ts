@@ -481,11 +481,16 @@ export class ClientSession implements UpstreamUser, Session {
       }
       const bodyEnd = this.#acceptResponseBody(buf, end);
       if (bodyEnd < 0) return;
-      const socket = this.#socket;
-      socket.cork();
-      socket.write(clientHead);
-      const ok = socket.write(buf.subarray(end, bodyEnd));
-      socket.uncork();
+      const joined = joinHeadAndBody(clientHead, buf, start, end, bodyEnd);
+      let ok: boolean;
+      if (joined !== null) {
+        ok = this.#socket.write(joined);
+      } else {
+        this.#socket.cork();
+        this.#socket.write(clientHead);
+        ok = this.#socket.write(buf.subarray(end, bodyEnd));
+        this.#socket.uncork();
+      }
       if (!ok) this.#pauseUpstream(conn);
       if (this.#responseState !== RESPONSE_BODY) this.#finish(bodyEnd < buf.length);
       return;
@@ -770,6 +775,24 @@ export class ClientSession implements UpstreamUser, Session {
 }
 
 function noop(): void {}
+
+/** Bodies up to this size are copied behind a rewritten head so that head and body leave in one write. */
+const COALESCE_LIMIT = 16 * 1024;
+
+/**
+ * The head and the first body bytes as one Buffer: the received bytes themselves when the head was
+ * not rewritten (zero copy), or one small copy when it was and the body part is small; null when the
+ * two should go out back to back under cork instead (one writev, no copy of a large body).
+ */
+function joinHeadAndBody(head: Buffer, buf: Buffer, start: number, end: number, bodyEnd: number): Buffer | null {
+  if (head.buffer === buf.buffer && head.byteOffset === buf.byteOffset + start) return buf.subarray(start, bodyEnd);
+  const bodyLength = bodyEnd - end;
+  if (bodyLength > COALESCE_LIMIT) return null;
+  const out = Buffer.allocUnsafe(head.length + bodyLength);
+  head.copy(out, 0);
+  buf.copy(out, head.length, end, bodyEnd);
+  return out;
+}
 
 /** "::ffff:127.0.0.1" is how a dual-stack socket shows an IPv4 peer; X-Forwarded-For wants the IPv4 form. */
 function normaliseAddress(address: string): string {

@@ -25,8 +25,8 @@ export class ResponseHead {
 
   // Byte ranges of fields the client must not see, as [start, end) pairs.
   readonly #drops: number[] = [];
-  #upgradeStart = -1;
-  #upgradeEnd = -1;
+  /** The only hop-by-hop field is "Connection: keep-alive", which the proxy may pass on as its own option. */
+  #onlyKeepAlive = false;
   readonly #maxHeaderCount: number;
 
   constructor(maxHeaderCount: number) {
@@ -37,7 +37,8 @@ export class ResponseHead {
   parse(buf: Buffer, start: number, end: number, requestWasHead: boolean): boolean {
     const drops = this.#drops;
     drops.length = 0;
-    this.#upgradeStart = -1;
+    let connectionFields = 0;
+    let onlyKeepAliveOption = true;
     const lineEnd = buf.indexOf(LF, start);
     if (lineEnd < 0 || lineEnd >= end || buf[lineEnd - 1] !== CR) return false;
     // HTTP/1.x SP 3DIGIT [SP reason]
@@ -79,6 +80,8 @@ export class ResponseHead {
       const n = colon - pos;
       if (n === 10 && equalsLower(buf, pos, 10, "connection")) {
         drops.push(pos, next + 1);
+        connectionFields++;
+        if (!equalsLower(buf, vs, ve - vs, "keep-alive")) onlyKeepAliveOption = false;
         if (containsToken(buf, vs, ve, "close")) close = true;
         if (containsToken(buf, vs, ve, "keep-alive")) keepAlive = true;
       } else if ((n === 10 && equalsLower(buf, pos, 10, "keep-alive")) ||
@@ -103,13 +106,11 @@ export class ResponseHead {
         while (s > vs && buf[s - 1] !== 0x2c) s--;
         while (s < e && (buf[s] === SP || buf[s] === HTAB)) s++;
         chunkedLast = equalsLower(buf, s, e - s, "chunked");
-      } else if (n === 7 && equalsLower(buf, pos, 7, "upgrade")) {
-        this.#upgradeStart = pos;
-        this.#upgradeEnd = next + 1;
       }
       pos = next + 1;
     }
     if (transferEncoding && lengthSeen) return false;
+    this.#onlyKeepAlive = connectionFields === 1 && onlyKeepAliveOption && drops.length === 2;
 
     if (requestWasHead || status < 200 || status === 204 || status === 304) {
       this.bodyKind = RESPONSE_BODY_NONE;
@@ -133,6 +134,10 @@ export class ResponseHead {
   clientHead(buf: Buffer, start: number, end: number, connection: "" | "close" | "keep-alive" | "upgrade"): Buffer {
     const drops = this.#drops;
     if (drops.length === 0 && connection === "") return buf.subarray(start, end);
+    // RFC 9110 section 7.6.1 lets an intermediary replace Connection with its own options: when the
+    // backend's only option is keep-alive and the proxy keeps the client connection open too, the
+    // backend's bytes already say what the proxy would, and the head goes out uncopied.
+    if (this.#onlyKeepAlive && (connection === "" || connection === "keep-alive")) return buf.subarray(start, end);
     const tail = connection === "close" ? CONNECTION_CLOSE
       : connection === "keep-alive" ? CONNECTION_KEEP_ALIVE
       : connection === "upgrade" ? CONNECTION_UPGRADE
@@ -154,10 +159,6 @@ export class ResponseHead {
       tail.copy(out, w);
     }
     return out;
-  }
-
-  get hasUpgradeField(): boolean {
-    return this.#upgradeStart >= 0;
   }
 }
 

@@ -1,0 +1,173 @@
+// Speaks HTTP/1.1 over a plain socket, byte for byte, so tests can send what no well-behaved client
+// would (smuggling attempts, pipelines, half-written heads) and see exactly what comes back.
+
+import net from "node:net";
+
+export interface RawExchange {
+  /** Everything the proxy sent back, as latin1 text. */
+  readonly text: string;
+  /** The proxy closed the connection (within the wait). */
+  readonly closed: boolean;
+}
+
+/**
+ * Sends `data` (string or pieces written one after another with `gapMs` between) and collects the
+ * reply until the connection closes or `waitMs` pass, or until `until(text)` is true.
+ */
+export async function rawRequest(
+  port: number,
+  data: string | readonly (string | Buffer)[],
+  options: { waitMs?: number; gapMs?: number; until?: (text: string) => boolean; end?: boolean } = {},
+): Promise<RawExchange> {
+  const { waitMs = 2000, gapMs = 0, until, end = false } = options;
+  const socket = net.connect({ host: "127.0.0.1", port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  let text = "";
+  let closed = false;
+  const done = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, waitMs);
+    socket.on("data", (d: Buffer) => {
+      text += d.toString("latin1");
+      if (until?.(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      closed = true;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  const pieces = typeof data === "string" ? [data] : data;
+  for (const [i, piece] of pieces.entries()) {
+    if (socket.destroyed) break;
+    socket.write(typeof piece === "string" ? Buffer.from(piece, "latin1") : piece);
+    if (gapMs > 0 && i < pieces.length - 1) await new Promise((r) => setTimeout(r, gapMs));
+  }
+  if (end) socket.end();
+  await done;
+  socket.destroy();
+  return { text, closed };
+}
+
+/** Splits a stream of HTTP/1.1 responses (Content-Length or chunked framed) into status codes and bodies. */
+export function parseResponses(text: string): { status: number; headers: Record<string, string>; body: string }[] {
+  const out: { status: number; headers: Record<string, string>; body: string }[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const headEnd = rest.indexOf("\r\n\r\n");
+    if (headEnd < 0) break;
+    const [statusLine, ...lines] = rest.slice(0, headEnd).split("\r\n");
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const colon = line.indexOf(":");
+      headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    rest = rest.slice(headEnd + 4);
+    let body = "";
+    if (headers["content-length"] !== undefined) {
+      const n = Number(headers["content-length"]);
+      body = rest.slice(0, n);
+      rest = rest.slice(n);
+    } else if (headers["transfer-encoding"]?.toLowerCase().endsWith("chunked")) {
+      for (;;) {
+        const lineEnd = rest.indexOf("\r\n");
+        const size = parseInt(rest.slice(0, lineEnd), 16);
+        rest = rest.slice(lineEnd + 2);
+        if (size === 0) {
+          const end = rest.indexOf("\r\n");
+          // skip trailers
+          let r = rest;
+          let e = end;
+          while (e > 0) {
+            r = r.slice(e + 2);
+            e = r.indexOf("\r\n");
+          }
+          rest = r.slice(2);
+          break;
+        }
+        body += rest.slice(0, size);
+        rest = rest.slice(size + 2);
+      }
+    }
+    out.push({ status: Number(statusLine.split(" ")[1]), headers, body });
+  }
+  return out;
+}
+
+/** A client connection kept open across several exchanges, for keep-alive, pipelining and tunnels. */
+export interface RawConnection {
+  /** Everything received so far, as latin1 text. */
+  readonly text: string;
+  /** The peer closed the connection (or it failed). */
+  readonly closed: boolean;
+  write(data: string | Buffer): void;
+  /** Resolves true once `check(text)` holds, false if `timeoutMs` pass first (or the connection closes without it holding). */
+  waitFor(check: (text: string) => boolean, timeoutMs?: number): Promise<boolean>;
+  /** Resolves true once the peer closed the connection, false after `timeoutMs`. */
+  waitClosed(timeoutMs?: number): Promise<boolean>;
+  destroy(): void;
+}
+
+export async function openRaw(port: number): Promise<RawConnection> {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  let text = "";
+  let closed = false;
+  const listeners = new Set<() => void>();
+  const notify = () => {
+    for (const l of [...listeners]) l();
+  };
+  socket.on("data", (d: Buffer) => {
+    text += d.toString("latin1");
+    notify();
+  });
+  socket.on("error", () => {});
+  socket.on("close", () => {
+    closed = true;
+    notify();
+  });
+  const waitUntil = (ready: () => boolean, timeoutMs: number) =>
+    new Promise<boolean>((resolve) => {
+      const finish = (value: boolean) => {
+        clearTimeout(timer);
+        listeners.delete(listener);
+        resolve(value);
+      };
+      const listener = () => {
+        if (ready()) finish(true);
+        else if (closed) finish(false);
+      };
+      const timer = setTimeout(() => finish(ready()), timeoutMs);
+      listeners.add(listener);
+      listener();
+    });
+  return {
+    get text() {
+      return text;
+    },
+    get closed() {
+      return closed;
+    },
+    write(data) {
+      socket.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
+    },
+    waitFor(check, timeoutMs = 5000) {
+      return waitUntil(() => check(text), timeoutMs);
+    },
+    waitClosed(timeoutMs = 5000) {
+      return waitUntil(() => closed, timeoutMs);
+    },
+    destroy() {
+      socket.destroy();
+    },
+  };
+}
