@@ -40,7 +40,7 @@ function post(message: WorkerMessage): void {
 port.on("message", (message: SupervisorMessage) => {
   switch (message.type) {
     case "configure":
-      env.limits = message.http;
+      env.setLimits(message.http);
       applyPools(message);
       applyListeners(message.listeners);
       post({ type: "applied", version: message.version });

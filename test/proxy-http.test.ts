@@ -590,7 +590,35 @@ test("the client does not see the backend's Connection, Keep-Alive or Proxy-Conn
   }
 });
 
-// BUG: response fields named in the backend's Connection header are passed to the client (see report).
+test("a backend's lone 'Connection: keep-alive' never contradicts how the proxy ends the client connection", async () => {
+  // RFC 9110 7.6.1 lets an intermediary replace Connection with its own options, so a persistent
+  // client may see "keep-alive" again; a client whose connection the proxy closes must see only "close".
+  const raw = await startRawBackend((_line, socket) => {
+    socket.write("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok");
+  });
+  try {
+    await withProxy([raw.backend], async (proxy) => {
+      const conn = await openRaw(proxy.port);
+      const r = await exchange(conn, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.is(r.body, "ok");
+      const connection = headLines(r.head).filter(([n]) => n.toLowerCase() === "connection").map(([, v]) => v.toLowerCase());
+      assert.ok(connection.length === 0 || (connection.length === 1 && connection[0] === "keep-alive"), r.head);
+      const again = await exchange(conn, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.is(again.body, "ok");
+      conn.destroy();
+
+      const c = await rawRequest(proxy.port, "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", { waitMs: 5000 });
+      assert.ok(c.closed);
+      assert.equal(headLines(c.text).filter(([n]) => n.toLowerCase() === "connection").map(([, v]) => v.toLowerCase()), ["close"]);
+      const ten = await rawRequest(proxy.port, "GET /d HTTP/1.0\r\n\r\n", { waitMs: 5000 });
+      assert.ok(ten.closed);
+      assert.equal(headLines(ten.text).filter(([n]) => n.toLowerCase() === "connection").map(([, v]) => v.toLowerCase()), ["close"]);
+    });
+  } finally {
+    await raw.close();
+  }
+});
+
 test("response fields named in the backend's Connection header are not forwarded (RFC 9110 7.6.1)", async () => {
   const raw = await startRawBackend((_line, socket) => {
     socket.write("HTTP/1.1 200 OK\r\nConnection: X-Backend-Secret\r\nX-Backend-Secret: s\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok");
@@ -656,7 +684,6 @@ test("Upgrade: after the backend's 101 bytes flow both ways through the tunnel",
 
 // ---- upstream failures ----------------------------------------------------------------------------
 
-// BUG: with a single backend a refused connection is answered 503 instead of 502 (see report).
 test("connect failure (the only backend's port is closed): 502", async () => {
   const port = await closedPort();
   const dead = { address: "127.0.0.1", port } as unknown as TestBackend;

@@ -259,7 +259,6 @@ test("over-long request line: 414; over-large head or too many fields: 431 (smal
   );
 });
 
-// BUG: http.maxHeaderCount from the configuration is never applied to the request parser (see report).
 test("more header fields than http.maxHeaderCount: 431", async () => {
   await withProxy(
     async (proxy, backend) => {

@@ -342,6 +342,8 @@ export class ClientSession implements UpstreamUser, Session {
     const pool = this.#pool!;
     const backend = pool.picker.pick(this.#pick, Date.now(), avoid);
     if (backend === undefined || backend === avoid) {
+      // With nowhere else to go after a connect failure, the answer is that failure's: 502.
+      if (avoid !== undefined) return this.#respondLocal(502, !this.#requestDone);
       this.#env.stats.add(pool.statsBase + POOL.NO_BACKEND, 1);
       return this.#respondLocal(503, !this.#requestDone);
     }

@@ -39,6 +39,7 @@ export class ResponseHead {
     drops.length = 0;
     let connectionFields = 0;
     let onlyKeepAliveOption = true;
+    let named: string[] | null = null;
     const lineEnd = buf.indexOf(LF, start);
     if (lineEnd < 0 || lineEnd >= end || buf[lineEnd - 1] !== CR) return false;
     // HTTP/1.x SP 3DIGIT [SP reason]
@@ -84,6 +85,7 @@ export class ResponseHead {
         if (!equalsLower(buf, vs, ve - vs, "keep-alive")) onlyKeepAliveOption = false;
         if (containsToken(buf, vs, ve, "close")) close = true;
         if (containsToken(buf, vs, ve, "keep-alive")) keepAlive = true;
+        named = namedOptions(buf, vs, ve, named);
       } else if ((n === 10 && equalsLower(buf, pos, 10, "keep-alive")) ||
         (n === 16 && equalsLower(buf, pos, 16, "proxy-connection"))) {
         drops.push(pos, next + 1);
@@ -110,6 +112,7 @@ export class ResponseHead {
       pos = next + 1;
     }
     if (transferEncoding && lengthSeen) return false;
+    if (named !== null) dropNamed(buf, lineEnd + 1, headEnd, named, drops);
     this.#onlyKeepAlive = connectionFields === 1 && onlyKeepAliveOption && drops.length === 2;
 
     if (requestWasHead || status < 200 || status === 204 || status === 304) {
@@ -159,6 +162,39 @@ export class ResponseHead {
       tail.copy(out, w);
     }
     return out;
+  }
+}
+
+/** Connection options other than close and keep-alive: names of fields that are hop-by-hop too. */
+function namedOptions(buf: Buffer, start: number, end: number, into: string[] | null): string[] | null {
+  for (const option of buf.toString("latin1", start, end).split(",")) {
+    const name = option.trim().toLowerCase();
+    // "upgrade" names the Upgrade field, which a 101 must carry to the client.
+    if (name !== "" && name !== "close" && name !== "keep-alive" && name !== "upgrade") (into ??= []).push(name);
+  }
+  return into;
+}
+
+/** Adds the lines of fields named in Connection to `drops`, keeping `drops` in head order. */
+function dropNamed(buf: Buffer, start: number, headEnd: number, named: readonly string[], drops: number[]): void {
+  let pos = start;
+  while (pos < headEnd) {
+    const next = buf.indexOf(LF, pos);
+    const colon = buf.indexOf(COLON, pos);
+    for (const name of named) {
+      if (equalsLower(buf, pos, colon - pos, name)) {
+        drops.push(pos, next + 1);
+        break;
+      }
+    }
+    pos = next + 1;
+  }
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < drops.length; i += 2) pairs.push([drops[i], drops[i + 1]]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  drops.length = 0;
+  for (const [s, e] of pairs) {
+    if (drops.length === 0 || drops[drops.length - 2] !== s) drops.push(s, e);
   }
 }
 

@@ -48,7 +48,7 @@ export class TcpSession implements Session {
     const pool = this.#pool!;
     const backend = pool.picker.pick(this.#pick, Date.now(), avoid);
     if (backend === undefined || backend === avoid) {
-      this.#env.stats.add(pool.statsBase + POOL.NO_BACKEND, 1);
+      if (avoid === undefined) this.#env.stats.add(pool.statsBase + POOL.NO_BACKEND, 1);
       this.#client.destroy();
       return;
     }

@@ -25,8 +25,8 @@ export interface Session {
 export class WorkerEnvironment {
   limits: HttpLimits;
   readonly stats: StatsWriter;
-  readonly requestHead: RequestHead;
-  readonly responseHead: ResponseHead;
+  requestHead: RequestHead;
+  responseHead: ResponseHead;
   readonly sessions = new Set<Session>();
   /** performance.now() as of the last sweep: good enough for deadlines, free to read. */
   coarseNow = performance.now();
@@ -46,6 +46,15 @@ export class WorkerEnvironment {
     this.responseHead = new ResponseHead(limits.maxHeaderCount * 2);
     this.#onOutlier = onOutlier;
     this.#onEmpty = onEmpty;
+  }
+
+  /** New limits from a snapshot; the parsers are rebuilt when their header-count bound changed. */
+  setLimits(limits: HttpLimits): void {
+    if (limits.maxHeaderCount !== this.limits.maxHeaderCount) {
+      this.requestHead = new RequestHead({ maxHeaderCount: limits.maxHeaderCount });
+      this.responseHead = new ResponseHead(limits.maxHeaderCount * 2);
+    }
+    this.limits = limits;
   }
 
   reportOutlier(backend: BackendRuntime, reason: "5xx" | "connect-failure"): void {
