@@ -45,7 +45,7 @@ const USAGE = `usage: npm run bench -- [options]
   --targets LIST          comma-separated subset of ${PEER_NAMES.join(",")} (haproxy is always run: it is the reference)
   --idle-connections N    connections for the idle test (default 10000)
   --out DIR               where latest.{json,md,svg} go (default bench/results)
-  --farmhand-cli PATH     the farmhand CLI to run (default src/cli.ts; e.g. another checkout's)`;
+  --farmhand-cli PATH     the farmhand CLI to run (default src/farmhand.mjs; e.g. another checkout's)`;
 
 interface Options {
   readonly rounds: number;

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { BlockList, isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { dirname, extname, resolve } from "node:path";
-import { parse as parseYaml, YAMLParseError } from "yaml";
+import { createRequire } from "node:module";
 import type {
   AdminConfig,
   BackendConfig,
@@ -106,11 +106,16 @@ function parseJsonText(text: string, file: string): unknown {
   }
 }
 
+// The YAML parser costs a running proxy ~13 MB, so it is loaded only when a YAML file is read.
+const requireLazily = createRequire(import.meta.url);
+type YamlModule = typeof import("yaml");
+
 function parseYamlText(text: string, file: string): unknown {
+  const yaml = requireLazily("yaml") as YamlModule;
   try {
-    return parseYaml(text, { prettyErrors: false });
+    return yaml.parse(text, { prettyErrors: false });
   } catch (error) {
-    if (error instanceof YAMLParseError) throw syntaxError(file, "YAML", text, error.pos[0], error.message);
+    if (error instanceof yaml.YAMLParseError) throw syntaxError(file, "YAML", text, error.pos[0], error.message);
     // e.g. the alias-expansion guard against "billion laughs" documents
     throw new ConfigError(file, "(root)", undefined, `invalid YAML: ${errorMessage(error)}`);
   }

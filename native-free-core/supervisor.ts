@@ -3,6 +3,7 @@
 // the workers, replaces a worker that dies, serves the admin API and metrics, and drains on shutdown.
 // Workers never share mutable balancing state; they only write counters into shared memory.
 
+import module from "node:module";
 import { Worker } from "node:worker_threads";
 import type { BackendConfig, ListenerConfig, PoolConfig, ProxyConfig } from "./config.ts";
 import { startAdminServer, type AdminServer } from "./admin/server.ts";
@@ -10,7 +11,7 @@ import { ListenError, StatsCapacityError, UnknownBackendError, UnknownPoolError 
 import { ActiveHealthChecker } from "./health/active-checker.ts";
 import { OutlierDetector } from "./health/outlier-detector.ts";
 import type { PoolSnapshot, SupervisorMessage, WorkerMessage } from "./messages.ts";
-import { MetricsExporter } from "./stats/exporter.ts";
+import type { MetricsExporter } from "./stats/exporter.ts";
 import { BACKEND, OUTLIER_STRIDE, allocateSharedStats, type SharedStats } from "./stats/layout.ts";
 import { StatsReader } from "./stats/reader.ts";
 import type { AdminControl, BackendLifecycle, BackendStatus, PoolStatus, WorkerStatus } from "./status.ts";
@@ -77,7 +78,8 @@ export class Balancer implements AdminControl {
   #config: ProxyConfig;
   readonly #stats: SharedStats;
   readonly #reader: StatsReader;
-  readonly #exporter: MetricsExporter;
+  /** Loaded on the first scrape: prom-client costs ~20 MB that a proxy without metrics never needs. */
+  #exporter: Promise<MetricsExporter> | null = null;
   readonly #pools = new Map<string, PoolState>();
   readonly #workers: WorkerSlot[] = [];
   readonly #freeBackendSlots: number[] = [];
@@ -101,7 +103,6 @@ export class Balancer implements AdminControl {
     this.#onEvent = options.onEvent ?? (() => {});
     this.#stats = allocateSharedStats({ workers: config.workers, pools: POOL_CAPACITY, backends: BACKEND_CAPACITY });
     this.#reader = new StatsReader(this.#stats);
-    this.#exporter = new MetricsExporter(this.#reader, () => this.pools());
     this.#sampler = setInterval(() => this.#reader.sample(), SAMPLE_INTERVAL_MS);
     this.#sampler.unref();
   }
@@ -145,7 +146,7 @@ export class Balancer implements AdminControl {
   // ---- workers ----------------------------------------------------------------------------------
 
   #spawn(index: number, restarts = 0): WorkerSlot {
-    const worker = new Worker(WORKER_URL, { workerData: { index, stats: this.#stats } });
+    const worker = new Worker(WORKER_URL, { workerData: { index, stats: this.#stats }, env: workerEnvironment() });
     const slot: WorkerSlot = { index, worker, applied: 0, restarts, drained: false, stopping: false };
     worker.on("message", (message: WorkerMessage) => this.#onWorkerMessage(slot, message));
     worker.on("error", () => {});
@@ -497,7 +498,8 @@ export class Balancer implements AdminControl {
   }
 
   metrics(): Promise<{ readonly contentType: string; readonly body: string }> {
-    return this.#exporter.text();
+    this.#exporter ??= import("./stats/exporter.ts").then(({ MetricsExporter }) => new MetricsExporter(this.#reader, () => this.pools()));
+    return this.#exporter.then((exporter) => exporter.text());
   }
 
   #status(pool: PoolState): PoolStatus {
@@ -601,6 +603,15 @@ export class Balancer implements AdminControl {
     await this.#admin?.close();
     this.#admin = null;
   }
+}
+
+/**
+ * Workers share the main thread's compile cache, when it has one: a cached module skips type
+ * stripping, and with it the ~25 MB that the stripper's WebAssembly memory costs each thread.
+ */
+function workerEnvironment(): NodeJS.ProcessEnv {
+  const cache = module.getCompileCacheDir?.();
+  return cache === undefined ? process.env : { ...process.env, NODE_COMPILE_CACHE: cache };
 }
 
 export function backendId(backend: { readonly address: string; readonly port: number }): string {

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // farmhand's command line: one subcommand per file under src/commands/.
 
 import { parseArgs } from "node:util";

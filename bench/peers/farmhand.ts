@@ -9,7 +9,7 @@ import { REPO_ROOT } from "../lib/tools.ts";
 import { peerNofile } from "./types.ts";
 import type { Peer, PeerContext } from "./types.ts";
 
-export const FARMHAND_CLI = path.join(REPO_ROOT, "src", "cli.ts");
+export const FARMHAND_CLI = path.join(REPO_ROOT, "src", "farmhand.mjs");
 
 export function farmhandConfig(threads: number, httpPort: number, tcpPort: number, backendPort: number): object {
   return {
