@@ -386,15 +386,12 @@ export class ClientSession implements UpstreamUser, Session {
     }
     const socket = conn.socket;
     const queue = this.#bodyQueue;
-    if (queue.length === 0) {
-      socket.write(this.#upstreamHead!);
-    } else {
-      socket.cork();
-      socket.write(this.#upstreamHead!);
+    this.#env.writes.hold(socket);
+    socket.write(this.#upstreamHead!);
+    if (queue.length > 0) {
       for (let i = 0; i < queue.length; i++) this.#sendBody(conn, queue[i]);
       queue.length = 0;
       this.#bodyQueued = 0;
-      socket.uncork();
     }
     this.#deadline = this.#env.coarseNow +
       (this.#requestDone ? this.#pool!.upstream.responseTimeoutMs : this.#env.limits.bodyTimeoutMs);
@@ -422,6 +419,7 @@ export class ClientSession implements UpstreamUser, Session {
       const end = this.#acceptResponseBody(data, 0);
       if (end < 0) return;
       const part = end === data.length ? data : data.subarray(0, end);
+      this.#env.writes.hold(this.#socket);
       if (!this.#socket.write(part)) this.#pauseUpstream(conn);
       if (this.#responseState !== RESPONSE_BODY) this.#finish(end < data.length);
       return;
@@ -463,6 +461,7 @@ export class ClientSession implements UpstreamUser, Session {
       this.#responseLeft = head.contentLength;
       this.#responseReusable = head.reusable;
       this.#responseState = RESPONSE_BODY;
+      this.#env.writes.hold(this.#socket);
       this.#closeAfter = !this.#keepAlive || this.#clientEnded || env.draining || !this.#requestDone ||
         head.bodyKind === RESPONSE_BODY_CLOSE;
       const clientHead = head.clientHead(
@@ -488,10 +487,8 @@ export class ClientSession implements UpstreamUser, Session {
       if (joined !== null) {
         ok = this.#socket.write(joined);
       } else {
-        this.#socket.cork();
         this.#socket.write(clientHead);
         ok = this.#socket.write(buf.subarray(end, bodyEnd));
-        this.#socket.uncork();
       }
       if (!ok) this.#pauseUpstream(conn);
       if (this.#responseState !== RESPONSE_BODY) this.#finish(bodyEnd < buf.length);

@@ -91,6 +91,7 @@ export class TcpSession implements Session {
       this.#client.pause();
       return;
     }
+    this.#env.writes.hold(upstream);
     if (!upstream.write(data)) this.#client.pause();
   };
 
@@ -104,6 +105,7 @@ export class TcpSession implements Session {
   };
 
   #onUpstreamData = (data: Buffer): void => {
+    this.#env.writes.hold(this.#client);
     if (!this.#client.write(data)) this.#upstream!.pause();
   };
 

@@ -7,6 +7,7 @@ import { RequestHead } from "../http/request-head.ts";
 import { ResponseHead } from "../http/response-head.ts";
 import type { PoolRuntime, BackendRuntime } from "./pool-runtime.ts";
 import type { StatsWriter } from "./stats-writer.ts";
+import { WriteBatch } from "./write-batch.ts";
 
 export interface ListenerRuntime {
   readonly name: string;
@@ -28,6 +29,7 @@ export class WorkerEnvironment {
   requestHead: RequestHead;
   responseHead: ResponseHead;
   readonly sessions = new Set<Session>();
+  readonly writes = new WriteBatch();
   /** performance.now() as of the last sweep: good enough for deadlines, free to read. */
   coarseNow = performance.now();
   draining = false;
