@@ -373,6 +373,7 @@ function upstream(ctx: Ctx, path: string, raw: unknown): UpstreamOptions {
     connectTimeoutMs: TIMER_MS,
     responseTimeoutMs: TIMER_MS,
     idleTimeoutMs: TIMER_MS,
+    pipelining: PIPELINE_DEPTH,
   });
 }
 
@@ -530,6 +531,7 @@ const LISTEN_PORT: Range = { min: 0, max: 65535 };
 const WORKERS: Range = { min: 1, max: 256 };
 const WEIGHT: Range = { min: 1, max: 1000 };
 const PERCENT: Range = { min: 0, max: 100 };
+const PIPELINE_DEPTH: Range = { min: 1, max: 64 };
 const COUNT: Range = { min: 1, max: Number.MAX_SAFE_INTEGER };
 const COUNT_OR_ZERO: Range = { min: 0, max: Number.MAX_SAFE_INTEGER };
 const TIMER_MS: Range = { min: 1, max: MAX_TIMER_MS };

@@ -49,6 +49,11 @@ export interface UpstreamOptions {
   readonly responseTimeoutMs: number;
   /** An idle pooled connection is closed after this long. */
   readonly idleTimeoutMs: number;
+  /**
+   * Requests one connection may carry at once. Above 1, GET and HEAD requests without a body are
+   * pipelined (RFC 9112 section 9.3.2) behind others; opt in only for backends that handle it well.
+   */
+  readonly pipelining: number;
 }
 
 export interface PoolConfig {
@@ -128,6 +133,7 @@ export const DEFAULT_UPSTREAM: UpstreamOptions = {
   connectTimeoutMs: 2_000,
   responseTimeoutMs: 30_000,
   idleTimeoutMs: 30_000,
+  pipelining: 1,
 };
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {

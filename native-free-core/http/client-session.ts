@@ -318,7 +318,7 @@ export class ClientSession implements UpstreamUser, Session {
   #abandonUpstream(): void {
     const conn = this.#conn;
     this.#conn = null;
-    if (conn !== null) conn.destroy();
+    if (conn !== null) conn.destroy(this);
     else if (this.#backend !== null) this.#backend.connections.cancelWait(this);
   }
 
@@ -352,10 +352,15 @@ export class ClientSession implements UpstreamUser, Session {
     this.#env.stats.add(backend.statsBase + BACKEND.IN_FLIGHT, 1);
     this.#state = WAITING;
     this.#deadline = this.#env.coarseNow + pool.upstream.queueTimeoutMs;
-    if (!backend.connections.acquire(this, false)) {
+    if (!backend.connections.acquire(this, false, this.#shareable())) {
       this.#releaseBackend();
       this.#respondLocal(503, !this.#requestDone);
     }
+  }
+
+  /** Safe to pipeline behind other requests: replayable, and nothing to stream. */
+  #shareable(): boolean {
+    return (this.#method === "GET" || this.#isHead) && this.#bodyKind === BODY_NONE && !this.#upgrade;
   }
 
   #releaseBackend(): void {
@@ -372,7 +377,7 @@ export class ClientSession implements UpstreamUser, Session {
   onUpstreamReady(conn: UpstreamConnection): void {
     if (this.#state !== WAITING) {
       // The client went away while the connection was opening: keep it for someone else.
-      conn.pool.release(conn, this.#env.coarseNow);
+      conn.withdraw(this, this.#env.coarseNow);
       return;
     }
     this.#state = ACTIVE;
@@ -408,28 +413,36 @@ export class ClientSession implements UpstreamUser, Session {
     if (this.#state === ACTIVE || this.#state === TUNNEL) this.#resumeClient();
   }
 
-  onUpstreamData(conn: UpstreamConnection, data: Buffer): void {
-    if (conn !== this.#conn) return;
+  onUpstreamData(conn: UpstreamConnection, data: Buffer): number {
+    if (conn !== this.#conn) {
+      // Not this request's turn (cannot happen while connections deliver in order): drop the connection.
+      conn.destroy(null);
+      return -1;
+    }
     if (this.#state === TUNNEL) {
       if (!this.#socket.write(data)) this.#pauseUpstream(conn);
-      return;
+      return data.length;
     }
     if (this.#responseState === RESPONSE_BODY) {
       this.#deadline = this.#env.coarseNow + this.#pool!.upstream.responseTimeoutMs;
       const end = this.#acceptResponseBody(data, 0);
-      if (end < 0) return;
+      if (end < 0) return -1;
       const part = end === data.length ? data : data.subarray(0, end);
       this.#env.writes.hold(this.#socket);
       if (!this.#socket.write(part)) this.#pauseUpstream(conn);
-      if (this.#responseState !== RESPONSE_BODY) this.#finish(end < data.length);
-      return;
+      if (this.#responseState !== RESPONSE_BODY) this.#finish();
+      return end;
     }
-    this.#readResponseHeads(conn, data);
+    return this.#readResponseHeads(conn, data);
   }
 
-  #readResponseHeads(conn: UpstreamConnection, data: Buffer): void {
+  /** Reads this request's response head (and what follows of its body); returns the bytes of `data` used, or -1. */
+  #readResponseHeads(conn: UpstreamConnection, data: Buffer): number {
     let buf = data;
+    // Offsets in `buf` are this much ahead of offsets in `data` when a partial head was kept.
+    let carried = 0;
     if (this.#responsePending !== null) {
+      carried = this.#responsePending.length;
       buf = Buffer.concat([this.#responsePending, data]);
       this.#responsePending = null;
     }
@@ -440,7 +453,7 @@ export class ClientSession implements UpstreamUser, Session {
       if (found < 0) {
         if (buf.length - start > env.limits.maxHeadBytes) return this.#upstreamBroken(502);
         this.#responsePending = start === 0 ? buf : buf.subarray(start);
-        return;
+        return data.length;
       }
       const end = found + 4;
       const head = env.responseHead;
@@ -449,7 +462,8 @@ export class ClientSession implements UpstreamUser, Session {
       if (status < 200) {
         if (status === 101) {
           if (!this.#upgrade) return this.#upstreamBroken(502);
-          return this.#startTunnel(conn, head.clientHead(buf, start, end, "upgrade"), buf, end);
+          this.#startTunnel(conn, head.clientHead(buf, start, end, "upgrade"), buf, end);
+          return data.length;
         }
         // Interim responses (100 Continue, 103) go to HTTP/1.1 clients as they are.
         if (this.#minor === 1) this.#socket.write(head.clientHead(buf, start, end, ""));
@@ -471,17 +485,17 @@ export class ClientSession implements UpstreamUser, Session {
       if (head.bodyKind === RESPONSE_BODY_NONE) {
         this.#responseState = RESPONSE_HEAD;
         if (!this.#socket.write(clientHead)) this.#pauseUpstream(conn);
-        this.#finish(end < buf.length);
-        return;
+        this.#finish();
+        return end - carried;
       }
       if (head.bodyKind === RESPONSE_BODY_CHUNKED) (this.#responseChunks ??= new ChunkedScanner(env.limits.maxHeadBytes)).reset();
       this.#deadline = env.coarseNow + this.#pool!.upstream.responseTimeoutMs;
       if (end === buf.length) {
         if (!this.#socket.write(clientHead)) this.#pauseUpstream(conn);
-        return;
+        return data.length;
       }
       const bodyEnd = this.#acceptResponseBody(buf, end);
-      if (bodyEnd < 0) return;
+      if (bodyEnd < 0) return -1;
       const joined = joinHeadAndBody(clientHead, buf, start, end, bodyEnd);
       let ok: boolean;
       if (joined !== null) {
@@ -491,8 +505,8 @@ export class ClientSession implements UpstreamUser, Session {
         ok = this.#socket.write(buf.subarray(end, bodyEnd));
       }
       if (!ok) this.#pauseUpstream(conn);
-      if (this.#responseState !== RESPONSE_BODY) this.#finish(bodyEnd < buf.length);
-      return;
+      if (this.#responseState !== RESPONSE_BODY) this.#finish();
+      return bodyEnd - carried;
     }
   }
 
@@ -546,7 +560,7 @@ export class ClientSession implements UpstreamUser, Session {
     this.#resumeClient();
   }
 
-  onUpstreamGone(conn: UpstreamConnection, connected: boolean): void {
+  onUpstreamGone(conn: UpstreamConnection, connected: boolean, queued: boolean): void {
     const backend = this.#backend;
     if (this.#state === CLOSED || backend === null) return;
     const stats = this.#env.stats;
@@ -571,7 +585,9 @@ export class ClientSession implements UpstreamUser, Session {
     if (this.#responseState === RESPONSE_HEAD && this.#responsePending === null) {
       // No response byte: a reused connection may simply have been closed by the backend meanwhile.
       const replayable = this.#bodySent === 0 || (this.#retained !== null && this.#requestDone);
-      if (conn.reused && !this.#retried && replayable) {
+      // Behind another request, this one may never have been read; on a reused connection the
+      // backend may have closed before reading it. Either way it can go again once, when replayable.
+      if ((conn.reused || queued) && !this.#retried && replayable) {
         this.#retried = true;
         stats.add(backend.statsBase + BACKEND.RETRIES, 1);
         const retained = this.#retained;
@@ -582,7 +598,7 @@ export class ClientSession implements UpstreamUser, Session {
         this.#retained = null;
         this.#bodySent = 0;
         this.#state = WAITING;
-        backend.connections.acquire(this, true);
+        backend.connections.acquire(this, true, false);
         return;
       }
       stats.add(backend.statsBase + BACKEND.UPSTREAM_ERRORS, 1);
@@ -593,7 +609,7 @@ export class ClientSession implements UpstreamUser, Session {
       // The backend's close is how this response ends.
       this.#responseState = RESPONSE_HEAD;
       this.#responseReusable = false;
-      this.#finish(false);
+      this.#finish();
       return;
     }
     stats.add(backend.statsBase + BACKEND.UPSTREAM_ERRORS, 1);
@@ -601,17 +617,18 @@ export class ClientSession implements UpstreamUser, Session {
     this.#abortMidResponse();
   }
 
-  /** The backend answered something unusable, or nothing at all in time: answer for it. */
-  #upstreamBroken(status: number): void {
+  /** The backend answered something unusable, or nothing at all in time: answer for it. Returns -1 (bytes used: none). */
+  #upstreamBroken(status: number): number {
     const conn = this.#conn;
     this.#conn = null;
-    conn?.destroy();
+    conn?.destroy(this);
     const backend = this.#backend;
     if (backend !== null) {
       this.#env.stats.add(backend.statsBase + (status === 504 ? BACKEND.TIMEOUTS : BACKEND.UPSTREAM_ERRORS), 1);
       this.#countFailure(backend);
     }
     this.#upstreamFailed(status);
+    return -1;
   }
 
   #upstreamFailed(status: number): void {
@@ -622,7 +639,7 @@ export class ClientSession implements UpstreamUser, Session {
   #abortMidResponse(): void {
     const conn = this.#conn;
     this.#conn = null;
-    conn?.destroy();
+    conn?.destroy(this);
     this.#endInFlight();
     this.#state = CLOSED;
     this.#socket.destroy();
@@ -639,8 +656,8 @@ export class ClientSession implements UpstreamUser, Session {
 
   // ---- ending an exchange -------------------------------------------------------------------------
 
-  /** The response is complete. `extra`: the backend sent bytes past its end, so its connection is spoiled. */
-  #finish(extra: boolean): void {
+  /** The response is complete. */
+  #finish(): void {
     const backend = this.#backend!;
     const conn = this.#conn;
     const status = this.#responseStatus;
@@ -662,11 +679,8 @@ export class ClientSession implements UpstreamUser, Session {
         this.#upstreamPaused = false;
         conn.socket.resume();
       }
-      if (this.#responseReusable && this.#requestDone && !extra && backend.routable && !conn.closed) {
-        conn.pool.release(conn, this.#env.coarseNow);
-      } else {
-        conn.destroy();
-      }
+      // A retired backend's pool closes the connection once its last request is done.
+      if (!conn.closed) conn.responseDone(this.#responseReusable && this.#requestDone, this.#env.coarseNow);
     }
     this.#nextRequest();
   }

@@ -1,15 +1,24 @@
 // Keep-alive connections to one backend, owned by one worker thread: reused LIFO (the warmest socket
 // first), opened up to a maximum, with a bounded FIFO of requests waiting for one.
+//
+// With `pipelining` above 1, requests that are safe to replay (GET and HEAD without a body) may also
+// be sent on a connection that still awaits earlier responses, up to that many at once. Combined
+// with the per-turn write batching, several requests then leave in one write and several responses
+// arrive in one read: fewer syscalls per request than one exchange per connection allows.
 
 import net from "node:net";
 import type { UpstreamOptions } from "../config.ts";
 
-/** What a connection reports to the request that holds it. */
+/** What a connection reports to the requests it carries. */
 export interface UpstreamUser {
   onUpstreamReady(conn: UpstreamConnection): void;
-  onUpstreamData(conn: UpstreamConnection, data: Buffer): void;
-  /** The connection failed or closed while this user held it (or was waiting for it to open). */
-  onUpstreamGone(conn: UpstreamConnection, connected: boolean): void;
+  /** Response bytes for the oldest request on the connection; returns how many it used, -1 if it dropped the connection. */
+  onUpstreamData(conn: UpstreamConnection, data: Buffer): number;
+  /**
+   * The connection failed or closed while this user was on it (or waiting for it to open). `queued`:
+   * an earlier request was still ahead of this one, so the backend may never have read it.
+   */
+  onUpstreamGone(conn: UpstreamConnection, connected: boolean, queued: boolean): void;
   onUpstreamDrain(): void;
   /** The backend this user was queued for left the routable set before a connection came free. */
   onBackendRetired(): void;
@@ -18,7 +27,10 @@ export interface UpstreamUser {
 export class UpstreamConnection {
   readonly socket: net.Socket;
   readonly pool: UpstreamPool;
-  user: UpstreamUser | null = null;
+  /** Requests on the connection awaiting their responses, oldest first. */
+  readonly users: UpstreamUser[] = [];
+  /** Every request on it may share the connection (see the module comment). */
+  shareable = false;
   connected = false;
   /** Served at least one request before: the backend may have closed it meanwhile. */
   reused = false;
@@ -27,7 +39,7 @@ export class UpstreamConnection {
 
   constructor(pool: UpstreamPool, user: UpstreamUser) {
     this.pool = pool;
-    this.user = user;
+    this.users.push(user);
     const socket = net.connect({ host: pool.address, port: pool.port, noDelay: true, allowHalfOpen: false });
     this.socket = socket;
     socket.setTimeout(pool.options.connectTimeoutMs);
@@ -35,7 +47,7 @@ export class UpstreamConnection {
     socket.on("data", this.#onData);
     socket.on("drain", this.#onDrain);
     socket.on("timeout", this.#onTimeout);
-    socket.on("error", this.#onError);
+    socket.on("error", noop);
     socket.on("close", this.#onClose);
   }
 
@@ -43,17 +55,27 @@ export class UpstreamConnection {
     this.connected = true;
     this.socket.setTimeout(0);
     this.pool.connected();
-    this.user?.onUpstreamReady(this);
+    if (this.shareable) this.pool.hasRoom(this);
+    this.users[0]?.onUpstreamReady(this);
   };
 
   #onData = (data: Buffer): void => {
-    const user = this.user;
-    if (user !== null) user.onUpstreamData(this, data);
-    else this.destroy(); // bytes nobody asked for: the connection's framing can no longer be trusted
+    let used = 0;
+    while (used < data.length) {
+      const user = this.users[0];
+      if (user === undefined) {
+        // Bytes nobody asked for: the connection's framing can no longer be trusted.
+        this.destroy(null);
+        return;
+      }
+      const n = user.onUpstreamData(this, used === 0 ? data : data.subarray(used));
+      if (n < 0 || this.closed) return;
+      used += n;
+    }
   };
 
   #onDrain = (): void => {
-    this.user?.onUpstreamDrain();
+    for (const user of this.users) user.onUpstreamDrain();
   };
 
   #onTimeout = (): void => {
@@ -61,26 +83,45 @@ export class UpstreamConnection {
     this.socket.destroy(new Error("connect timeout"));
   };
 
-  #onError = (): void => {
-    // "close" follows and does the bookkeeping.
-  };
-
   #onClose = (): void => {
     if (this.closed) return;
     this.closed = true;
     this.pool.forget(this);
-    const user = this.user;
-    this.user = null;
-    user?.onUpstreamGone(this, this.connected);
+    const users = this.users.splice(0);
+    for (let i = 0; i < users.length; i++) users[i].onUpstreamGone(this, this.connected, i > 0);
   };
 
-  /** Closes without telling the current user (who asked for it). */
-  destroy(): void {
+  /** The oldest request's response is complete. */
+  responseDone(reusable: boolean, now: number): void {
+    const user = this.users.shift();
+    if (!reusable) {
+      this.destroy(null);
+      return;
+    }
+    this.reused = true;
+    if (this.users.length === 0) this.pool.release(this, now);
+    else if (user !== undefined) this.pool.hasRoom(this);
+  }
+
+  /** Takes back a user that was given the connection but never wrote its request on it. */
+  withdraw(user: UpstreamUser, now: number): void {
+    const i = this.users.indexOf(user);
+    if (i < 0) return;
+    this.users.splice(i, 1);
+    if (this.users.length === 0 && !this.closed) this.pool.release(this, now);
+  }
+
+  /**
+   * Closes the connection. `by`, the user who decided it, is not told; any other request still on
+   * it is (and may be retried elsewhere).
+   */
+  destroy(by: UpstreamUser | null): void {
     if (this.closed) return;
     this.closed = true;
-    this.user = null;
     this.pool.forget(this);
     this.socket.destroy();
+    const others = this.users.splice(0).filter((u) => u !== by);
+    for (const user of others) user.onUpstreamGone(this, this.connected, true);
   }
 }
 
@@ -90,13 +131,15 @@ export class UpstreamPool {
   options: UpstreamOptions;
   /** Idle connections, most recently used last. */
   readonly #idle: UpstreamConnection[] = [];
+  /** Connected connections carrying shareable requests with room for more (only with pipelining). */
+  readonly #sharing: UpstreamConnection[] = [];
   /** Users waiting for a connection, oldest first, from index #waitHead. */
   #waiters: UpstreamUser[] = [];
   #waitHead = 0;
   #open = 0;
   /** Whether new requests may be queued; false once the backend left the routable set. */
   accepting = true;
-  readonly #onOpen: (delta: number, connect: boolean) => void;
+  readonly #onOpen: (delta: number, connected: boolean) => void;
 
   /** `onOpen(delta, connected)` keeps the connection gauges: +1 when one opens, -1 when one closes. */
   constructor(address: string, port: number, options: UpstreamOptions, onOpen: (delta: number, connected: boolean) => void) {
@@ -115,26 +158,45 @@ export class UpstreamPool {
   }
 
   /**
-   * Gives `user` a connection now (onUpstreamReady is called synchronously for an idle one), soon
-   * (a new connection), or later (queued). Returns false when the queue is full: the caller answers 503.
+   * Gives `user` a connection now (onUpstreamReady is called synchronously for an idle or shared
+   * one), soon (a new connection), or later (queued). `fresh` insists on a new connection (a retry);
+   * `shareable` allows pipelining behind other requests. Returns false when the queue is full.
    */
-  acquire(user: UpstreamUser, fresh: boolean): boolean {
+  acquire(user: UpstreamUser, fresh: boolean, shareable: boolean): boolean {
+    const share = shareable && this.options.pipelining > 1;
     if (!fresh) {
+      if (share) {
+        const sharing = this.#sharing;
+        for (let i = 0; i < sharing.length; i++) {
+          const conn = sharing[i];
+          if (conn.closed || !conn.shareable) continue;
+          conn.users.push(user);
+          if (conn.users.length >= this.options.pipelining) sharing.splice(i, 1);
+          user.onUpstreamReady(conn);
+          return true;
+        }
+      }
       const conn = this.#idle.pop();
       if (conn !== undefined) {
-        conn.user = user;
-        user.onUpstreamReady(conn);
+        this.#assign(conn, user, share);
         return true;
       }
     }
     if (this.#open < this.options.maxConnectionsPerBackend || fresh) {
       this.#open++;
-      new UpstreamConnection(this, user);
+      new UpstreamConnection(this, user).shareable = share;
       return true;
     }
     if (this.waiting >= this.options.maxQueue) return false;
     this.#waiters.push(user);
     return true;
+  }
+
+  #assign(conn: UpstreamConnection, user: UpstreamUser, share: boolean): void {
+    conn.users.push(user);
+    conn.shareable = share;
+    if (share) this.#sharing.push(conn);
+    user.onUpstreamReady(conn);
   }
 
   /** A waiting user gave up (timeout or client gone). */
@@ -143,18 +205,22 @@ export class UpstreamPool {
     if (i >= 0) this.#waiters.splice(i, 1);
   }
 
-  /** The request on `conn` is done and the connection is reusable. */
+  /** A shared connection finished one of its requests: it can take another. */
+  hasRoom(conn: UpstreamConnection): void {
+    if (conn.shareable && !this.#sharing.includes(conn)) this.#sharing.push(conn);
+  }
+
+  /** Every request on `conn` is done and the connection is reusable. */
   release(conn: UpstreamConnection, now: number): void {
-    conn.reused = true;
-    conn.user = null;
+    removeFrom(this.#sharing, conn);
     const waiter = this.#nextWaiter();
     if (waiter !== undefined) {
-      conn.user = waiter;
-      waiter.onUpstreamReady(conn);
+      // Waiters do not say whether they could share; giving them the connection alone is always safe.
+      this.#assign(conn, waiter, false);
       return;
     }
     if (!this.accepting) {
-      conn.destroy();
+      conn.destroy(null);
       return;
     }
     conn.idleSince = now;
@@ -165,13 +231,14 @@ export class UpstreamPool {
   closeIdle(cutoff: number): void {
     const idle = this.#idle;
     // Oldest first: idle[0] has waited longest.
-    while (idle.length > 0 && idle[0].idleSince < cutoff) idle.shift()!.destroy();
+    while (idle.length > 0 && idle[0].idleSince < cutoff) idle.shift()!.destroy(null);
   }
 
   /** Stops queueing and closes idle connections: the backend takes no new requests from this worker. */
   retire(): UpstreamUser[] {
     this.accepting = false;
-    for (const conn of this.#idle.splice(0)) conn.destroy();
+    this.#sharing.length = 0;
+    for (const conn of this.#idle.splice(0)) conn.destroy(null);
     const waiters = this.#waiters.slice(this.#waitHead);
     this.#waiters = [];
     this.#waitHead = 0;
@@ -190,8 +257,8 @@ export class UpstreamPool {
   forget(conn: UpstreamConnection): void {
     this.#open--;
     if (conn.connected) this.#onOpen(-1, false);
-    const i = this.#idle.indexOf(conn);
-    if (i >= 0) this.#idle.splice(i, 1);
+    removeFrom(this.#idle, conn);
+    removeFrom(this.#sharing, conn);
     // A slot opened: let the oldest waiter open a connection of its own.
     if (this.waiting > 0 && this.#open < this.options.maxConnectionsPerBackend) {
       const waiter = this.#nextWaiter();
@@ -211,8 +278,11 @@ export class UpstreamPool {
     }
     return waiter;
   }
-
-  get idleCount(): number {
-    return this.#idle.length;
-  }
 }
+
+function removeFrom<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}
+
+function noop(): void {}
