@@ -27,7 +27,7 @@ import type { BenchMeta, BenchResult, Figures, Ratios, RoundSample, TargetResult
 import { renderMarkdown } from "./report/markdown.ts";
 import { renderSvg } from "./report/svg.ts";
 import { writeJson } from "./report/json.ts";
-import { summarize, summaryLine } from "./report/summary.ts";
+import { pipelinedLine, summarize, summaryLine } from "./report/summary.ts";
 
 const PEER_NAMES = ["backend", "haproxy", "nginx", "undici", "farmhand"] as const;
 type PeerName = (typeof PEER_NAMES)[number];
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
   let idle: IdleResult | null = null;
   let targetResults: TargetResult[] = [];
   try {
-    const [backendPort, haHttp, haTcp, ngxPort, undiciPort, fhHttp, fhTcp, idleHttp, idleTcp] = await freePorts(9);
+    const [backendPort, haHttp, haTcp, ngxPort, undiciPort, fhHttp, fhTcp, idleHttp, idleTcp, fhPipelined] = await freePorts(10);
     log(`temp dir ${tmp}; load generator ${gen.name}; ${o.threads} proxy thread(s)`);
     const backend = await startBackend(ctxFor("backend", backendPort));
     await verify(backend.targets[0]);
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
       const starts: Promise<Peer>[] = [startHaproxy(ctxFor("haproxy", backendPort), haHttp, haTcp)];
       if (o.peers.has("nginx")) starts.push(startNginxProxy(ctxFor("nginx", backendPort), ngxPort));
       if (o.peers.has("undici")) starts.push(startUndiciProxy(ctxFor("undici", backendPort), undiciPort));
-      if (o.peers.has("farmhand")) starts.push(startFarmhand(ctxFor("farmhand", backendPort), o.farmhandCli, fhHttp, fhTcp));
+      if (o.peers.has("farmhand")) starts.push(startFarmhand(ctxFor("farmhand", backendPort), o.farmhandCli, fhHttp, fhTcp, "farmhand", fhPipelined));
       // allSettled: a peer that fails to start must not leave the others' start-up unobserved.
       const started = await Promise.allSettled(starts);
       for (const s of started) if (s.status === "fulfilled") peers.push(s.value);
@@ -236,7 +236,7 @@ async function main(): Promise<void> {
 
       const all = peers.flatMap((p) => p.targets).filter((t) => t.id !== "backend" || o.peers.has("backend"));
       // http rows first, then tcp rows, each led by HAProxy, so the table reads top-down.
-      const rank = ["backend", "haproxy-http", "nginx-http", "undici-http", "farmhand-http", "haproxy-tcp", "farmhand-tcp"];
+      const rank = ["backend", "haproxy-http", "nginx-http", "undici-http", "farmhand-http", "farmhand-http-pipelined", "haproxy-tcp", "farmhand-tcp"];
       const targets = all.sort((a, b) => rank.indexOf(a.id) - rank.indexOf(b.id));
       for (const t of targets) await verify(t);
       for (const p of peers) {
@@ -327,6 +327,8 @@ async function main(): Promise<void> {
   log(`wrote ${path.relative(process.cwd(), o.out) || "."}/latest.{json,md${targetResults.length > 0 ? ",svg" : ""}}`);
   process.stdout.write(`${renderMarkdown(result, false)}\n`);
   if (o.runLoad) {
+    const pipelined = pipelinedLine(result.summary);
+    if (pipelined !== null) process.stdout.write(`${pipelined}\n`);
     process.stdout.write(`${summaryLine(result.summary)}\n`);
   } else if (idle !== null) {
     process.stdout.write(

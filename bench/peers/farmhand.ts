@@ -11,30 +11,44 @@ import type { Peer, PeerContext } from "./types.ts";
 
 export const FARMHAND_CLI = path.join(REPO_ROOT, "src", "farmhand.mjs");
 
-export function farmhandConfig(threads: number, httpPort: number, tcpPort: number, backendPort: number): object {
-  return {
-    workers: threads,
-    listeners: [
-      { name: "http", protocol: "http", address: "127.0.0.1", port: httpPort, pool: "b" },
-      { name: "tcp", protocol: "tcp", address: "127.0.0.1", port: tcpPort, pool: "b" },
-    ],
-    pools: [{ name: "b", policy: "round-robin", backends: [{ address: "127.0.0.1", port: backendPort }] }],
-    admin: null,
-  };
+/**
+ * With `pipelinedPort`, a third listener serves a pool that pipelines GETs upstream (the opt-in
+ * `upstream.pipelining`), so the default and the pipelined HTTP paths are measured side by side.
+ */
+export function farmhandConfig(threads: number, httpPort: number, tcpPort: number, backendPort: number, pipelinedPort?: number): object {
+  const backends = [{ address: "127.0.0.1", port: backendPort }];
+  const listeners = [
+    { name: "http", protocol: "http", address: "127.0.0.1", port: httpPort, pool: "b" },
+    { name: "tcp", protocol: "tcp", address: "127.0.0.1", port: tcpPort, pool: "b" },
+  ];
+  const pools: object[] = [{ name: "b", policy: "round-robin", backends }];
+  if (pipelinedPort !== undefined) {
+    listeners.push({ name: "http-pipelined", protocol: "http", address: "127.0.0.1", port: pipelinedPort, pool: "bp" });
+    pools.push({ name: "bp", policy: "round-robin", backends, upstream: { pipelining: 8 } });
+  }
+  return { workers: threads, listeners, pools, admin: null };
 }
 
-export async function startFarmhand(ctx: PeerContext, cli: string, httpPort: number, tcpPort: number, name = "farmhand"): Promise<Peer> {
+export async function startFarmhand(
+  ctx: PeerContext,
+  cli: string,
+  httpPort: number,
+  tcpPort: number,
+  name = "farmhand",
+  pipelinedPort?: number,
+): Promise<Peer> {
   if (!existsSync(cli)) {
     throw new Error(`farmhand: ${cli} does not exist (use --targets to bench the peers only)`);
   }
   const configPath = path.join(ctx.dir, "farmhand.json");
-  writeFileSync(configPath, JSON.stringify(farmhandConfig(ctx.threads, httpPort, tcpPort, ctx.backendPort), null, 2));
+  writeFileSync(configPath, JSON.stringify(farmhandConfig(ctx.threads, httpPort, tcpPort, ctx.backendPort, pipelinedPort), null, 2));
+  const listeners = pipelinedPort === undefined ? 2 : 3;
   const child = start(name, ctx.node, [cli, "proxy", "--config", configPath], { cwd: REPO_ROOT, nofile: peerNofile() });
   // The CLI announces each listener with a line containing "listening".
   let announced = 0;
   const allAnnounced = new Promise<void>((resolve) => {
     child.onEachLine((line) => {
-      if (!line.startsWith("[stderr]") && /listening/i.test(line) && ++announced === 2) resolve();
+      if (!line.startsWith("[stderr]") && /listener .* listening/i.test(line) && ++announced === listeners) resolve();
     });
   });
   const timeoutMs = 30_000;
@@ -46,18 +60,18 @@ export async function startFarmhand(ctx: PeerContext, cli: string, httpPort: num
     }),
     new Promise((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`${name}: ${announced}/2 "listening" lines after ${timeoutMs} ms\n${child.recentOutput()}`)),
+        () => reject(new Error(`${name}: ${announced}/${listeners} "listening" lines after ${timeoutMs} ms\n${child.recentOutput()}`)),
         timeoutMs,
       );
     }),
   ]).finally(() => clearTimeout(timer));
-  for (const port of [httpPort, tcpPort]) await waitForPort(port, 5_000, name, () => child.exit === null);
-  return {
-    name: "farmhand",
-    child,
-    targets: [
-      { id: "farmhand-http", label: "farmhand http", mode: "http", port: httpPort, pid: child.pid },
-      { id: "farmhand-tcp", label: "farmhand tcp", mode: "tcp", port: tcpPort, pid: child.pid },
-    ],
-  };
+  const targets: Peer["targets"][number][] = [
+    { id: "farmhand-http", label: "farmhand http", mode: "http", port: httpPort, pid: child.pid },
+    { id: "farmhand-tcp", label: "farmhand tcp", mode: "tcp", port: tcpPort, pid: child.pid },
+  ];
+  if (pipelinedPort !== undefined) {
+    targets.push({ id: "farmhand-http-pipelined", label: "farmhand http, pipelined upstream", mode: "http", port: pipelinedPort, pid: child.pid });
+  }
+  for (const t of targets) await waitForPort(t.port, 5_000, name, () => child.exit === null);
+  return { name: "farmhand", child, targets };
 }

@@ -41,6 +41,9 @@ export interface Summary {
   readonly httpCpu: number | null;
   readonly httpRps: number | null;
   readonly tcpCpu: number | null;
+  /** The same HTTP figures with upstream pipelining turned on (opt-in). */
+  readonly pipelinedCpu: number | null;
+  readonly pipelinedRps: number | null;
 }
 
 export interface BenchMeta {
