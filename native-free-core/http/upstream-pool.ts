@@ -55,8 +55,9 @@ export class UpstreamConnection {
     this.connected = true;
     this.socket.setTimeout(0);
     this.pool.connected();
-    if (this.shareable) this.pool.hasRoom(this);
     this.users[0]?.onUpstreamReady(this);
+    // Only after the first request is written may others queue behind it.
+    if (this.shareable && !this.closed) this.pool.hasRoom(this);
   };
 
   #onData = (data: Buffer): void => {
@@ -133,8 +134,9 @@ export class UpstreamPool {
   readonly #idle: UpstreamConnection[] = [];
   /** Connected connections carrying shareable requests with room for more (only with pipelining). */
   readonly #sharing: UpstreamConnection[] = [];
-  /** Users waiting for a connection, oldest first, from index #waitHead. */
+  /** Users waiting for a connection, oldest first, from index #waitHead; and whether each could share one. */
   #waiters: UpstreamUser[] = [];
+  #waiterShares: boolean[] = [];
   #waitHead = 0;
   #open = 0;
   /** Whether new requests may be queued; false once the backend left the routable set. */
@@ -189,6 +191,7 @@ export class UpstreamPool {
     }
     if (this.waiting >= this.options.maxQueue) return false;
     this.#waiters.push(user);
+    this.#waiterShares.push(share);
     return true;
   }
 
@@ -202,21 +205,33 @@ export class UpstreamPool {
   /** A waiting user gave up (timeout or client gone). */
   cancelWait(user: UpstreamUser): void {
     const i = this.#waiters.indexOf(user, this.#waitHead);
-    if (i >= 0) this.#waiters.splice(i, 1);
+    if (i >= 0) {
+      this.#waiters.splice(i, 1);
+      this.#waiterShares.splice(i, 1);
+    }
   }
 
-  /** A shared connection finished one of its requests: it can take another. */
+  /** A shared connection opened, or finished one of its requests: it can take more. */
   hasRoom(conn: UpstreamConnection): void {
-    if (conn.shareable && !this.#sharing.includes(conn)) this.#sharing.push(conn);
+    if (!conn.shareable || conn.closed) return;
+    // Waiters that may share go first, in order, as long as the oldest one may.
+    while (conn.users.length < this.options.pipelining && this.waiting > 0 && this.#waiterShares[this.#waitHead]) {
+      const waiter = this.#nextWaiter()!;
+      conn.users.push(waiter);
+      waiter.onUpstreamReady(conn);
+      if (conn.closed) return;
+    }
+    if (conn.users.length < this.options.pipelining && !this.#sharing.includes(conn)) this.#sharing.push(conn);
   }
 
   /** Every request on `conn` is done and the connection is reusable. */
   release(conn: UpstreamConnection, now: number): void {
     removeFrom(this.#sharing, conn);
+    const share = this.waiting > 0 && this.#waiterShares[this.#waitHead] && this.options.pipelining > 1;
     const waiter = this.#nextWaiter();
     if (waiter !== undefined) {
-      // Waiters do not say whether they could share; giving them the connection alone is always safe.
-      this.#assign(conn, waiter, false);
+      this.#assign(conn, waiter, share);
+      if (share) this.hasRoom(conn);
       return;
     }
     if (!this.accepting) {
@@ -241,6 +256,7 @@ export class UpstreamPool {
     for (const conn of this.#idle.splice(0)) conn.destroy(null);
     const waiters = this.#waiters.slice(this.#waitHead);
     this.#waiters = [];
+    this.#waiterShares = [];
     this.#waitHead = 0;
     return waiters;
   }
@@ -261,10 +277,11 @@ export class UpstreamPool {
     removeFrom(this.#sharing, conn);
     // A slot opened: let the oldest waiter open a connection of its own.
     if (this.waiting > 0 && this.#open < this.options.maxConnectionsPerBackend) {
+      const share = this.#waiterShares[this.#waitHead];
       const waiter = this.#nextWaiter();
       if (waiter !== undefined) {
         this.#open++;
-        new UpstreamConnection(this, waiter);
+        new UpstreamConnection(this, waiter).shareable = share;
       }
     }
   }
@@ -274,6 +291,7 @@ export class UpstreamPool {
     const waiter = this.#waiters[this.#waitHead++];
     if (this.#waitHead > 64 && this.#waitHead * 2 > this.#waiters.length) {
       this.#waiters = this.#waiters.slice(this.#waitHead);
+      this.#waiterShares = this.#waiterShares.slice(this.#waitHead);
       this.#waitHead = 0;
     }
     return waiter;
