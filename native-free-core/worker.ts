@@ -121,6 +121,9 @@ function listen(config: ListenerConfig): void {
   });
   server.listen({ host: config.address, port: config.port, reusePort: true, backlog: 4096 }, () => {
     const address = server.address() as net.AddressInfo;
+    // Remember the port really bound (port 0 asks for any), so the next snapshot, which names it,
+    // is seen as the same listener and not rebound.
+    open.config = { ...open.config, port: address.port };
     post({ type: "listening", listener: config.name, address: address.address, port: address.port });
   });
   listeners.set(config.name, open);

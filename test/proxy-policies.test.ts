@@ -59,6 +59,21 @@ async function closeAll(list: readonly TestBackend[]): Promise<void> {
   await Promise.all(list.map((b) => b.close()));
 }
 
+/** startProxy, closing the backends (and `others`) when the proxy cannot start, so nothing leaks. */
+async function proxyFor(
+  list: readonly TestBackend[],
+  pool: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  others: readonly TestBackend[] = [],
+) {
+  try {
+    return await startProxy(list, pool, extra);
+  } catch (error) {
+    await closeAll([...list, ...others]);
+    throw error;
+  }
+}
+
 const weighted = (list: readonly TestBackend[], weights: readonly number[]) =>
   list.map((b, i) => ({ address: b.address, port: b.port, weight: weights[i] }));
 
@@ -66,7 +81,7 @@ const weighted = (list: readonly TestBackend[], weights: readonly number[]) =>
 
 test("round-robin: weights 1:2:3 give shares near 1/6, 2/6, 3/6", async () => {
   const list = await backends("a", "b", "c");
-  const proxy = await startProxy(list, { policy: "round-robin", backends: weighted(list, [1, 2, 3]) });
+  const proxy = await proxyFor(list, { policy: "round-robin", backends: weighted(list, [1, 2, 3]) });
   try {
     const counts = await spread(proxy.url, 600, 8);
     const expected: Record<string, number> = { a: 1 / 6, b: 2 / 6, c: 3 / 6 };
@@ -84,7 +99,7 @@ test("round-robin: weights 1:2:3 give shares near 1/6, 2/6, 3/6", async () => {
 
 test("round-robin: equal weights give equal shares within ±10%", async () => {
   const list = await backends("a", "b", "c");
-  const proxy = await startProxy(list, { policy: "round-robin" });
+  const proxy = await proxyFor(list, { policy: "round-robin" });
   try {
     const counts = await spread(proxy.url, 600, 8);
     for (const b of list) {
@@ -102,7 +117,7 @@ test("round-robin: equal weights give equal shares within ±10%", async () => {
 
 test("random: weights 1:2:3 are respected within tolerance", async () => {
   const list = await backends("a", "b", "c");
-  const proxy = await startProxy(list, { policy: "random", backends: weighted(list, [1, 2, 3]) });
+  const proxy = await proxyFor(list, { policy: "random", backends: weighted(list, [1, 2, 3]) });
   try {
     // 2000 draws: ±5 points is more than 4 standard deviations for every share here.
     const counts = await spread(proxy.url, 2000, 8);
@@ -119,7 +134,7 @@ test("random: weights 1:2:3 are respected within tolerance", async () => {
 
 test("random: equal weights reach every backend in roughly equal shares", async () => {
   const list = await backends("a", "b", "c", "d");
-  const proxy = await startProxy(list, { policy: "random" });
+  const proxy = await proxyFor(list, { policy: "random" });
   try {
     const counts = await spread(proxy.url, 2000, 8);
     for (const b of list) {
@@ -141,7 +156,7 @@ test("least-request: a slow backend gets clearly fewer of concurrent requests", 
   slow.handle = (req, res, body) => {
     setTimeout(() => plain(req, res, body), 200);
   };
-  const proxy = await startProxy(list, { policy: "least-request" });
+  const proxy = await proxyFor(list, { policy: "least-request" });
   try {
     const counts = await spread(proxy.url, 600, 24);
     const s = counts.get("slow") ?? 0;
@@ -159,7 +174,7 @@ test("least-request: a slow backend gets clearly fewer of concurrent requests", 
 
 test("least-request: equally fast backends share the load", async () => {
   const list = await backends("a", "b", "c");
-  const proxy = await startProxy(list, { policy: "least-request" });
+  const proxy = await proxyFor(list, { policy: "least-request" });
   try {
     const counts = await spread(proxy.url, 900, 12);
     for (const b of list) {
@@ -205,8 +220,10 @@ async function mapUsers(url: string, users: readonly string[], rounds: number): 
 
 test("consistent-hash on a header: sticky per user, spread over backends, minimal movement on add", async () => {
   const list = await backends("a", "b", "c", "d");
-  const proxy = await startProxy(list, { policy: "consistent-hash", hashKey: { header: "X-User" } });
   const extra = await startBackend("e");
+  // A pool hashing on a header cannot serve a TCP listener (config validation refuses it): HTTP only.
+  const httpOnly = { listeners: [{ name: "http", protocol: "http", address: "127.0.0.1", port: 0, pool: "p" }] };
+  const proxy = await proxyFor(list, { policy: "consistent-hash", hashKey: { header: "X-User" } }, httpOnly, [extra]);
   try {
     const users = Array.from({ length: 200 }, (_, i) => `user-${i}`);
     // Three rounds, each on fresh connections (which the kernel spreads over both workers).
@@ -247,7 +264,7 @@ test("consistent-hash on a header: sticky per user, spread over backends, minima
 
 test("consistent-hash on the client address, TCP mode: every connection from 127.0.0.1 lands on one backend", async () => {
   const list = await backends("a", "b", "c", "d");
-  const proxy = await startProxy(list, { policy: "consistent-hash" });
+  const proxy = await proxyFor(list, { policy: "consistent-hash" });
   try {
     const seen: string[] = [];
     for (let i = 0; i < 16; i++) {
@@ -273,9 +290,9 @@ test("consistent-hash on the client address, TCP mode: every connection from 127
 
 test("slow start: a backend added at run time gets a smaller share at first than later", async () => {
   const list = await backends("a", "b");
-  const slowStartMs = 4000;
-  const proxy = await startProxy(list, { policy: "round-robin", slowStartMs });
   const late = await startBackend("late");
+  const slowStartMs = 4000;
+  const proxy = await proxyFor(list, { policy: "round-robin", slowStartMs }, {}, [late]);
   try {
     // Warm the proxy's connections to the first two.
     await spread(proxy.url, 50, 4);
