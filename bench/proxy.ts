@@ -268,6 +268,13 @@ async function main(): Promise<void> {
     }
 
     if (o.runIdle) {
+      if (!o.runLoad) {
+        // A service's every start after its first finds Node's compile cache warm (its modules then
+        // skip type stripping); start once so the measured process is such a start, as it is after
+        // the load rounds.
+        const warm = await startFarmhand(ctxFor("farmhand-warm-up", backendPort), o.farmhandCli, idleHttp, idleTcp, "farmhand (warm-up)");
+        await warm.child.stop(10_000);
+      }
       // A fresh process, so the figure is what holding connections costs and not what the load left.
       const fh = await startFarmhand(ctxFor("farmhand-idle", backendPort), o.farmhandCli, idleHttp, idleTcp, "farmhand (idle test)");
       peers.push(fh);

@@ -53,6 +53,15 @@ export class ClientSession implements UpstreamUser, Session {
   /** Received bytes not yet part of a request being forwarded (a partial head, pipelined requests). */
   #pending: Buffer | null = null;
   #pendingOffset = 0;
+  /**
+   * Growable storage that #pending is a prefix of while a head arrives in pieces: each piece is
+   * copied once (capacity doubles), and the blank-line search resumes where it stopped, so a head
+   * trickled in byte by byte costs linear, not quadratic, work.
+   */
+  #store: Buffer | null = null;
+  /** Offset in #pending up to which no blank line and no line end were found. */
+  #searchedTo = 0;
+  #lineEndAt = -1;
 
   // The request in progress.
   #pool: PoolRuntime | undefined = undefined;
@@ -168,12 +177,27 @@ export class ClientSession implements UpstreamUser, Session {
 
   #append(data: Buffer, from: number): void {
     const pending = this.#pending;
+    const add = data.length - from;
+    const store = this.#store;
     if (pending === null) {
       this.#pending = data;
       this.#pendingOffset = from;
-    } else {
+      this.#searchedTo = from;
+      this.#lineEndAt = -1;
+    } else if (store !== null && pending.buffer === store.buffer && pending.byteOffset === store.byteOffset &&
+      pending.length + add <= store.length) {
       // Only partial heads and pipelined requests are joined, never a body being forwarded.
-      this.#pending = Buffer.concat([pending.subarray(this.#pendingOffset), from === 0 ? data : data.subarray(from)]);
+      data.copy(store, pending.length, from);
+      this.#pending = store.subarray(0, pending.length + add);
+    } else {
+      const rest = pending.length - this.#pendingOffset;
+      const grown = Buffer.allocUnsafe(Math.max(2 * (rest + add), 1024));
+      pending.copy(grown, 0, this.#pendingOffset);
+      data.copy(grown, rest, from);
+      this.#store = grown;
+      this.#searchedTo -= this.#pendingOffset;
+      if (this.#lineEndAt >= 0) this.#lineEndAt -= this.#pendingOffset;
+      this.#pending = grown.subarray(0, rest + add);
       this.#pendingOffset = 0;
     }
     if (this.#state !== IDLE && this.#state !== HEAD && this.#pending.length - this.#pendingOffset > MAX_BUFFERED) {
@@ -190,7 +214,10 @@ export class ClientSession implements UpstreamUser, Session {
       let start = this.#pendingOffset;
       // RFC 9112 section 2.2: empty lines before a request line are ignored.
       while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
-      this.#pendingOffset = start;
+      if (start !== this.#pendingOffset) {
+        this.#pendingOffset = start;
+        this.#searchedTo = Math.max(this.#searchedTo, start);
+      }
       if (start >= buf.length) {
         this.#pending = null;
         return;
@@ -199,9 +226,11 @@ export class ClientSession implements UpstreamUser, Session {
         this.#state = HEAD;
         this.#deadline = this.#env.coarseNow + limits.headTimeoutMs;
       }
-      const found = buf.indexOf(HEAD_END, start);
+      const found = buf.indexOf(HEAD_END, Math.max(start, this.#searchedTo - 3));
+      if (this.#lineEndAt < start) this.#lineEndAt = buf.indexOf(10, Math.max(start, this.#searchedTo));
       if (found < 0) {
-        const lineEnd = buf.indexOf(10, start);
+        this.#searchedTo = buf.length;
+        const lineEnd = this.#lineEndAt;
         if ((lineEnd < 0 ? buf.length - start : lineEnd - start) > limits.maxRequestLineBytes) {
           this.#reject(414);
         } else if (buf.length - start > limits.maxHeadBytes) {
@@ -210,7 +239,7 @@ export class ClientSession implements UpstreamUser, Session {
         return;
       }
       const end = found + 4;
-      const lineEnd = buf.indexOf(10, start);
+      const lineEnd = this.#lineEndAt;
       if (lineEnd - start > limits.maxRequestLineBytes) return this.#reject(414);
       if (end - start > limits.maxHeadBytes) return this.#reject(431);
       const pool = this.#listener.pool;
@@ -238,6 +267,8 @@ export class ClientSession implements UpstreamUser, Session {
       this.#state = WAITING;
       this.#pool = pool;
       if (head.bodyKind === BODY_CHUNKED) (this.#requestChunks ??= new ChunkedScanner(limits.maxHeadBytes)).reset();
+      this.#searchedTo = end;
+      this.#lineEndAt = -1;
       if (end >= buf.length) {
         this.#pending = null;
       } else {
@@ -247,7 +278,7 @@ export class ClientSession implements UpstreamUser, Session {
           const bodyEnd = this.#acceptBody(buf, end);
           if (bodyEnd < 0) return;
           if (bodyEnd >= buf.length) this.#pending = null;
-          else this.#pendingOffset = bodyEnd;
+          else this.#pendingOffset = this.#searchedTo = bodyEnd;
         }
       }
       if (pool === undefined) return this.#respondLocal(503, true);
@@ -697,6 +728,8 @@ export class ClientSession implements UpstreamUser, Session {
     }
     this.#state = IDLE;
     this.#deadline = this.#env.coarseNow + this.#env.limits.keepAliveTimeoutMs;
+    // An idle connection keeps no head storage (10,000 idle clients must stay cheap).
+    if (this.#pending === null) this.#store = null;
     this.#resumeClient();
     if (this.#pending !== null) this.#readHeads();
   }
