@@ -210,9 +210,13 @@ function locateJsonError(text: string): { offset: number; problem: string } | nu
 // Sections
 
 const TOP_LEVEL_KEYS = ["workers", "drainTimeoutMs", "listeners", "pools", "http", "admin"];
-const LISTENER_KEYS = ["name", "protocol", "address", "port", "pool"];
+const LISTENER_KEYS = ["name", "protocol", "address", "port", "pool", "contract", "routes"];
+/** "name@version", or a routed contract's "route(a@1+b@1)". */
+const CONTRACT_ID = /^(?:[a-z][a-z0-9-]{0,62}@[1-9][0-9]{0,5}|route\([a-z0-9@+()-]{1,1000}\))$/;
+const ROUTE_KEYS = ["prefix", "pool"];
+const ROUTE_PREFIX = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 const POOL_KEYS = ["name", "policy", "hashKey", "backends", "healthCheck", "outlierDetection", "slowStartMs", "upstream"];
-const BACKEND_KEYS = ["address", "port", "weight"];
+const BACKEND_KEYS = ["address", "port", "weight", "backup"];
 const ADMIN_KEYS = ["address", "port", "token", "tokenFile"];
 
 const PROTOCOLS: readonly Protocol[] = ["http", "tcp"];
@@ -314,7 +318,14 @@ function backend(ctx: Ctx, path: string, raw: unknown): BackendConfig {
     address: hostAddress(ctx, at(path, "address"), get(o, "address")),
     port: integer(ctx, at(path, "port"), get(o, "port"), PORT),
     weight: integer(ctx, at(path, "weight"), get(o, "weight"), WEIGHT, 1),
+    backup: flag(ctx, at(path, "backup"), get(o, "backup")),
   };
+}
+
+function flag(ctx: Ctx, path: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") fail(ctx, path, value, "expected true or false");
+  return value;
 }
 
 /** "10.0.0.1:80", "backend.local:80" or "[::1]:80". */
@@ -331,7 +342,7 @@ function backendFromString(ctx: Ctx, path: string, text: string): BackendConfig 
   if (plain !== null && !isHostAddress(host)) fail(ctx, path, text, `${JSON.stringify(host)} is not an IP address or host name`);
   const port = Number(portText);
   if (port < PORT.min || port > PORT.max) fail(ctx, path, text, `the port must be ${describeRange(PORT)}`);
-  return { address: host, port, weight: 1 };
+  return { address: host, port, weight: 1, backup: false };
 }
 
 function healthCheck(ctx: Ctx, path: string, raw: unknown): HealthCheckOptions | null {
@@ -408,7 +419,21 @@ function listener(ctx: Ctx, path: string, raw: unknown, position: number, pools:
   if (protocol === "tcp" && target.hashKey.kind === "header") {
     fail(ctx, at(path, "pool"), poolName, `pool ${JSON.stringify(poolName)} hashes on a request header, which a tcp listener does not have`);
   }
-  return { name, protocol, address, port, pool: poolName };
+  const contractRaw = get(o, "contract");
+  const contract = contractRaw === undefined ? null : pattern(ctx, at(path, "contract"), contractRaw, CONTRACT_ID, "a contract id like \"orders@1\"");
+  const routesPath = at(path, "routes");
+  const routesRaw = get(o, "routes");
+  const routes = routesRaw === undefined ? [] : array(ctx, routesPath, routesRaw, "an array of { prefix, pool }", false).map((item, i) => {
+    const r = objectWithKeys(ctx, index(routesPath, i), item, ROUTE_KEYS, "a route: { prefix, pool }");
+    const prefix = pattern(ctx, at(index(routesPath, i), "prefix"), get(r, "prefix"), ROUTE_PREFIX, "a path prefix starting with \"/\"");
+    const routePool = str(ctx, at(index(routesPath, i), "pool"), get(r, "pool"));
+    if (!pools.some((p) => p.name === routePool)) {
+      fail(ctx, at(index(routesPath, i), "pool"), routePool, `no pool named ${JSON.stringify(routePool)}`);
+    }
+    return { prefix, pool: routePool };
+  });
+  if (routes.length > 0 && protocol === "tcp") fail(ctx, routesPath, routesRaw, "routes need an http listener");
+  return { name, protocol, address, port, pool: poolName, contract, routes };
 }
 
 function httpLimits(ctx: Ctx, path: string, raw: unknown): HttpLimits {

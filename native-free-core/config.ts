@@ -14,7 +14,12 @@ export interface BackendConfig {
   readonly port: number;
   /** Relative share of traffic, 1..1000. */
   readonly weight: number;
+  /** A backup takes traffic only while no other backend of its pool is routable (failover). */
+  readonly backup: boolean;
 }
+
+/** A backend as callers may give it at run time: weight defaults to 1, backup to false. */
+export type BackendSpec = Pick<BackendConfig, "address" | "port"> & Partial<Pick<BackendConfig, "weight" | "backup">>;
 
 export interface HealthCheckOptions {
   readonly path: string;
@@ -75,6 +80,21 @@ export interface ListenerConfig {
   readonly protocol: Protocol;
   readonly address: string;
   readonly port: number;
+  readonly pool: string;
+  /**
+   * The contract this listener serves ("orders@1"), or null. When set, the listener answers
+   * GET /.well-known/farmhand itself, so a farm can check what its endpoint speaks.
+   */
+  readonly contract: string | null;
+  /**
+   * Path-prefix routes (HTTP only): a request whose path starts with a route's prefix goes to that
+   * route's pool (the longest prefix wins); any other request goes to `pool`.
+   */
+  readonly routes: readonly RouteConfig[];
+}
+
+export interface RouteConfig {
+  readonly prefix: string;
   readonly pool: string;
 }
 

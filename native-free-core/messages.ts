@@ -26,6 +26,8 @@ export interface PoolSnapshot {
   readonly consecutiveConnectFailures: number;
   /** Only the backends that may take new requests: up, not ejected, not draining. */
   readonly routable: readonly BackendSnapshot[];
+  /** Routable backups held back while primaries serve: where a request goes after its primary refused it. */
+  readonly standby: readonly BackendSnapshot[];
 }
 
 export interface WorkerInit {

@@ -1,7 +1,7 @@
 // What the supervisor reports about pools and backends: the admin API's JSON and the metrics'
 // backend-health gauges are both made from these.
 
-import type { BackendConfig, PolicyName } from "./config.ts";
+import type { BackendSpec, PolicyName } from "./config.ts";
 
 /** Whether a backend takes new requests, is finishing its last ones, or has finished them. */
 export type BackendLifecycle = "active" | "draining" | "drained";
@@ -22,6 +22,8 @@ export interface BackendStatus {
   readonly warmUntil: number | null;
   /** Whether new requests may be sent to it now. */
   readonly routable: boolean;
+  /** Takes traffic only while no primary is routable. */
+  readonly backup: boolean;
   readonly inFlight: number;
   /** Shared-memory slot of its statistics (internal, for the metrics exporter). */
   readonly slot: number;
@@ -46,8 +48,8 @@ export interface AdminControl {
   /** Throws UnknownPoolError. */
   pool(name: string): PoolStatus;
   /** Backends absent from the new list drain and are removed; new ones join (with slow start). */
-  replaceBackends(pool: string, backends: readonly BackendConfig[]): PoolStatus;
-  addBackend(pool: string, backend: BackendConfig): PoolStatus;
+  replaceBackends(pool: string, backends: readonly BackendSpec[]): PoolStatus;
+  addBackend(pool: string, backend: BackendSpec): PoolStatus;
   /** Drains the backend, then forgets it. Throws UnknownBackendError. */
   removeBackend(pool: string, id: string): PoolStatus;
   setWeight(pool: string, id: string, weight: number): PoolStatus;

@@ -5,12 +5,12 @@
 
 import module from "node:module";
 import { Worker } from "node:worker_threads";
-import type { BackendConfig, ListenerConfig, PoolConfig, ProxyConfig } from "./config.ts";
+import type { BackendConfig, BackendSpec, ListenerConfig, PoolConfig, ProxyConfig } from "./config.ts";
 import { startAdminServer, type AdminServer } from "./admin/server.ts";
 import { ListenError, StatsCapacityError, UnknownBackendError, UnknownPoolError } from "./errors.ts";
 import { ActiveHealthChecker } from "./health/active-checker.ts";
 import { OutlierDetector } from "./health/outlier-detector.ts";
-import type { PoolSnapshot, SupervisorMessage, WorkerMessage } from "./messages.ts";
+import type { BackendSnapshot, PoolSnapshot, SupervisorMessage, WorkerMessage } from "./messages.ts";
 import type { MetricsExporter } from "./stats/exporter.ts";
 import { BACKEND, OUTLIER_STRIDE, allocateSharedStats, type SharedStats } from "./stats/layout.ts";
 import { StatsReader } from "./stats/reader.ts";
@@ -28,6 +28,8 @@ interface BackendState {
   readonly address: string;
   readonly port: number;
   weight: number;
+  /** Takes traffic only while no primary of the pool is routable. */
+  backup: boolean;
   readonly slot: number;
   lifecycle: BackendLifecycle;
   /** Forget the backend once drained (it was removed, not just drained). */
@@ -233,6 +235,7 @@ export class Balancer implements AdminControl {
 
   #snapshot(pool: PoolState): PoolSnapshot {
     const c = pool.config;
+    const routable = this.#routableSet(pool);
     return {
       name: c.name,
       slot: pool.slot,
@@ -242,10 +245,16 @@ export class Balancer implements AdminControl {
       upstream: c.upstream,
       consecutive5xx: c.outlierDetection.consecutive5xx,
       consecutiveConnectFailures: c.outlierDetection.consecutiveConnectFailures,
-      routable: [...pool.backends.values()]
-        .filter((b) => this.#routable(pool, b))
-        .map((b) => ({ id: b.id, address: b.address, port: b.port, weight: b.weight, slot: b.slot, warmUntil: b.warmUntil })),
+      routable: routable.map(snapshotOf),
+      standby: [...pool.backends.values()].filter((b) => b.backup && !routable.includes(b) && this.#routable(pool, b)).map(snapshotOf),
     };
+  }
+
+  /** The routable primaries; or, when there is none, the routable backups. */
+  #routableSet(pool: PoolState): BackendState[] {
+    const up = [...pool.backends.values()].filter((b) => this.#routable(pool, b));
+    const primaries = up.filter((b) => !b.backup);
+    return primaries.length > 0 ? primaries : up;
   }
 
   #routable(pool: PoolState, b: BackendState): boolean {
@@ -316,6 +325,7 @@ export class Balancer implements AdminControl {
     if (existing !== undefined) {
       // Re-adding a backend that is draining takes it back into service.
       existing.weight = config.weight;
+      existing.backup = config.backup;
       if (existing.lifecycle !== "active") {
         existing.lifecycle = "active";
         existing.removeWhenDrained = false;
@@ -332,6 +342,7 @@ export class Balancer implements AdminControl {
       address: config.address,
       port: config.port,
       weight: config.weight,
+      backup: config.backup,
       slot,
       lifecycle: "active",
       removeWhenDrained: false,
@@ -452,21 +463,21 @@ export class Balancer implements AdminControl {
     return this.#status(this.#pool(name));
   }
 
-  replaceBackends(name: string, backends: readonly BackendConfig[]): PoolStatus {
+  replaceBackends(name: string, backends: readonly BackendSpec[]): PoolStatus {
     const pool = this.#pool(name);
     const wanted = new Set(backends.map(backendId));
     for (const backend of pool.backends.values()) {
       if (!wanted.has(backend.id)) this.#drain(pool, backend, true);
     }
-    for (const config of backends) this.#addBackend(pool, config, true);
+    for (const spec of backends) this.#addBackend(pool, withDefaults(spec), true);
     this.#syncHealth(pool);
     this.#broadcast();
     return this.#status(pool);
   }
 
-  addBackend(name: string, config: BackendConfig): PoolStatus {
+  addBackend(name: string, spec: BackendSpec): PoolStatus {
     const pool = this.#pool(name);
-    this.#addBackend(pool, config, true);
+    this.#addBackend(pool, withDefaults(spec), true);
     this.#syncHealth(pool);
     this.#broadcast();
     return this.#status(pool);
@@ -504,6 +515,7 @@ export class Balancer implements AdminControl {
 
   #status(pool: PoolState): PoolStatus {
     const now = Date.now();
+    const routable = new Set(this.#routableSet(pool));
     const backends: BackendStatus[] = [...pool.backends.values()].map((b) => {
       const ejectedUntil = pool.outlier.ejectedUntil(b.id);
       return {
@@ -516,7 +528,8 @@ export class Balancer implements AdminControl {
         ejectedUntil: ejectedUntil > 0 ? ejectedUntil : null,
         ejections: pool.outlier.ejectionCount(b.id),
         warmUntil: b.warmUntil > now ? b.warmUntil : null,
-        routable: this.#routable(pool, b),
+        routable: routable.has(b),
+        backup: b.backup,
         inFlight: this.#reader.backend(b.slot, BACKEND.IN_FLIGHT),
         slot: b.slot,
       };
@@ -612,6 +625,14 @@ export class Balancer implements AdminControl {
 function workerEnvironment(): NodeJS.ProcessEnv {
   const cache = module.getCompileCacheDir?.();
   return cache === undefined ? process.env : { ...process.env, NODE_COMPILE_CACHE: cache };
+}
+
+function snapshotOf(b: BackendState): BackendSnapshot {
+  return { id: b.id, address: b.address, port: b.port, weight: b.weight, slot: b.slot, warmUntil: b.warmUntil };
+}
+
+function withDefaults(spec: BackendSpec): BackendConfig {
+  return { address: spec.address, port: spec.port, weight: spec.weight ?? 1, backup: spec.backup ?? false };
 }
 
 export function backendId(backend: { readonly address: string; readonly port: number }): string {

@@ -68,7 +68,10 @@ function applyPools(message: Extract<SupervisorMessage, { type: "configure" }>):
     pools.delete(name);
     orphans.push(...pool.apply({ ...emptySnapshot, name, slot: pool.slot, upstream: pool.upstream }));
   }
-  for (const open of listeners.values()) open.runtime.pool = pools.get(open.config.pool);
+  for (const open of listeners.values()) {
+    open.runtime.pool = pools.get(open.config.pool);
+    open.runtime.routes = routesOf(open.config);
+  }
   // Requests queued for backends that just left are sent to the ones that remain.
   for (const user of orphans) user.onBackendRetired();
 }
@@ -80,6 +83,7 @@ const emptySnapshot = {
   consecutive5xx: 0,
   consecutiveConnectFailures: 0,
   routable: [],
+  standby: [],
 } as const;
 
 function applyListeners(configs: readonly ListenerConfig[]): void {
@@ -97,6 +101,8 @@ function applyListeners(configs: readonly ListenerConfig[]): void {
       // Same socket: only where new connections go, and how they are spoken to, changes.
       open.config = config;
       open.runtime.pool = pools.get(config.pool);
+      open.runtime.wellKnown = wellKnownResponse(config);
+      open.runtime.routes = routesOf(config);
       continue;
     }
     if (open !== undefined) {
@@ -108,7 +114,12 @@ function applyListeners(configs: readonly ListenerConfig[]): void {
 }
 
 function listen(config: ListenerConfig): void {
-  const runtime: ListenerRuntime = { name: config.name, pool: pools.get(config.pool) };
+  const runtime: ListenerRuntime = {
+    name: config.name,
+    pool: pools.get(config.pool),
+    wellKnown: wellKnownResponse(config),
+    routes: routesOf(config),
+  };
   const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
   const open: OpenListener = { config, runtime, server };
   server.on("connection", (socket) => {
@@ -127,6 +138,22 @@ function listen(config: ListenerConfig): void {
     post({ type: "listening", listener: config.name, address: address.address, port: address.port });
   });
   listeners.set(config.name, open);
+}
+
+function routesOf(config: ListenerConfig): ListenerRuntime["routes"] {
+  return [...config.routes]
+    .sort((a, b) => b.prefix.length - a.prefix.length)
+    .map((r) => ({ prefix: r.prefix, pool: pools.get(r.pool) }));
+}
+
+/** What a listener that serves a contract says about itself: a farm checks it before routing there. */
+function wellKnownResponse(config: ListenerConfig): Buffer | null {
+  if (config.contract === null) return null;
+  const body = JSON.stringify({ balancer: config.name, provides: { api: config.contract } });
+  return Buffer.from(
+    `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n\r\n${body}`,
+    "latin1",
+  );
 }
 
 function drain(): void {

@@ -54,6 +54,7 @@ class MemoryControl implements AdminControl {
       ejections: 0,
       warmUntil: null,
       routable: b.lifecycle === "active",
+      backup: false,
       inFlight: 0,
       slot: b.slot,
     }));
@@ -126,10 +127,10 @@ const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 const initialPools = (): Record<string, BackendConfig[]> => ({
   web: [
-    { address: "127.0.0.1", port: 9001, weight: 1 },
-    { address: "127.0.0.1", port: 9002, weight: 2 },
+    { address: "127.0.0.1", port: 9001, weight: 1, backup: false },
+    { address: "127.0.0.1", port: 9002, weight: 2, backup: false },
   ],
-  api: [{ address: "127.0.0.1", port: 9101, weight: 1 }],
+  api: [{ address: "127.0.0.1", port: 9101, weight: 1, backup: false }],
 });
 
 async function withServer(token: string | null, fn: (server: AdminServer, control: MemoryControl) => Promise<void>) {

@@ -99,17 +99,17 @@ test("a valid YAML config loads with the defaults filled in", async () => {
   assert.is(config.workers, 4);
   assert.is(config.drainTimeoutMs, 30_000);
   assert.equal(config.listeners, [
-    { name: "public", protocol: "http", address: "127.0.0.1", port: 8080, pool: "web" },
-    { name: "listener-1", protocol: "tcp", address: "::1", port: 8443, pool: "sticky" },
+    { name: "public", protocol: "http", address: "127.0.0.1", port: 8080, pool: "web", contract: null, routes: [] },
+    { name: "listener-1", protocol: "tcp", address: "::1", port: 8443, pool: "sticky", contract: null, routes: [] },
   ]);
   const [web, sticky] = config.pools;
   assert.is(web.policy, "round-robin");
   assert.equal(web.hashKey, { kind: "client-address" });
   assert.equal(web.backends, [
-    { address: "127.0.0.1", port: 9001, weight: 5 },
-    { address: "127.0.0.1", port: 9002, weight: 1 },
-    { address: "::1", port: 9003, weight: 1 },
-    { address: "backend.local", port: 9004, weight: 1 },
+    { address: "127.0.0.1", port: 9001, weight: 5, backup: false },
+    { address: "127.0.0.1", port: 9002, weight: 1, backup: false },
+    { address: "::1", port: 9003, weight: 1, backup: false },
+    { address: "backend.local", port: 9004, weight: 1, backup: false },
   ]);
   assert.equal(web.healthCheck, DEFAULT_HEALTH_CHECK);
   assert.equal(web.outlierDetection, DEFAULT_OUTLIER_DETECTION);
@@ -314,10 +314,10 @@ test("refuses a configuration that is not an object", async () => {
 
 test("string backend forms: IPv4, host name and bracketed IPv6", () => {
   assert.equal(normalizePoolBackends(["127.0.0.1:9001", "[::1]:9002", "db-1.internal:5432", { address: "::1", port: 1, weight: 7 }], "body"), [
-    { address: "127.0.0.1", port: 9001, weight: 1 },
-    { address: "::1", port: 9002, weight: 1 },
-    { address: "db-1.internal", port: 5432, weight: 1 },
-    { address: "::1", port: 1, weight: 7 },
+    { address: "127.0.0.1", port: 9001, weight: 1, backup: false },
+    { address: "::1", port: 9002, weight: 1, backup: false },
+    { address: "db-1.internal", port: 5432, weight: 1, backup: false },
+    { address: "::1", port: 1, weight: 7, backup: false },
   ]);
   assert.equal(normalizePoolBackends([], "body"), []);
 });

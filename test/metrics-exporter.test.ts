@@ -80,6 +80,7 @@ function backend(port: number, slot: number, over: Partial<BackendStatus> = {}):
     ejections: 0,
     warmUntil: null,
     routable: true,
+    backup: false,
     inFlight: 0,
     slot,
     ...over,

@@ -34,6 +34,7 @@ const RESPONSE_HEAD = 0;
 const RESPONSE_BODY = 1;
 
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+const WELL_KNOWN_PATH = "/.well-known/farmhand";
 /** Bytes buffered from a client (pipelined requests, a body waiting for a connection) before reading pauses. */
 const MAX_BUFFERED = 64 * 1024;
 /** Body bytes kept for a possible retry on a fresh connection. */
@@ -245,6 +246,20 @@ export class ClientSession implements UpstreamUser, Session {
       const pool = this.#listener.pool;
       const head = this.#env.requestHead;
       if (!head.parse(buf, start, end, this.#forwarding, pool?.hashHeader ?? "")) return this.#reject(head.status);
+      const wellKnown = this.#listener.wellKnown;
+      if (wellKnown !== null && head.bodyKind === BODY_NONE && head.method === "GET" &&
+        head.targetEnd - head.targetStart === WELL_KNOWN_PATH.length &&
+        buf.toString("latin1", head.targetStart, head.targetEnd) === WELL_KNOWN_PATH) {
+        // The listener answers for itself what contract it serves; the request goes nowhere else.
+        this.#pendingOffset = this.#searchedTo = end;
+        this.#lineEndAt = -1;
+        if (end >= buf.length) this.#pending = null;
+        this.#closeAfter = !head.keepAlive;
+        this.#socket.write(wellKnown);
+        if (this.#closeAfter) return this.#close();
+        this.#state = IDLE;
+        continue;
+      }
       this.#startedAt = performance.now();
       this.#method = head.method;
       this.#minor = head.minor;
@@ -265,7 +280,7 @@ export class ClientSession implements UpstreamUser, Session {
       this.#closeAfter = false;
       this.#backend = null;
       this.#state = WAITING;
-      this.#pool = pool;
+      this.#pool = this.#listener.routes.length === 0 ? pool : this.#route(buf, head.targetStart, head.targetEnd) ?? pool;
       if (head.bodyKind === BODY_CHUNKED) (this.#requestChunks ??= new ChunkedScanner(limits.maxHeadBytes)).reset();
       this.#searchedTo = end;
       this.#lineEndAt = -1;
@@ -281,12 +296,23 @@ export class ClientSession implements UpstreamUser, Session {
           else this.#pendingOffset = this.#searchedTo = bodyEnd;
         }
       }
-      if (pool === undefined) return this.#respondLocal(503, true);
+      if (this.#pool === undefined) return this.#respondLocal(503, true);
       this.#counted = true;
-      this.#env.stats.add(pool.statsBase + POOL.IN_FLIGHT, 1);
+      this.#env.stats.add(this.#pool.statsBase + POOL.IN_FLIGHT, 1);
       this.#dispatch(undefined);
       return;
     }
+  }
+
+  /** The pool of the longest route prefix the request's path starts with (routes are sorted so). */
+  #route(buf: Buffer, start: number, end: number): PoolRuntime | undefined {
+    let path = buf.toString("latin1", start, end);
+    // An absolute-form target routes by its path.
+    if (path.charCodeAt(0) !== 0x2f) path = new URL(path).pathname;
+    for (const route of this.#listener.routes) {
+      if (path.startsWith(route.prefix)) return route.pool;
+    }
+    return undefined;
   }
 
   /**
@@ -371,7 +397,9 @@ export class ClientSession implements UpstreamUser, Session {
 
   #dispatch(avoid: BackendRuntime | undefined): void {
     const pool = this.#pool!;
-    const backend = pool.picker.pick(this.#pick, Date.now(), avoid);
+    let backend = pool.picker.pick(this.#pick, Date.now(), avoid);
+    // After a refused connection, a backup held in standby may take the request.
+    if ((backend === undefined || backend === avoid) && avoid !== undefined) backend = pool.standby?.pick(this.#pick, Date.now());
     if (backend === undefined || backend === avoid) {
       // With nowhere else to go after a connect failure, the answer is that failure's: 502.
       if (avoid !== undefined) return this.#respondLocal(502, !this.#requestDone);

@@ -72,6 +72,9 @@ export class RequestHead {
   upstream: Buffer = CRLF;
   /** When parsing failed: the status to answer with (400, 417, 431, 501, 505). */
   status = 0;
+  /** Where the request target lies in the parsed buffer. */
+  targetStart = 0;
+  targetEnd = 0;
 
   // Line table of the first pass: [start, colon, valueStart, valueEnd, next] per header line.
   readonly #lines: Int32Array;
@@ -120,6 +123,8 @@ export class RequestHead {
       if (!asterisk && !isAbsoluteHttpUri(buf, targetStart, targetEnd)) return this.#fail(400);
     }
     this.method = method;
+    this.targetStart = targetStart;
+    this.targetEnd = targetEnd;
     this.isHead = method === "HEAD";
     this.idempotent = IDEMPOTENT.has(method);
 

@@ -46,7 +46,8 @@ export class TcpSession implements Session {
 
   #connect(avoid: BackendRuntime | undefined): void {
     const pool = this.#pool!;
-    const backend = pool.picker.pick(this.#pick, Date.now(), avoid);
+    let backend = pool.picker.pick(this.#pick, Date.now(), avoid);
+    if ((backend === undefined || backend === avoid) && avoid !== undefined) backend = pool.standby?.pick(this.#pick, Date.now());
     if (backend === undefined || backend === avoid) {
       if (avoid === undefined) this.#env.stats.add(pool.statsBase + POOL.NO_BACKEND, 1);
       this.#client.destroy();

@@ -11,6 +11,10 @@ import { WriteBatch } from "./write-batch.ts";
 
 export interface ListenerRuntime {
   readonly name: string;
+  /** The whole response to GET /.well-known/farmhand when the listener announces a contract, else null. */
+  wellKnown: Buffer | null;
+  /** Path-prefix routes, longest prefix first; empty for a listener that sends everything to `pool`. */
+  routes: readonly { readonly prefix: string; readonly pool: PoolRuntime | undefined }[];
   /** Replaced in place on reload, so open connections follow the listener's new pool. */
   pool: PoolRuntime | undefined;
 }

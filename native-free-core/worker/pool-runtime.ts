@@ -52,6 +52,8 @@ export class PoolRuntime {
   consecutiveConnectFailures = 0;
   readonly backends = new Map<string, BackendRuntime>();
   picker!: Picker<BackendRuntime>;
+  /** Over the standby backups: used only after a primary refused a connection. */
+  standby: Picker<BackendRuntime> | null = null;
   readonly #stats: StatsWriter;
 
   constructor(name: string, stats: StatsWriter) {
@@ -72,8 +74,9 @@ export class PoolRuntime {
     this.consecutive5xx = snapshot.consecutive5xx;
     this.consecutiveConnectFailures = snapshot.consecutiveConnectFailures;
     const routable: BackendRuntime[] = [];
+    const standby: BackendRuntime[] = [];
     const seen = new Set<string>();
-    for (const b of snapshot.routable) {
+    for (const b of [...snapshot.routable, ...snapshot.standby]) {
       let backend = this.backends.get(b.id);
       if (backend === undefined) {
         backend = new BackendRuntime(this, b.id, b.address, b.port, snapshot.upstream, this.#stats);
@@ -87,7 +90,7 @@ export class PoolRuntime {
       backend.routable = true;
       backend.connections.options = snapshot.upstream;
       backend.connections.reactivate();
-      routable.push(backend);
+      (routable.length < snapshot.routable.length ? routable : standby).push(backend);
       seen.add(b.id);
     }
     const orphans: UpstreamUser[] = [];
@@ -98,6 +101,7 @@ export class PoolRuntime {
       if (backend.idle) this.backends.delete(id);
     }
     this.picker = createPicker(snapshot.policy, routable, snapshot.hashKey);
+    this.standby = standby.length === 0 ? null : createPicker(snapshot.policy, standby, snapshot.hashKey);
     return orphans;
   }
 

@@ -1,0 +1,103 @@
+// Listener features the farm builds on: path-prefix routes, backup backends (failover), and a
+// listener that announces its contract at /.well-known/farmhand.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { request } from "undici";
+import { startBalancer } from "../native-free-core/index.ts";
+import { startBackend } from "./helpers/backends.ts";
+import { waitFor } from "./helpers/proxy.ts";
+
+async function get(url: string): Promise<{ status: number; body: string; backend: string }> {
+  const r = await request(url, { reset: true });
+  return { status: r.statusCode, body: await r.body.text(), backend: String(r.headers["x-backend"] ?? "") };
+}
+
+test("routes send each path prefix to its pool, the longest prefix first, the rest to the listener's pool", async () => {
+  const [orders, special, payments, rest] = await Promise.all(["orders", "special", "payments", "rest"].map((n) => startBackend(n)));
+  const balancer = await startBalancer({
+    workers: 1,
+    listeners: [{
+      port: 0,
+      pool: "rest",
+      routes: [
+        { prefix: "/orders", pool: "orders" },
+        { prefix: "/orders/special", pool: "special" },
+        { prefix: "/payments/", pool: "payments" },
+      ],
+    }],
+    pools: [
+      { name: "orders", backends: [`127.0.0.1:${orders.port}`] },
+      { name: "special", backends: [`127.0.0.1:${special.port}`] },
+      { name: "payments", backends: [`127.0.0.1:${payments.port}`] },
+      { name: "rest", backends: [`127.0.0.1:${rest.port}`] },
+    ],
+  });
+  const url = `http://127.0.0.1:${balancer.listeners[0].port}`;
+  try {
+    assert.is((await get(`${url}/orders/17`)).backend, "orders");
+    assert.is((await get(`${url}/orders/special/1`)).backend, "special");
+    assert.is((await get(`${url}/payments/charge`)).backend, "payments");
+    assert.is((await get(`${url}/payments`)).backend, "rest", "the prefix is matched as written");
+    assert.is((await get(`${url}/`)).backend, "rest");
+  } finally {
+    await balancer.shutdown(1000);
+    await Promise.all([orders, special, payments, rest].map((b) => b.close()));
+  }
+});
+
+test("a backup takes traffic only while no primary is routable", async () => {
+  const primary = await startBackend("primary");
+  const backup = await startBackend("backup");
+  const balancer = await startBalancer({
+    workers: 1,
+    listeners: [{ port: 0, pool: "p" }],
+    pools: [{
+      name: "p",
+      backends: [`127.0.0.1:${primary.port}`, { address: "127.0.0.1", port: backup.port, backup: true }],
+      outlierDetection: { consecutiveConnectFailures: 1, baseEjectionMs: 300 },
+    }],
+  });
+  const url = `http://127.0.0.1:${balancer.listeners[0].port}`;
+  try {
+    for (let i = 0; i < 5; i++) assert.is((await get(`${url}/a`)).backend, "primary");
+    assert.is(backup.received.length, 0);
+    const primaryPort = primary.port;
+    await primary.close();
+    // The connect failure is retried on the backup; the primary is ejected and the backup serves.
+    for (let i = 0; i < 5; i++) {
+      const r = await get(`${url}/b`);
+      assert.is(r.status, 200);
+      assert.is(r.backend, "backup");
+    }
+    const status = balancer.pool("p").backends;
+    assert.is(status.find((b) => b.port === primaryPort)!.routable, false);
+    assert.is(status.find((b) => b.port === backup.port)!.routable, true);
+  } finally {
+    await balancer.shutdown(1000);
+    await backup.close();
+  }
+});
+
+test("a listener that serves a contract answers /.well-known/farmhand itself", async () => {
+  const a = await startBackend("a");
+  const balancer = await startBalancer({
+    workers: 1,
+    listeners: [{ port: 0, pool: "p", contract: "orders@1" }],
+    pools: [{ name: "p", backends: [`127.0.0.1:${a.port}`] }],
+  });
+  const url = `http://127.0.0.1:${balancer.listeners[0].port}`;
+  try {
+    const r = await get(`${url}/.well-known/farmhand`);
+    assert.is(r.status, 200);
+    assert.equal(JSON.parse(r.body).provides, { api: "orders@1" });
+    assert.is(a.received.length, 0, "the backend was not asked");
+    assert.is((await get(`${url}/.well-known/farmhand?x`)).backend, "a", "only the exact path is answered locally");
+    assert.ok(await waitFor(() => a.received.length === 1));
+  } finally {
+    await balancer.shutdown(1000);
+    await a.close();
+  }
+});
+
+test.run();
