@@ -2,16 +2,31 @@
 
 import { parseArgs } from "node:util";
 import { runDemo } from "./commands/demo.ts";
+import { runCheck, runDown, runStart, runStatus, runUp } from "./commands/farm.ts";
 import { runProxy } from "./commands/proxy.ts";
 
 const USAGE = `usage: farmhand <command> [options]
 
 commands:
+  check SCRIPT          type-check a farm script against its roles and contracts
+  up SCRIPT             type-check, then run the script on the local driver (VMs stay up)
+  down [SCRIPT]         remove every VM of the farm (also after a crashed controller)
+  status [SCRIPT]       VMs, balancers, pools and health as tables
+  start SCRIPT [--tour] up, print the front URL, serve until Ctrl-C, then down;
+                        --tour drives load, kills a VM, shows the recovery and exits
   proxy --config FILE   run the load-balancing proxy from a JSON or YAML config
                         (SIGHUP reloads the file, SIGTERM drains and exits)
-  demo                  start two demo backends and the proxy in front of them
+  demo                  the proxy alone in front of two demo backends
   help                  show this text
+
+farm options: --farm NAME (default: the script's folder name), --state DIR (default .farmhand/local)
 `;
+
+const FARM_OPTIONS = {
+  farm: { type: "string" },
+  state: { type: "string" },
+  tour: { type: "boolean" },
+} as const;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -26,6 +41,24 @@ async function main(argv: string[]): Promise<number> {
     }
     case "demo":
       return runDemo(rest);
+    case "check":
+    case "up":
+    case "down":
+    case "status":
+    case "start": {
+      const { values, positionals } = parseArgs({ args: rest, options: FARM_OPTIONS, allowPositionals: true, strict: true });
+      const script = positionals[0];
+      const options = { farm: values.farm, stateDir: values.state, script };
+      if (script === undefined && (command === "check" || command === "up" || command === "start")) {
+        process.stderr.write(`farmhand ${command}: a farm script is required (e.g. examples/order-processing/farm.ts)\n`);
+        return 2;
+      }
+      if (command === "check") return runCheck(script!);
+      if (command === "up") return runUp(script!, options);
+      if (command === "start") return runStart(script!, { ...options, tour: values.tour });
+      if (command === "down") return runDown(options);
+      return runStatus(options);
+    }
     case undefined:
     case "help":
     case "--help":

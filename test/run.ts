@@ -3,7 +3,7 @@
 // "N passed, N failed".
 
 import { execFileSync, spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,10 +20,32 @@ let passed = 0;
 let failed = 0;
 const failures: string[] = [];
 
+// Processes whose environment carries `FARMHAND_OWNER=<owner>`: what a test file started (or had
+// started, e.g. detached VMs in their own process groups) and left running.
+function ownedBy(owner: string): { pid: number; cmdline: string }[] {
+  const marker = `FARMHAND_OWNER=${owner}`;
+  const found: { pid: number; cmdline: string }[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(marker)) continue;
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, "latin1").split("\0").join(" ").trim();
+      found.push({ pid: Number(name), cmdline });
+    } catch {}
+  }
+  return found;
+}
 
+
+let fileIndex = 0;
 for (const file of files) {
   const started = Date.now();
-  const child = spawn(process.execPath, [path.join(here, file)], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const owner = `test-${process.pid}-${++fileIndex}`;
+  const child = spawn(process.execPath, [path.join(here, file)], {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+    env: { ...process.env, FARMHAND_OWNER: owner },
+  });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
@@ -50,6 +72,15 @@ for (const file of files) {
   if (orphans !== "") {
     note += `\n  left processes behind:\n${orphans}`;
     try { process.kill(-child.pid!, "SIGKILL"); } catch {}
+    fileFailed = Math.max(fileFailed, 1);
+  }
+  // A process that still carries the file's owner mark is an orphan, whatever its process group.
+  const owned = ownedBy(owner);
+  if (owned.length > 0) {
+    note += `\n  left orphan processes (FARMHAND_OWNER=${owner}):\n${owned.map((p) => `    ${p.pid} ${p.cmdline}`).join("\n")}`;
+    for (const p of owned) {
+      try { process.kill(p.pid, "SIGKILL"); } catch {}
+    }
     fileFailed = Math.max(fileFailed, 1);
   }
   if (code !== 0 && fileFailed === 0) fileFailed = 1;

@@ -649,19 +649,22 @@ export class ClientSession implements UpstreamUser, Session {
       if ((conn.reused || queued) && !this.#retried && replayable) {
         this.#retried = true;
         stats.add(backend.statsBase + BACKEND.RETRIES, 1);
-        const retained = this.#retained;
-        if (retained !== null && retained.length > 0) {
-          this.#bodyQueue = retained.concat(this.#bodyQueue);
-          this.#bodyQueued += this.#retainedBytes;
-        }
-        this.#retained = null;
-        this.#bodySent = 0;
+        this.#requeueRetained();
         this.#state = WAITING;
         backend.connections.acquire(this, true, false);
         return;
       }
       stats.add(backend.statsBase + BACKEND.UPSTREAM_ERRORS, 1);
       this.#countFailure(backend);
+      // A backend that died holding an idempotent request it never answered: another may answer it.
+      if (this.#idempotent && replayable && !this.#redispatched) {
+        this.#redispatched = true;
+        stats.add(backend.statsBase + BACKEND.RETRIES, 1);
+        this.#releaseBackend();
+        this.#requeueRetained();
+        this.#state = WAITING;
+        return this.#dispatch(backend);
+      }
       return this.#upstreamFailed(502);
     }
     if (this.#responseState === RESPONSE_BODY && this.#responseKind === RESPONSE_BODY_CLOSE) {
@@ -674,6 +677,17 @@ export class ClientSession implements UpstreamUser, Session {
     stats.add(backend.statsBase + BACKEND.UPSTREAM_ERRORS, 1);
     if (this.#responseState === RESPONSE_HEAD) return this.#upstreamFailed(502);
     this.#abortMidResponse();
+  }
+
+  /** Puts the body parts already sent back in front of the queue, to be sent again. */
+  #requeueRetained(): void {
+    const retained = this.#retained;
+    if (retained !== null && retained.length > 0) {
+      this.#bodyQueue = retained.concat(this.#bodyQueue);
+      this.#bodyQueued += this.#retainedBytes;
+    }
+    this.#retained = null;
+    this.#bodySent = 0;
   }
 
   /** The backend answered something unusable, or nothing at all in time: answer for it. Returns -1 (bytes used: none). */

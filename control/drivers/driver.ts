@@ -1,0 +1,69 @@
+// The Driver: everything the Farm needs from whatever runs VMs (child processes, Proxmox, a
+// simulation). The Farm is written against this and a Clock only, never against processes or wall
+// time, so every driver fits it unchanged.
+
+/** Labels the Farm puts on every VM, so that a restarted controller finds (adopts) what it made. */
+export interface VmLabels {
+  readonly farm: string;
+  readonly role: string;
+  /** The VM's name in the farm, e.g. "orders-2". */
+  readonly vm: string;
+}
+
+export interface VmSpec {
+  readonly labels: VmLabels;
+  /** The image to run: a folder holding a farmhand manifest (local driver), a template name (Proxmox). */
+  readonly image: string;
+  /** Import name -> base URL of the endpoint it is wired to. */
+  readonly imports: Readonly<Record<string, string>>;
+  /** Image-specific settings (a balancer's policy and admin token, say); passed as FARMHAND_SETTINGS JSON. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+export type VmState = "created" | "starting" | "running" | "stopped" | "failed";
+
+export interface VmRecord {
+  /** The driver's own identifier (a VMID, a process key). */
+  readonly id: string;
+  readonly spec: VmSpec;
+  readonly state: VmState;
+  /** Where the VM serves its endpoints, once it runs; null before. */
+  readonly address: { readonly host: string; readonly port: number } | null;
+}
+
+export type DriverEvent =
+  | { readonly type: "vm-running"; readonly id: string }
+  | { readonly type: "vm-stopped"; readonly id: string }
+  /** The VM died without being asked to; `output` is the tail of what it printed. */
+  | { readonly type: "vm-failed"; readonly id: string; readonly reason: string; readonly output: string };
+
+export interface Driver {
+  readonly name: string;
+  /** Allocates a VM (not started). */
+  create(spec: VmSpec): Promise<VmRecord>;
+  /** Starts it and resolves once it serves (its address is known and it answers). */
+  start(id: string): Promise<VmRecord>;
+  stop(id: string): Promise<void>;
+  /** Removes it for good; a VM that no longer exists counts as destroyed. */
+  destroy(id: string): Promise<void>;
+  status(id: string): Promise<VmRecord | null>;
+  /** Every VM whose labels include all of `labels`: how a controller finds the VMs it made. */
+  list(labels: Partial<VmLabels>): Promise<VmRecord[]>;
+  /** The VM's output so far (the tail, bounded). */
+  output(id: string): Promise<string>;
+  /** Subscribes to events; returns the unsubscribe function. */
+  events(listener: (event: DriverEvent) => void): () => void;
+  /** Releases the driver's own resources (not the VMs). */
+  close(): Promise<void>;
+}
+
+/** Time as the Farm sees it: real for real drivers, virtual in simulation. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};

@@ -1,0 +1,82 @@
+// Process liveness through /proc (Linux): a recorded pid counts as the VM only while a live
+// (non-zombie) process in its group still carries the VM's identity in its environment, so a
+// reused pid is never mistaken for the VM.
+
+import { readdirSync, readFileSync } from "node:fs";
+
+interface ProcStat {
+  readonly state: string;
+  readonly pgrp: number;
+}
+
+function readStat(pid: number): ProcStat | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
+    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { state: rest[0], pgrp: Number(rest[2]) };
+  } catch {
+    return null;
+  }
+}
+
+function isLiveState(s: ProcStat | null): s is ProcStat {
+  return s !== null && s.state !== "Z" && s.state !== "X" && s.state !== "x";
+}
+
+/** The process's initial environment as entries ("K=V"), or null if it is gone or unreadable. */
+export function readEnviron(pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+  } catch {
+    return null;
+  }
+}
+
+function allPids(): number[] {
+  try {
+    return readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Live (non-zombie) processes of a process group. */
+export function groupMembers(pgid: number): number[] {
+  return allPids().filter((pid) => {
+    const s = readStat(pid);
+    return isLiveState(s) && s.pgrp === pgid;
+  });
+}
+
+export function vmMarker(id: string): string {
+  return `FARMHAND_VM_ID=${id}`;
+}
+
+/** The process carrying the VM: alive, not a zombie, and its environment names the VM. */
+export function isVmProcess(pid: number, id: string, vmName: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 1) return false;
+  if (!isLiveState(readStat(pid))) return false;
+  const env = readEnviron(pid);
+  return env !== null && env.includes(vmMarker(id)) && env.includes(`FARMHAND_VM=${vmName}`);
+}
+
+/** Whether any live process of the VM's group (pgid = the VM's pid) still carries the VM's identity. */
+export function vmGroupAlive(pgid: number, id: string): boolean {
+  if (!Number.isInteger(pgid) || pgid <= 1) return false;
+  const marker = vmMarker(id);
+  return groupMembers(pgid).some((pid) => readEnviron(pid)?.includes(marker) ?? false);
+}
+
+/** Live processes whose environment names the VM (for a VM whose pid was never recorded). */
+export function findVmPids(id: string): number[] {
+  const marker = vmMarker(id);
+  return allPids().filter((pid) => isLiveState(readStat(pid)) && (readEnviron(pid)?.includes(marker) ?? false));
+}
+
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  if (!Number.isInteger(pgid) || pgid <= 1) return;
+  try {
+    process.kill(-pgid, signal);
+  } catch {}
+}

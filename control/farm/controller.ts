@@ -1,0 +1,415 @@
+// The Farm over a Driver: the combinators' implementation. Reconciliation is level-triggered: every
+// VM carries the labels {farm, role, vm}, and before creating one the farm asks the driver what
+// already exists under those labels, so running a script twice adopts instead of duplicating, and a
+// teardown from a fresh controller still finds everything. Intermediaries (balancers) are VMs too,
+// running the balancer image, and are reconfigured through their admin API.
+
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { request } from "undici";
+import { endpoint, role as defineRole, type AnyContract, type AnyEndpoint, type AnyRole, type Endpoint } from "../contracts/index.ts";
+import { systemClock, type Clock, type Driver, type DriverEvent, type VmRecord, type VmSpec } from "../drivers/driver.ts";
+import { BalancerCallError, GuardMismatchError, UnknownEndpointError, VmStartError } from "../errors.ts";
+import { routeId, type BalanceOptions, type Farm, type FarmEvent, type PartContracts, type RoutedContract, type SameContract, type Vm } from "./farm.ts";
+
+const BALANCER_IMAGE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../images/balancer");
+/** A balancer VM serves its admin API on this port of its own address. */
+const BALANCER_ADMIN_PORT = 9901;
+const GUARD_TIMEOUT_MS = 5000;
+const ADMIN_TIMEOUT_MS = 5000;
+
+export interface FarmOptions {
+  /** Labels every VM, so a later controller finds them (default "default"). */
+  readonly name?: string;
+  readonly clock?: Clock;
+  /** Replacement of failed VMs backs off from this delay, doubling per repeated failure of a role. */
+  readonly healBaseDelayMs?: number;
+  readonly healMaxDelayMs?: number;
+}
+
+interface TrackedVm {
+  record: VmRecord;
+  readonly name: string;
+  readonly role: AnyRole;
+  imports: Record<string, string>;
+  healed: boolean;
+  readonly vm: Vm<AnyRole>;
+}
+
+interface TrackedBalancer {
+  readonly name: string;
+  record: VmRecord;
+  readonly contract: AnyContract;
+  readonly adminUrl: string;
+  readonly token: string;
+  /** Backend URLs (http://host:port) now in its pool. */
+  readonly members: Set<string>;
+}
+
+export async function openFarm(driver: Driver, options: FarmOptions = {}): Promise<Farm & { status(): Promise<FarmStatus> }> {
+  return new FarmController(driver, options);
+}
+
+export interface FarmStatus {
+  readonly vms: readonly { readonly name: string; readonly role: string; readonly state: string; readonly address: string | null }[];
+  readonly balancers: readonly BalancerStatus[];
+}
+
+export interface BalancerStatus {
+  readonly name: string;
+  readonly contract: string;
+  /** Each backend as the balancer itself reports it; empty when it could not be asked. */
+  readonly backends: readonly { readonly id: string; readonly pool: string; readonly routable: boolean; readonly healthy: boolean; readonly lifecycle: string; readonly inFlight: number }[];
+  readonly error: string | null;
+}
+
+class FarmController implements Farm {
+  readonly name: string;
+  readonly #driver: Driver;
+  readonly #clock: Clock;
+  readonly #healBase: number;
+  readonly #healMax: number;
+  readonly #vms = new Map<string, TrackedVm>();
+  readonly #balancers = new Map<string, TrackedBalancer>();
+  readonly #counters = new Map<string, number>();
+  readonly #failures = new Map<string, number>();
+  readonly #listeners = new Set<(event: FarmEvent) => void>();
+  readonly #unsubscribe: () => void;
+  #closed = false;
+
+  constructor(driver: Driver, options: FarmOptions) {
+    this.name = options.name ?? "default";
+    this.#driver = driver;
+    this.#clock = options.clock ?? systemClock;
+    this.#healBase = options.healBaseDelayMs ?? 500;
+    this.#healMax = options.healMaxDelayMs ?? 30_000;
+    this.#unsubscribe = driver.events((event) => this.#onDriverEvent(event));
+  }
+
+  // ---- combinators --------------------------------------------------------------------------------
+
+  async vm<R extends AnyRole>(role: R, imports: Record<string, AnyEndpoint> | object): Promise<Vm<R>> {
+    const name = this.#nextName(role.name);
+    return (await this.#ensureVm(name, role, importUrls(imports as Record<string, AnyEndpoint>))) as Vm<R>;
+  }
+
+  async replicate<R extends AnyRole>(n: number, role: R, imports: object): Promise<Vm<R>[]> {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`replicate: n must be a positive integer (got ${n})`);
+    const names = Array.from({ length: n }, () => this.#nextName(role.name));
+    const urls = importUrls(imports as Record<string, AnyEndpoint>);
+    const settled = await Promise.allSettled(names.map((name) => this.#ensureVm(name, role, urls)));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed !== undefined) {
+      // All or nothing: the replicas that did start are removed again.
+      await Promise.all(names.map((name) => this.#removeVm(name)));
+      throw failed.reason;
+    }
+    return settled.map((s) => (s as PromiseFulfilledResult<Vm<AnyRole>>).value as Vm<R>);
+  }
+
+  async balance<C extends AnyContract>(endpoints: SameContract<C>, options: BalanceOptions = {}): Promise<Endpoint<C>> {
+    const list = endpoints as readonly Endpoint<C>[];
+    if (list.length === 0) throw new RangeError("balance: at least one endpoint is required");
+    const contract = list[0].contract;
+    const name = options.name ?? this.#nextName(`${contract.name}-balancer`);
+    const backends: Record<string, string> = {};
+    list.forEach((e, i) => (backends[`backend-${i}`] = e.url));
+    const settings: Record<string, string> = { contract: contract.id, policy: options.policy ?? "round-robin" };
+    return this.#startBalancer(name, contract, backends, settings);
+  }
+
+  async route<const Parts extends { readonly [prefix: string]: AnyEndpoint }>(parts: Parts): Promise<Endpoint<RoutedContract<PartContracts<Parts>>>> {
+    const entries = Object.entries(parts);
+    if (entries.length === 0) throw new RangeError("route: at least one prefix is required");
+    const contracts: Record<string, AnyContract> = {};
+    const backends: Record<string, string> = {};
+    const routes = entries.map(([prefix, e], i) => {
+      if (!prefix.startsWith("/")) throw new RangeError(`route: prefix ${JSON.stringify(prefix)} must start with "/"`);
+      contracts[prefix] = e.contract;
+      backends[`backend-${i}`] = e.url;
+      return { prefix, backend: `backend-${i}` };
+    });
+    const id = routeId(contracts);
+    const operations = Object.assign({}, ...Object.values(contracts).map((c) => c.operations));
+    const routed = Object.freeze({ kind: "contract", id, name: "route", version: 1, operations, parts: contracts });
+    const name = this.#nextName("router");
+    const settings = { contract: id, routes: JSON.stringify(routes) };
+    // A router's parts are fixed endpoints (usually balancers themselves): it tracks no members.
+    return this.#startBalancer(name, routed as unknown as RoutedContract<PartContracts<Parts>>, backends, settings, false);
+  }
+
+  async failover<C extends AnyContract>(primary: Endpoint<C>, backup: Endpoint<C>): Promise<Endpoint<C>> {
+    const contract = primary.contract;
+    const name = this.#nextName(`${contract.name}-failover`);
+    const backends = { "backend-0": primary.url, "backend-1": backup.url };
+    const settings = { contract: contract.id, policy: "round-robin", "backend-1.backup": "true" };
+    return this.#startBalancer(name, contract, backends, settings);
+  }
+
+  async rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<void> {
+    const tracked = this.#vms.get(vm.name);
+    if (tracked === undefined) throw new UnknownEndpointError(vm.name);
+    // A process takes its imports at start: the VM leaves its balancers, restarts wired anew, returns.
+    const url = vmUrl(tracked.record);
+    const memberOf = [...this.#balancers.values()].filter((b) => b.members.has(url));
+    for (const b of memberOf) await this.#removeMember(b, url);
+    await this.#driver.destroy(tracked.record.id);
+    this.#vms.delete(vm.name);
+    const imports = { ...tracked.imports, [importName]: to.url };
+    const fresh = await this.#ensureVm(vm.name, tracked.role, imports);
+    this.#vms.get(vm.name)!.healed = tracked.healed;
+    for (const b of memberOf) await this.#addMember(b, vmUrl(this.#vms.get(fresh.name)!.record));
+  }
+
+  heal<R extends AnyRole>(vms: readonly Vm<R>[]): void {
+    for (const vm of vms) {
+      const tracked = this.#vms.get(vm.name);
+      if (tracked !== undefined) tracked.healed = true;
+    }
+  }
+
+  on(listener: (event: FarmEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async teardown(): Promise<void> {
+    this.#closed = true;
+    this.#unsubscribe();
+    // Everything labelled with this farm, whoever created it: a crashed controller's VMs included.
+    const records = await this.#driver.list({ farm: this.name });
+    await Promise.all(records.map(async (r) => {
+      await this.#driver.destroy(r.id);
+      this.#emit({ type: "vm-stopped", vm: r.spec.labels.vm, role: r.spec.labels.role });
+    }));
+    this.#vms.clear();
+    this.#balancers.clear();
+  }
+
+  /** What the driver and the balancers themselves report: works from a controller that made none of it. */
+  async status(): Promise<FarmStatus> {
+    const records = await this.#driver.list({ farm: this.name });
+    const balancers = await Promise.all(records.filter((r) => r.spec.settings?.adminToken !== undefined).map((r) => balancerStatus(r)));
+    return {
+      vms: records.map((r) => ({
+        name: r.spec.labels.vm,
+        role: r.spec.labels.role,
+        state: r.state,
+        address: r.address === null ? null : `${r.address.host}:${r.address.port}`,
+      })),
+      balancers,
+    };
+  }
+
+  // ---- VMs ----------------------------------------------------------------------------------------
+
+  #nextName(prefix: string): string {
+    const n = (this.#counters.get(prefix) ?? 0) + 1;
+    this.#counters.set(prefix, n);
+    return `${prefix}-${n}`;
+  }
+
+  /** The VM `name` running `role` with `imports`: adopted when it already runs so, made otherwise. */
+  async #ensureVm(name: string, role: AnyRole, imports: Record<string, string>, settings?: Record<string, string>): Promise<Vm<AnyRole>> {
+    const spec: VmSpec = { labels: { farm: this.name, role: role.name, vm: name }, image: role.image, imports, settings };
+    let record: VmRecord | null = null;
+    for (const existing of await this.#driver.list({ farm: this.name, vm: name })) {
+      if (record === null && existing.state === "running" && sameSpec(existing.spec, spec)) record = existing;
+      else await this.#driver.destroy(existing.id);
+    }
+    const adopted = record !== null;
+    try {
+      if (record === null) {
+        const created = await this.#driver.create(spec);
+        try {
+          record = await this.#driver.start(created.id);
+        } catch (error) {
+          await this.#driver.destroy(created.id);
+          throw error;
+        }
+      }
+      await this.#guard(name, role, record);
+    } catch (error) {
+      if (record !== null) await this.#driver.destroy(record.id);
+      throw error instanceof GuardMismatchError ? error : new VmStartError(name, error);
+    }
+    const vm = vmHandle(name, role, record);
+    this.#vms.set(name, { record, name, role, imports, healed: false, vm });
+    if (!adopted) this.#emit({ type: "vm-started", vm: name, role: role.name });
+    return vm;
+  }
+
+  /** The runtime guard: the VM must say it serves exactly what its role promises. */
+  async #guard(name: string, role: AnyRole, record: VmRecord): Promise<void> {
+    const expected: Record<string, string> = {};
+    for (const [key, contract] of Object.entries(role.provides)) expected[key] = contract.id;
+    let actual: unknown;
+    try {
+      const response = await request(`${vmUrl(record)}/.well-known/farmhand`, {
+        headersTimeout: GUARD_TIMEOUT_MS,
+        bodyTimeout: GUARD_TIMEOUT_MS,
+      });
+      actual = response.statusCode === 200 ? ((await response.body.json()) as { provides?: unknown }).provides : `HTTP ${response.statusCode}`;
+      if (response.statusCode !== 200) await response.body.dump();
+    } catch (error) {
+      actual = `no answer (${(error as Error).message})`;
+    }
+    const provides = actual as Record<string, unknown> | null;
+    const matches = typeof provides === "object" && provides !== null &&
+      Object.keys(expected).length === Object.keys(provides).length &&
+      Object.entries(expected).every(([key, id]) => provides[key] === id);
+    if (!matches) throw new GuardMismatchError(name, expected, actual);
+  }
+
+  async #removeVm(name: string): Promise<void> {
+    const tracked = this.#vms.get(name);
+    this.#vms.delete(name);
+    for (const existing of await this.#driver.list({ farm: this.name, vm: name })) await this.#driver.destroy(existing.id);
+    if (tracked !== undefined) this.#emit({ type: "vm-stopped", vm: name, role: tracked.role.name });
+  }
+
+  // ---- balancers ----------------------------------------------------------------------------------
+
+  async #startBalancer<C extends AnyContract>(
+    name: string,
+    contract: C,
+    backends: Record<string, string>,
+    settings: Record<string, string>,
+    tracksMembers = true,
+  ): Promise<Endpoint<C>> {
+    const balancerRole = defineRole("balancer", { provides: { api: contract }, requires: {}, image: BALANCER_IMAGE });
+    // An adopted balancer keeps the token it was started with; sameSpec ignores it for that reason.
+    const running = (await this.#driver.list({ farm: this.name, vm: name })).find((r) => r.state === "running");
+    const token = running?.spec.settings?.adminToken ?? randomBytes(24).toString("hex");
+    const full = { ...settings, adminPort: String(BALANCER_ADMIN_PORT), adminToken: token };
+    const vm = await this.#ensureVm(name, balancerRole, backends, full);
+    const record = this.#vms.get(name)!.record;
+    this.#balancers.set(name, {
+      name,
+      record,
+      contract,
+      adminUrl: `http://${formatHost(record.address!.host)}:${BALANCER_ADMIN_PORT}`,
+      token,
+      members: new Set(tracksMembers ? Object.values(backends) : []),
+    });
+    this.#emit({ type: "pool-changed", pool: name, backends: Object.values(backends) });
+    return endpoint(contract, vmUrl(record), `balancer ${vm.name}`);
+  }
+
+  async #admin(balancer: TrackedBalancer, method: "POST" | "DELETE", route: string, body?: unknown): Promise<void> {
+    const response = await request(`${balancer.adminUrl}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${balancer.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: ADMIN_TIMEOUT_MS,
+      bodyTimeout: ADMIN_TIMEOUT_MS,
+    });
+    const text = await response.body.text();
+    // Removing a backend that is already gone is what was wanted.
+    if (response.statusCode >= 300 && !(method === "DELETE" && response.statusCode === 404)) {
+      throw new BalancerCallError(balancer.name, `${method} ${route}`, `HTTP ${response.statusCode} ${text.slice(0, 200)}`);
+    }
+  }
+
+  async #removeMember(balancer: TrackedBalancer, url: string): Promise<void> {
+    const { host, port } = new URL(url);
+    await this.#admin(balancer, "DELETE", `/pools/main/backends/${encodeURIComponent(`${host}:${port}`)}`);
+    balancer.members.delete(url);
+    this.#emit({ type: "pool-changed", pool: balancer.name, backends: [...balancer.members] });
+  }
+
+  async #addMember(balancer: TrackedBalancer, url: string): Promise<void> {
+    const { hostname, port } = new URL(url);
+    await this.#admin(balancer, "POST", "/pools/main/backends", { address: hostname, port: Number(port) });
+    balancer.members.add(url);
+    this.#emit({ type: "pool-changed", pool: balancer.name, backends: [...balancer.members] });
+  }
+
+  // ---- failures -----------------------------------------------------------------------------------
+
+  #onDriverEvent(event: DriverEvent): void {
+    if (event.type !== "vm-failed" || this.#closed) return;
+    const tracked = [...this.#vms.values()].find((t) => t.record.id === event.id);
+    if (tracked === undefined) return;
+    this.#emit({ type: "vm-failed", vm: tracked.name, role: tracked.role.name, reason: event.reason });
+    void this.#recover(tracked).catch((error: unknown) => {
+      this.#emit({ type: "vm-failed", vm: tracked.name, role: tracked.role.name, reason: `recovery failed: ${(error as Error).message}` });
+    });
+  }
+
+  /** A failed VM leaves every balancer at once; a healed one is then replaced, with backoff. */
+  async #recover(tracked: TrackedVm): Promise<void> {
+    const url = vmUrl(tracked.record);
+    const memberOf = [...this.#balancers.values()].filter((b) => b.members.has(url));
+    await Promise.all(memberOf.map((b) => this.#removeMember(b, url)));
+    if (!tracked.healed) return;
+    const failures = (this.#failures.get(tracked.role.name) ?? 0) + 1;
+    this.#failures.set(tracked.role.name, failures);
+    await this.#clock.sleep(Math.min(this.#healMax, this.#healBase * 2 ** (failures - 1)));
+    if (this.#closed) return;
+    await this.#driver.destroy(tracked.record.id);
+    this.#vms.delete(tracked.name);
+    const name = this.#nextName(tracked.role.name);
+    const replacement = await this.#ensureVm(name, tracked.role, tracked.imports);
+    this.#vms.get(name)!.healed = true;
+    this.#emit({ type: "vm-replaced", vm: tracked.name, by: replacement.name });
+    const fresh = vmUrl(this.#vms.get(name)!.record);
+    for (const b of memberOf) await this.#addMember(b, fresh);
+  }
+
+  #emit(event: FarmEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+}
+
+async function balancerStatus(record: VmRecord): Promise<BalancerStatus> {
+  const settings = record.spec.settings ?? {};
+  const base = { name: record.spec.labels.vm, contract: settings.contract ?? "?" };
+  if (record.address === null) return { ...base, backends: [], error: "not running" };
+  try {
+    const response = await request(`http://${formatHost(record.address.host)}:${settings.adminPort}/pools`, {
+      headers: { authorization: `Bearer ${settings.adminToken}` },
+      headersTimeout: ADMIN_TIMEOUT_MS,
+      bodyTimeout: ADMIN_TIMEOUT_MS,
+    });
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      return { ...base, backends: [], error: `admin API answered ${response.statusCode}` };
+    }
+    const { pools } = (await response.body.json()) as { pools: { name: string; backends: { id: string; routable: boolean; healthy: boolean; lifecycle: string; inFlight: number }[] }[] };
+    const backends = pools.flatMap((p) => p.backends.map((b) => ({ id: b.id, pool: p.name, routable: b.routable, healthy: b.healthy, lifecycle: b.lifecycle, inFlight: b.inFlight })));
+    return { ...base, backends, error: null };
+  } catch (error) {
+    return { ...base, backends: [], error: (error as Error).message };
+  }
+}
+
+function importUrls(imports: Record<string, AnyEndpoint>): Record<string, string> {
+  const urls: Record<string, string> = {};
+  for (const [name, e] of Object.entries(imports)) urls[name] = e.url;
+  return urls;
+}
+
+function vmUrl(record: VmRecord): string {
+  if (record.address === null) throw new Error(`VM ${record.spec.labels.vm} has no address yet`);
+  return `http://${formatHost(record.address.host)}:${record.address.port}`;
+}
+
+function formatHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+function vmHandle(name: string, role: AnyRole, record: VmRecord): Vm<AnyRole> {
+  const handle: Record<string, unknown> = { id: record.id, name, role, address: record.address };
+  for (const [key, contract] of Object.entries(role.provides)) handle[key] = endpoint(contract, vmUrl(record), `${name}.${key}`);
+  return Object.freeze(handle) as Vm<AnyRole>;
+}
+
+/** Whether an existing VM already is what is asked for (a balancer's generated token aside). */
+function sameSpec(a: VmSpec, b: VmSpec): boolean {
+  const settings = (s: VmSpec["settings"]) => JSON.stringify(Object.entries(s ?? {}).filter(([k]) => k !== "adminToken").sort());
+  return a.image === b.image && a.labels.role === b.labels.role &&
+    JSON.stringify(Object.entries(a.imports).sort()) === JSON.stringify(Object.entries(b.imports).sort()) &&
+    settings(a.settings) === settings(b.settings);
+}

@@ -1,0 +1,16 @@
+// The order-processing farm: payments and inventory, three order-service replicas behind a
+// least-request balancer (healed when one fails), and the web front end wired to the balancer.
+// `farmhand check` type-checks this against the roles; `farmhand up` runs it.
+
+import type { Farm } from "../../control/farm/farm.ts";
+import { InventoryService, OrderService, PaymentService, WebFrontend } from "./roles.ts";
+
+export default async function orderProcessing(farm: Farm) {
+  const pay = await farm.vm(PaymentService, {});
+  const stock = await farm.vm(InventoryService, {});
+  const orders = await farm.replicate(3, OrderService, { payments: pay.api, inventory: stock.api });
+  const front = await farm.balance(orders.map((o) => o.api), { policy: "least-request" });
+  farm.heal(orders);
+  const web = await farm.vm(WebFrontend, { orders: front });
+  return { site: web.site, orders: front };
+}

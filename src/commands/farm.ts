@@ -1,0 +1,147 @@
+// `farmhand check|up|down|status|start`: farm scripts on the embedded local driver.
+
+import type { Driver } from "../../control/drivers/driver.ts";
+import { localDriver } from "../../control/drivers/local/index.ts";
+import { openFarm, type FarmStatus } from "../../control/farm/controller.ts";
+import type { FarmEvent } from "../../control/farm/farm.ts";
+import { checkScript, farmNameFor, loadScript, type ScriptResult } from "../../control/farm/script.ts";
+
+export interface FarmCommandOptions {
+  /** Labels the farm's VMs; default: the script's folder name. */
+  readonly farm?: string;
+  /** The local driver's state directory (default .farmhand/local under the working directory). */
+  readonly stateDir?: string;
+}
+
+export function runCheck(script: string): number {
+  progress(`type-checking ${script}`);
+  const result = checkScript(script);
+  if (!result.ok) {
+    process.stderr.write(`${result.output}\nfarmhand check: ${script} does not type-check; nothing was created\n`);
+    return 1;
+  }
+  progress("ok: the wiring type-checks");
+  return 0;
+}
+
+/** Type-checks, then runs the script; VMs stay up after the command returns (`farmhand down` removes them). */
+export async function runUp(script: string, options: FarmCommandOptions): Promise<number> {
+  const deployed = await deploy(script, options);
+  if (deployed === null) return 1;
+  await deployed.close();
+  return 0;
+}
+
+export async function runDown(options: FarmCommandOptions & { readonly script?: string }): Promise<number> {
+  const name = options.farm ?? (options.script !== undefined ? farmNameFor(options.script) : "default");
+  const driver = localDriver({ stateDir: options.stateDir });
+  const farm = await openFarm(driver, { name });
+  const before = (await driver.list({ farm: name })).length;
+  progress(`removing farm ${name} (${before} VM${before === 1 ? "" : "s"})`);
+  await farm.teardown();
+  await driver.close();
+  progress(`farm ${name} removed`);
+  return 0;
+}
+
+export async function runStatus(options: FarmCommandOptions & { readonly script?: string }): Promise<number> {
+  const name = options.farm ?? (options.script !== undefined ? farmNameFor(options.script) : "default");
+  const driver = localDriver({ stateDir: options.stateDir });
+  const farm = await openFarm(driver, { name });
+  process.stdout.write(renderStatus(name, await farm.status()));
+  await driver.close();
+  return 0;
+}
+
+/** `npm start`: deploy, print the front URL and the status table, serve until Ctrl-C, then remove every VM. */
+export async function runStart(script: string, options: FarmCommandOptions & { readonly tour?: boolean }): Promise<number> {
+  const deployed = await deploy(script, options);
+  if (deployed === null) return 1;
+  let code = 0;
+  try {
+    if (options.tour === true) {
+      const { runTour } = await import("./tour.ts");
+      code = await runTour(deployed);
+    } else {
+      progress("serving; Ctrl-C removes the farm");
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+    }
+  } finally {
+    progress("removing every VM of the farm");
+    await deployed.farm.teardown();
+    await deployed.close();
+    progress("done");
+  }
+  return code;
+}
+
+export interface Deployed {
+  readonly name: string;
+  readonly driver: Driver;
+  readonly farm: Awaited<ReturnType<typeof openFarm>>;
+  readonly result: ScriptResult;
+  readonly events: FarmEvent[];
+  close(): Promise<void>;
+}
+
+async function deploy(script: string, options: FarmCommandOptions): Promise<Deployed | null> {
+  if (runCheck(script) !== 0) return null;
+  const name = options.farm ?? farmNameFor(script);
+  const driver = localDriver({ stateDir: options.stateDir });
+  const farm = await openFarm(driver, { name });
+  const events: FarmEvent[] = [];
+  farm.on((event) => {
+    events.push(event);
+    progress(describe(event));
+  });
+  progress(`deploying farm ${name} from ${script} on the local driver`);
+  const run = await loadScript(script);
+  let result: ScriptResult;
+  try {
+    result = await run(farm);
+  } catch (error) {
+    // Nothing half-created stays behind.
+    process.stderr.write(`farmhand: ${script} failed: ${(error as Error).message}\nremoving what it created\n`);
+    await farm.teardown();
+    await driver.close();
+    return null;
+  }
+  process.stdout.write(renderStatus(name, await farm.status()));
+  for (const [label, e] of Object.entries(result ?? {})) process.stdout.write(`${label}: ${e.url}  (${e.contract.id})\n`);
+  return { name, driver, farm, result, events, close: () => driver.close() };
+}
+
+function describe(event: FarmEvent): string {
+  switch (event.type) {
+    case "vm-started": return `started ${event.vm} (${event.role})`;
+    case "vm-failed": return `FAILED ${event.vm} (${event.role}): ${event.reason}`;
+    case "vm-stopped": return `removed ${event.vm}`;
+    case "vm-replaced": return `replaced ${event.vm} by ${event.by}`;
+    case "pool-changed": return `pool of ${event.pool}: ${event.backends.length} backend(s)`;
+  }
+}
+
+export function renderStatus(name: string, status: FarmStatus): string {
+  const rows: string[][] = [["VM", "ROLE", "STATE", "ADDRESS"]];
+  for (const vm of status.vms) rows.push([vm.name, vm.role, vm.state, vm.address ?? "-"]);
+  let out = `farm ${name}: ${status.vms.length} VM(s)\n${table(rows)}`;
+  for (const b of status.balancers) {
+    out += `\nbalancer ${b.name} (${b.contract})${b.error === null ? "" : `: ${b.error}`}\n`;
+    const pool: string[][] = [["BACKEND", "POOL", "HEALTH", "ROUTABLE", "LIFECYCLE", "IN FLIGHT"]];
+    for (const x of b.backends) pool.push([x.id, x.pool, x.healthy ? "up" : "down", x.routable ? "yes" : "no", x.lifecycle, String(x.inFlight)]);
+    out += table(pool);
+  }
+  return out;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+function progress(line: string): void {
+  process.stderr.write(`[farmhand] ${line}\n`);
+}

@@ -1,0 +1,159 @@
+// The combinators end to end on the local driver: real child processes on their own loopback
+// addresses, real balancer VMs, real traffic.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import Type from "typebox";
+import { request } from "undici";
+import { contract, role, type AnyEndpoint } from "../control/contracts/index.ts";
+import { localDriver } from "../control/drivers/local/index.ts";
+import { GuardMismatchError } from "../control/errors.ts";
+import { openFarm } from "../control/farm/controller.ts";
+import type { FarmEvent } from "../control/farm/farm.ts";
+import { waitFor } from "./helpers/proxy.ts";
+
+const images = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "fixtures/images");
+const Echo = contract("echo@1", {
+  echo: { method: "GET", path: "/echo", request: Type.Null(), response: Type.Object({ vm: Type.String() }) },
+});
+const EchoService = role("echo-service", { provides: { api: Echo }, requires: {}, image: path.join(images, "echo") });
+const EchoClient = role("echo-client", { provides: { api: Echo }, requires: { peer: Echo }, image: path.join(images, "echo") });
+const Crashy = role("crashy", { provides: { api: Echo }, requires: {}, image: path.join(images, "crashy") });
+const Liar = role("liar", { provides: { api: Echo }, requires: {}, image: path.join(images, "liar") });
+
+async function json(url: string): Promise<{ vm: string; imports?: Record<string, string> }> {
+  const r = await request(url, { reset: true });
+  const text = await r.body.text();
+  if (r.statusCode !== 200) throw new Error(`GET ${url}: ${r.statusCode} ${text}`);
+  return JSON.parse(text) as { vm: string; imports?: Record<string, string> };
+}
+
+/** A fresh state dir, a farm on it, and a teardown that leaves nothing behind. */
+async function withFarm(name: string, body: (ctx: { farm: Awaited<ReturnType<typeof openFarm>>; stateDir: string; events: FarmEvent[] }) => Promise<void>) {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-farm-"));
+  const driver = localDriver({ stateDir, stopGraceMs: 1000 });
+  const farm = await openFarm(driver, { name, healBaseDelayMs: 50 });
+  const events: FarmEvent[] = [];
+  farm.on((e) => events.push(e));
+  try {
+    await body({ farm, stateDir, events });
+  } finally {
+    await farm.teardown();
+    assert.equal(await driver.list({ farm: name }), [], "teardown leaves no VM");
+    await driver.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+test("vm, replicate and balance: traffic through a balancer VM reaches every replica", async () => {
+  await withFarm("t-balance", async ({ farm, events }) => {
+    const replicas = await farm.replicate(3, EchoService, {});
+    const hosts = new Set(replicas.map((r) => r.address.host));
+    assert.is(hosts.size, 3, "each VM has its own loopback address");
+    const front = await farm.balance(replicas.map((r) => r.api));
+    assert.is(front.contract.id, "echo@1");
+    const seen = new Set<string>();
+    for (let i = 0; i < 30; i++) seen.add((await json(`${front.url}/echo`)).vm);
+    assert.equal([...seen].sort(), replicas.map((r) => r.name).sort());
+    // A VM wired to the balancer gets its URL as the import.
+    const client = await farm.vm(EchoClient, { peer: front });
+    assert.equal((await json(`${client.api.url}/x`)).imports, { peer: front.url });
+    assert.ok(events.filter((e) => e.type === "vm-started").length >= 5);
+  });
+});
+
+test("heal: a failed replica leaves the balancer at once and is replaced", async () => {
+  await withFarm("t-heal", async ({ farm, events }) => {
+    const replicas = await farm.replicate(2, Crashy, {});
+    const front = await farm.balance(replicas.map((r) => r.api));
+    farm.heal(replicas);
+    await request(`${replicas[0].api.url}/crash`).then((r) => r.body.dump());
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-failed" && e.vm === replicas[0].name), 10_000));
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced" && e.vm === replicas[0].name), 20_000));
+    const replacement = (events.find((e) => e.type === "vm-replaced") as { by: string }).by;
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) seen.add((await json(`${front.url}/echo`)).vm);
+    assert.equal([...seen].sort(), [replicas[1].name, replacement].sort());
+  });
+});
+
+test("the runtime guard refuses an image whose metadata lies, and leaves nothing behind", async () => {
+  await withFarm("t-guard", async ({ farm }) => {
+    try {
+      await farm.vm(Liar, {});
+      assert.unreachable("the liar was accepted");
+    } catch (error) {
+      assert.instance(error, GuardMismatchError);
+      const e = error as GuardMismatchError;
+      assert.is(e.vm, "liar-1");
+      assert.equal(e.expected, { api: "echo@1" });
+      assert.equal(e.actual, { api: "ledger@1" });
+      assert.match(e.message, /liar-1.*echo@1.*ledger@1/);
+    }
+    assert.equal((await farm.status()).vms, []);
+  });
+});
+
+test("running a farm script twice adopts what exists; a fresh controller tears everything down", async () => {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-farm-"));
+  const script = async () => {
+    const driver = localDriver({ stateDir, stopGraceMs: 1000 });
+    const farm = await openFarm(driver, { name: "t-idem" });
+    const started: string[] = [];
+    farm.on((e) => e.type === "vm-started" && started.push(e.vm));
+    const replicas = await farm.replicate(2, EchoService, {});
+    const front = await farm.balance(replicas.map((r) => r.api));
+    await driver.close();
+    return { started, front: front.url, replicas: replicas.map((r) => r.api.url) };
+  };
+  try {
+    const first = await script();
+    assert.is(first.started.length, 3);
+    const second = await script();
+    assert.equal(second.started, [], "nothing new is created");
+    assert.equal(second.replicas, first.replicas);
+    assert.is(second.front, first.front);
+    assert.ok((await json(`${second.front}/echo`)).vm.startsWith("echo-service-"));
+  } finally {
+    // A controller that made none of it still finds and removes all of it.
+    const driver = localDriver({ stateDir, stopGraceMs: 1000 });
+    const farm = await openFarm(driver, { name: "t-idem" });
+    await farm.teardown();
+    assert.equal(await driver.list({ farm: "t-idem" }), []);
+    await driver.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test("failover sends traffic to the backup while the primary is down", async () => {
+  await withFarm("t-failover", async ({ farm }) => {
+    const primary = await farm.vm(Crashy, {});
+    const backup = await farm.vm(EchoService, {});
+    const front = await farm.failover(primary.api, backup.api);
+    for (let i = 0; i < 5; i++) assert.is((await json(`${front.url}/echo`)).vm, primary.name);
+    await request(`${primary.api.url}/crash`).then((r) => r.body.dump());
+    assert.ok(await waitFor(async () => (await json(`${front.url}/echo`)).vm === backup.name, 10_000));
+    for (let i = 0; i < 5; i++) assert.is((await json(`${front.url}/echo`)).vm, backup.name);
+  });
+});
+
+test("route sends each path prefix to its endpoint; rewire re-points an import", async () => {
+  await withFarm("t-route", async ({ farm }) => {
+    const a = await farm.vm(EchoService, {});
+    const b = await farm.vm(EchoService, {});
+    const front = await farm.route({ "/a": a.api, "/b": b.api });
+    assert.is(front.contract.id, "route(echo@1)");
+    assert.is((await json(`${front.url}/a/1`)).vm, a.name);
+    assert.is((await json(`${front.url}/b/1`)).vm, b.name);
+    const client = await farm.vm(EchoClient, { peer: a.api });
+    assert.equal((await json(`${client.api.url}/x`)).imports, { peer: a.api.url });
+    await farm.rewire(client, "peer", b.api);
+    assert.equal((await json(`${client.api.url}/x`)).imports, { peer: b.api.url });
+  });
+});
+
+test.run();

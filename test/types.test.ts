@@ -1,0 +1,88 @@
+// The wiring corpus (test/types): correct farm scripts compile, each mis-wired one reports exactly the
+// errors it marks with "// @expect TSxxxx", and the checker itself notices a fail case that compiles.
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { checkFail, checkPass, corpusFiles, failDir, formatReport, parseDiagnostics, parseExpectations, root, typesDir, type CorpusReport } from "./types/check.ts";
+
+const fail = checkFail();
+const fixturesImport = path.join(typesDir, "fixtures.ts");
+
+function problems(report: CorpusReport): string {
+  return formatReport("report", report);
+}
+
+test("the pass corpus compiles with no error", () => {
+  const report = checkPass();
+  assert.ok(report.files.length >= 8, `only ${report.files.length} pass scripts`);
+  assert.ok(report.ok, problems(report));
+});
+
+test("the fail corpus has at least 18 cases and nothing wrong outside them", () => {
+  assert.ok(fail.files.length >= 18, `only ${fail.files.length} fail scripts`);
+  assert.equal(fail.global, [], problems(fail));
+});
+
+for (const file of corpusFiles(failDir)) {
+  const name = path.relative(root, file);
+  test(`fail: ${path.basename(file, ".ts")} reports exactly its expected errors`, () => {
+    const report = fail.files.find((f) => f.file === name);
+    assert.ok(report !== undefined, `${name} was not checked`);
+    assert.ok(report.ok, report.problems.join("\n"));
+  });
+}
+
+test("markers and tsc output are parsed as documented", () => {
+  const expected = parseExpectations("a\n// @expect TS2322\nb\n  //   @expect TS2345 TS2322\nc\n// @expect\nd\n");
+  assert.equal([...expected], [[3, ["TS2322"]], [5, ["TS2345", "TS2322"]], [7, ["(no code)"]]]);
+  const diagnostics = parseDiagnostics("test/x.ts(3,7): error TS2322: Type 'a' is not assignable to type 'b'.\n  Type 'a' ...\nerror TS5083: Cannot read file 'x'.\n");
+  assert.is(diagnostics.length, 2);
+  assert.equal({ ...diagnostics[0], message: "" }, { file: path.join(root, "test/x.ts"), line: 3, column: 7, code: "TS2322", message: "" });
+  assert.equal(diagnostics[1].file, "");
+});
+
+test("the checker catches a mistake: a missing error, a wrong code, an unmarked error, a marker-less file", () => {
+  // A scratch corpus outside the repository (a "type": "module" package, as the repository is).
+  const dir = mkdtempSync(path.join(tmpdir(), "farmhand-types-scratch-"));
+  try {
+    mkdirSync(path.join(dir, "cases"));
+    writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    const header = `import { farm, InventoryService, OrderService, PaymentService, WebFrontend } from ${JSON.stringify(fixturesImport)};\n` +
+      `const pay = await farm.vm(PaymentService, {});\nconst inv = await farm.vm(InventoryService, {});\n`;
+    // Line 5 is correct wiring, so its marker names an error that never comes.
+    writeFileSync(path.join(dir, "cases", "no-error.ts"), `${header}// @expect TS2322\nawait farm.vm(OrderService, { payments: pay.api, inventory: inv.api });\n`);
+    // The right line, the wrong code (a missing import is TS2741).
+    writeFileSync(path.join(dir, "cases", "wrong-code.ts"), `${header}// @expect TS2322\nawait farm.vm(OrderService, { payments: pay.api });\n`);
+    // A second, unmarked mistake on line 6.
+    writeFileSync(path.join(dir, "cases", "unmarked.ts"), `${header}// @expect TS2322\nawait farm.vm(WebFrontend, { orders: pay.api });\nawait farm.vm(WebFrontend, { orders: inv.api });\n`);
+    // No marker at all.
+    writeFileSync(path.join(dir, "cases", "no-marker.ts"), `${header}await farm.vm(WebFrontend, { orders: pay.api });\n`);
+    // And one that is right, to see the checker accept it.
+    writeFileSync(path.join(dir, "cases", "right.ts"), `${header}// @expect TS2322\nawait farm.vm(WebFrontend, { orders: pay.api });\n`);
+
+    const report = checkFail(path.join(dir, "cases"));
+    const text = formatReport("scratch", report);
+    const of = (base: string) => report.files.find((f) => f.file.endsWith(`${base}.ts`))!;
+    assert.not.ok(report.ok, text);
+    assert.equal(report.global, [], text);
+    assert.ok(of("right").ok, text);
+    assert.match(of("no-error").problems.join("\n"), /no-error\.ts:5: expected error TS2322 not reported \(expected TS2322, got none\)/);
+    assert.match(of("wrong-code").problems.join("\n"), /wrong-code\.ts:5: expected error TS2322 not reported \(expected TS2322, got TS2741\)/);
+    assert.match(of("wrong-code").problems.join("\n"), /wrong-code\.ts:5:\d+: unexpected error TS2741 \(expected TS2322\)/);
+    assert.match(of("unmarked").problems.join("\n"), /unmarked\.ts:6:\d+: unexpected error TS2322 \(no error expected here\)/);
+    assert.is(of("unmarked").problems.length, 1, text);
+    assert.match(of("no-marker").problems.join("\n"), /no "\/\/ @expect TSxxxx" marker/);
+
+    // And the pass check reports an error in a script that should compile.
+    const passReport = checkPass(path.join(dir, "cases"));
+    assert.not.ok(passReport.ok);
+    assert.match(formatReport("scratch", passReport), /unexpected error TS2322/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,6 @@
+// route takes endpoints, not contracts.
+import { farm, Orders1, PaymentService } from "../fixtures.ts";
+
+const pay = await farm.vm(PaymentService, {});
+// @expect TS2322
+await farm.route({ "/orders": Orders1, "/payments": pay.api });
