@@ -8,6 +8,7 @@ import { Pool, request } from "undici";
 import { startBalancer } from "../native-free-core/index.ts";
 import { startBackend, type TestBackend } from "./helpers/backends.ts";
 import { startProxy, waitFor, type ProxyUnderTest } from "./helpers/proxy.ts";
+import { hold, spread } from "./helpers/traffic.ts";
 
 const TOKEN = "proxy-admin-test-token-0123456789";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -68,46 +69,6 @@ async function getPool(base: string, name = "p"): Promise<PoolJson> {
 
 const backendIn = (pool: PoolJson, id: string) => pool.backends.find((b) => b.id === id);
 const idPath = (b: TestBackend) => encodeURIComponent(b.id);
-
-/** Sends `total` GETs over `connections` keep-alive connections; counts by x-backend. All must be 200. */
-async function spread(url: string, total: number, connections: number): Promise<Map<string, number>> {
-  const pool = new Pool(url, { connections });
-  const counts = new Map<string, number>();
-  let next = 0;
-  try {
-    await Promise.all(
-      Array.from({ length: connections }, async () => {
-        while (next < total) {
-          const i = next++;
-          const r = await pool.request({ path: `/s${i}`, method: "GET" });
-          const text = await r.body.text();
-          assert.is(r.statusCode, 200, text);
-          const name = String(r.headers["x-backend"]);
-          counts.set(name, (counts.get(name) ?? 0) + 1);
-        }
-      }),
-    );
-  } finally {
-    await pool.close();
-  }
-  return counts;
-}
-
-/** Makes a backend hold every request until released; returns the release function. */
-function hold(backend: TestBackend): { held: () => number; release: () => void } {
-  const plain = backend.handle;
-  const waiting: (() => void)[] = [];
-  backend.handle = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => {
-    waiting.push(() => plain(req, res, body));
-  };
-  return {
-    held: () => waiting.length,
-    release: () => {
-      backend.handle = plain;
-      for (const w of waiting.splice(0)) w();
-    },
-  };
-}
 
 /**
  * Sends requests one at a time, each waiting until it is either answered (another backend took it)

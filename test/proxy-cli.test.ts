@@ -14,6 +14,7 @@ import { Client, request } from "undici";
 import { startBackend, type TestBackend } from "./helpers/backends.ts";
 import { waitFor } from "./helpers/proxy.ts";
 import { parseResponses, rawRequest } from "./helpers/raw-client.ts";
+import { hold } from "./helpers/traffic.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = path.join("test", "fixtures", "cli");
@@ -131,22 +132,6 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 const LISTENING = (name: string, protocol: string) => new RegExp(`listener ${name} \\(${protocol}\\) listening on 127\\.0\\.0\\.1:(\\d+)`);
-
-/** Holds every request a backend receives until released. */
-function hold(backend: TestBackend): { held: () => number; release: () => void } {
-  const plain = backend.handle;
-  const waiting: (() => void)[] = [];
-  backend.handle = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => {
-    waiting.push(() => plain(req, res, body));
-  };
-  return {
-    held: () => waiting.length,
-    release: () => {
-      backend.handle = plain;
-      for (const w of waiting.splice(0)) w();
-    },
-  };
-}
 
 /** "refused": the connection was refused; "accepted": the proxy took it (even if it then closed it). */
 function tryConnect(port: number): Promise<"refused" | "accepted" | "other"> {

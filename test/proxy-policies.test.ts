@@ -8,40 +8,8 @@ import { Pool } from "undici";
 import { startBackend, type TestBackend } from "./helpers/backends.ts";
 import { startProxy, sleep, waitFor } from "./helpers/proxy.ts";
 import { rawRequest, parseResponses } from "./helpers/raw-client.ts";
+import { spread, type Counts } from "./helpers/traffic.ts";
 
-type Counts = Map<string, number>;
-
-/**
- * Sends `total` GETs over `connections` keep-alive connections, `connections` at a time, and counts
- * the answers by the backend that gave them. Every answer must be a 200.
- */
-async function spread(
-  url: string,
-  total: number,
-  connections: number,
-  headers: (i: number) => Record<string, string> = () => ({}),
-): Promise<Counts> {
-  const pool = new Pool(url, { connections });
-  const counts: Counts = new Map();
-  let next = 0;
-  try {
-    await Promise.all(
-      Array.from({ length: connections }, async () => {
-        while (next < total) {
-          const i = next++;
-          const r = await pool.request({ path: `/r${i}`, method: "GET", headers: headers(i) });
-          const body = await r.body.text();
-          assert.is(r.statusCode, 200, `request ${i}: ${body}`);
-          const name = String(r.headers["x-backend"]);
-          counts.set(name, (counts.get(name) ?? 0) + 1);
-        }
-      }),
-    );
-  } finally {
-    await pool.close();
-  }
-  return counts;
-}
 
 const share = (counts: Counts, name: string): number => {
   let sum = 0;
