@@ -3,7 +3,6 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type http from "node:http";
 import { Pool, request } from "undici";
 import { startBalancer } from "../native-free-core/index.ts";
 import { startBackend, type TestBackend } from "./helpers/backends.ts";

@@ -5,7 +5,6 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import type http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
