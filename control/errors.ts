@@ -49,3 +49,12 @@ export class UnknownEndpointError extends FarmError {
     this.name = "UnknownEndpointError";
   }
 }
+
+/** An image's metadata (its farmhand.json) is missing, malformed, or disagrees with another image's. */
+export class MetadataError extends FarmError {
+  readonly code = "FARMHAND_METADATA_INVALID";
+  constructor(message: string) {
+    super(message);
+    this.name = "MetadataError";
+  }
+}

@@ -2,6 +2,8 @@
 
 import { parseArgs } from "node:util";
 import { runDemo } from "./commands/demo.ts";
+import { runGen } from "./commands/gen.ts";
+import { runGraph } from "./commands/graph.ts";
 import { runCheck, runDown, runStart, runStatus, runUp } from "./commands/farm.ts";
 import { runProxy } from "./commands/proxy.ts";
 
@@ -12,6 +14,11 @@ commands:
   up SCRIPT             type-check, then run the script on the local driver (VMs stay up)
   down [SCRIPT]         remove every VM of the farm (also after a crashed controller)
   status [SCRIPT]       VMs, balancers, pools and health as tables
+  graph SCRIPT [--out FILE.svg] [--mermaid]
+                        draw the farm a script would build, creating nothing: an SVG next
+                        to the script (or --out); --mermaid also prints a Mermaid flowchart
+  gen IMAGE_DIR... --out FILE | gen --images-root DIR --out FILE
+                        generate typed contracts and roles from the images' farmhand.json
   start SCRIPT [--tour] up, print the front URL, serve until Ctrl-C, then down;
                         --tour drives load, kills a VM, shows the recovery and exits
   proxy --config FILE   run the load-balancing proxy from a JSON or YAML config
@@ -41,6 +48,22 @@ async function main(argv: string[]): Promise<number> {
     }
     case "demo":
       return runDemo(rest);
+    case "gen":
+      return runGen(rest);
+    case "graph": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { out: { type: "string", short: "o" }, mermaid: { type: "boolean" }, farm: { type: "string" } },
+        allowPositionals: true,
+        strict: true,
+      });
+      const script = positionals[0];
+      if (script === undefined) {
+        process.stderr.write("farmhand graph: a farm script is required (e.g. examples/order-processing/farm.ts)\n");
+        return 2;
+      }
+      return runGraph(script, { out: values.out, mermaid: values.mermaid, farm: values.farm });
+    }
     case "check":
     case "up":
     case "down":

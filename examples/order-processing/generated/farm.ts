@@ -1,0 +1,16 @@
+// The order-processing farm (../farm.ts), written against the environment generated from the images'
+// farmhand.json metadata (./environment.ts, `farmhand gen`) instead of the hand-written ../roles.ts.
+// `farmhand check examples/order-processing/generated/farm.ts` type-checks it; `farmhand up` runs it.
+
+import type { Farm } from "../../../control/farm/farm.ts";
+import { Inventory, Orders, Payments, Web } from "./environment.ts";
+
+export default async function orderProcessing(farm: Farm) {
+  const pay = await farm.vm(Payments, {});
+  const stock = await farm.vm(Inventory, {});
+  const orders = await farm.replicate(3, Orders, { payments: pay.api, inventory: stock.api });
+  const front = await farm.balance(orders.map((o) => o.api), { policy: "least-request" });
+  farm.heal(orders);
+  const web = await farm.vm(Web, { orders: front });
+  return { site: web.site, orders: front };
+}
