@@ -109,6 +109,32 @@ test("down after a killed controller leaves no process", async () => {
   }
 });
 
+test("start serves until Ctrl-C, then removes every VM", async () => {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-cli-"));
+  try {
+    const child = spawn(process.execPath, [cli, "start", example, "--state", stateDir, "--farm", "cli-start"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    await new Promise<void>((resolve) => {
+      child.stderr.on("data", (d: Buffer) => d.toString().includes("serving; Ctrl-C") && resolve());
+      child.on("exit", () => resolve());
+    });
+    assert.match(stdout, /site: http:\/\/127\.0\.\d+\.\d+:8080  \(web@1\)/);
+    assert.match(stdout, /VM\s+ROLE\s+STATE\s+ADDRESS/);
+    // Still serving a while later: the command waits for the signal, not for its own end.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.is(child.exitCode, null, "start keeps serving");
+    assert.is((await processesOf(stateDir, "cli-start")).length, 7);
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.is(code, 0);
+    assert.equal(await processesOf(stateDir, "cli-start"), []);
+  } finally {
+    farmhand(["down", "--state", stateDir, "--farm", "cli-start"]);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
 test("start --tour: load, a killed order VM replaced, nothing left afterwards", async () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-cli-"));
   try {

@@ -64,10 +64,7 @@ export async function runStart(script: string, options: FarmCommandOptions & { r
       code = await runTour(deployed);
     } else {
       progress("serving; Ctrl-C removes the farm");
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
+      await untilSignal();
     }
   } finally {
     progress("removing every VM of the farm");
@@ -112,6 +109,21 @@ async function deploy(script: string, options: FarmCommandOptions): Promise<Depl
   process.stdout.write(renderStatus(name, await farm.status()));
   for (const [label, e] of Object.entries(result ?? {})) process.stdout.write(`${label}: ${e.url}  (${e.contract.id})\n`);
   return { name, driver, farm, result, events, close: () => driver.close() };
+}
+
+/** Waits for Ctrl-C or SIGTERM. Signal listeners alone do not keep Node running, so a timer does. */
+function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const done = () => {
+      clearInterval(keepAlive);
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
 }
 
 function describe(event: FarmEvent): string {
