@@ -58,3 +58,18 @@ export class MetadataError extends FarmError {
     this.name = "MetadataError";
   }
 }
+
+/** The local driver could not start a VM: the VM exited first or did not answer in time. `output` is its output tail. */
+export class LocalVmStartError extends FarmError {
+  readonly code = "FARMHAND_LOCAL_VM_START_FAILED";
+  readonly id: string;
+  readonly vm: string;
+  readonly output: string;
+  constructor(message: string, id: string, vm: string, output: string) {
+    super(message);
+    this.name = "LocalVmStartError";
+    this.id = id;
+    this.vm = vm;
+    this.output = output;
+  }
+}

@@ -1,5 +1,5 @@
-// Keeps the error list honest: every error class of the balancer has a unique stable code, is
-// exported, and is thrown somewhere in the code.
+// Keeps the error lists honest: in each package, every error class has a unique stable code, is
+// exported from the package's entry point, and is thrown somewhere in the code.
 
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
@@ -7,33 +7,48 @@ import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import * as core from "../native-free-core/index.ts";
+import * as farmhand from "../src/index.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const errorsSource = readFileSync(path.join(root, "native-free-core/errors.ts"), "utf8");
-const classes = [...errorsSource.matchAll(/export class (\w+) extends ProxyError/g)].map((m) => m[1]);
-const codes = [...errorsSource.matchAll(/readonly code = "([A-Z_]+)"/g)].map((m) => m[1]);
 
-function sources(dir: string): string {
-  return readdirSync(path.join(root, dir), { recursive: true })
-    .map(String)
-    .filter((f) => f.endsWith(".ts") && !f.endsWith("errors.ts"))
-    .map((f) => readFileSync(path.join(root, dir, f), "utf8"))
-    .join("\n");
+function sources(dirs: readonly string[]): string {
+  return dirs.flatMap((dir) =>
+    readdirSync(path.join(root, dir), { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".ts") && !f.endsWith("errors.ts"))
+      .map((f) => readFileSync(path.join(root, dir, f), "utf8")),
+  ).join("\n");
 }
 
-test("every error class has one code, and codes are unique", () => {
-  assert.ok(classes.length >= 6);
-  assert.is(codes.length, classes.length);
-  assert.is(new Set(codes).size, codes.length);
-  for (const code of codes) assert.match(code, /^FARMHAND_[A-Z_]+$/);
-});
+const packages = [
+  { name: "native-free-core", errors: "native-free-core/errors.ts", base: "ProxyError", entry: core as Record<string, unknown>, code: ["native-free-core"] },
+  { name: "control", errors: "control/errors.ts", base: "FarmError", entry: farmhand as Record<string, unknown>, code: ["control", "src"] },
+];
+const allCodes: string[] = [];
 
-test("every error class is exported from the package entry and thrown somewhere", () => {
-  const code = sources("native-free-core");
-  for (const name of classes) {
-    assert.type((core as Record<string, unknown>)[name], "function", `${name} is exported`);
-    assert.ok(new RegExp(`new ${name}\\(`).test(code), `${name} is thrown somewhere`);
-  }
+for (const pkg of packages) {
+  const source = readFileSync(path.join(root, pkg.errors), "utf8");
+  const classes = [...source.matchAll(new RegExp(`export class (\\w+) extends ${pkg.base}`, "g"))].map((m) => m[1]);
+  const codes = [...source.matchAll(/readonly code = "([A-Z_]+)"/g)].map((m) => m[1]);
+  allCodes.push(...codes);
+
+  test(`${pkg.name}: every error class has one code, of the FARMHAND_ form`, () => {
+    assert.ok(classes.length >= 4);
+    assert.is(codes.length, classes.length);
+    for (const code of codes) assert.match(code, /^FARMHAND_[A-Z_]+$/);
+  });
+
+  test(`${pkg.name}: every error class is exported and thrown somewhere`, () => {
+    const code = sources(pkg.code);
+    for (const name of classes) {
+      assert.type(pkg.entry[name], "function", `${name} is exported`);
+      assert.ok(new RegExp(`new ${name}\\(`).test(code), `${name} is thrown somewhere`);
+    }
+  });
+}
+
+test("codes are unique across packages", () => {
+  assert.is(new Set(allCodes).size, allCodes.length);
 });
 
 test("errors carry what they are about", () => {
@@ -41,9 +56,9 @@ test("errors carry what they are about", () => {
   assert.is(e.code, "FARMHAND_CONFIG_INVALID");
   assert.is(e.message, "proxy.yaml: pools[0].backends[1].port: expected an integer between 1 and 65535 (got 70000)");
   assert.is(e.field, "pools[0].backends[1].port");
-  const u = new core.UnknownBackendError("web", "127.0.0.1:9");
-  assert.is(u.pool, "web");
-  assert.is(u.backend, "127.0.0.1:9");
+  const g = new farmhand.GuardMismatchError("orders-2", { api: "orders@1" }, { api: "ledger@1" });
+  assert.is(g.vm, "orders-2");
+  assert.match(g.message, /orders-2.*orders@1.*ledger@1/);
 });
 
 test.run();

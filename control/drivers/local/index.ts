@@ -10,12 +10,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { open, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
+import { LocalVmStartError } from "../../errors.ts";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
 import { readManifest } from "./manifest.ts";
 import { findVmPids, isVmProcess, signalGroup, vmGroupAlive } from "./proc.ts";
 import { isValidId, newId, StateDir, type StoredVm } from "./state.ts";
 
 export { readManifest, type ImageManifest } from "./manifest.ts";
+export { LocalVmStartError } from "../../errors.ts";
 
 export interface LocalDriverOptions {
   /** Where VMs are recorded. Default `<cwd>/.farmhand/local`. */
@@ -34,19 +36,6 @@ export interface LocalDriverOptions {
   readonly watchIntervalMs?: number;
 }
 
-/** `start` failed: the VM exited first or did not answer in time. `output` is its output tail. */
-export class VmStartError extends Error {
-  readonly id: string;
-  readonly vm: string;
-  readonly output: string;
-  constructor(message: string, id: string, vm: string, output: string) {
-    super(message);
-    this.name = "VmStartError";
-    this.id = id;
-    this.vm = vm;
-    this.output = output;
-  }
-}
 
 interface Child {
   readonly process: ChildProcess;
@@ -273,7 +262,7 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
       });
     } catch (err) {
       await update(id, { state: "failed", pid: null, reason: `could not be spawned (${(err as Error).message})` });
-      throw new VmStartError(`VM ${name} (${id}) could not be spawned: ${(err as Error).message}`, id, name, "");
+      throw new LocalVmStartError(`VM ${name} (${id}) could not be spawned: ${(err as Error).message}`, id, name, "");
     } finally {
       await log.close();
     }
@@ -333,7 +322,7 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
     await update(id, { state: "failed", pid: null, reason: exitReason ?? failure });
     const tail = await output(id);
     const shown = tail.length > ERROR_TAIL_BYTES ? `...${tail.slice(-ERROR_TAIL_BYTES)}` : tail;
-    throw new VmStartError(`VM ${name} (${id}) ${failure}; its output ends:\n${shown.trimEnd()}`, id, name, tail);
+    throw new LocalVmStartError(`VM ${name} (${id}) ${failure}; its output ends:\n${shown.trimEnd()}`, id, name, tail);
   };
 
   /** Ends the VM's processes (if any) and returns whether it was running. */
