@@ -73,7 +73,7 @@ class FarmController implements Farm {
   readonly #vms = new Map<string, TrackedVm>();
   readonly #balancers = new Map<string, TrackedBalancer>();
   readonly #counters = new Map<string, number>();
-  readonly #failures = new Map<string, number>();
+  readonly #failures = new Map<string, { count: number; at: number }>();
   readonly #listeners = new Set<(event: FarmEvent) => void>();
   readonly #unsubscribe: () => void;
   #closed = false;
@@ -344,8 +344,11 @@ class FarmController implements Farm {
     const memberOf = [...this.#balancers.values()].filter((b) => b.members.has(url));
     await Promise.all(memberOf.map((b) => this.#removeMember(b, url)));
     if (!tracked.healed) return;
-    const failures = (this.#failures.get(tracked.role.name) ?? 0) + 1;
-    this.#failures.set(tracked.role.name, failures);
+    // Failures of a role back off exponentially; a role quiet for twice the longest delay starts over.
+    const now = this.#clock.now();
+    const last = this.#failures.get(tracked.role.name);
+    const failures = last !== undefined && now - last.at < 2 * this.#healMax ? last.count + 1 : 1;
+    this.#failures.set(tracked.role.name, { count: failures, at: now });
     await this.#clock.sleep(Math.min(this.#healMax, this.#healBase * 2 ** (failures - 1)));
     if (this.#closed) return;
     await this.#driver.destroy(tracked.record.id);
