@@ -81,6 +81,34 @@ test("heal: a failed replica leaves the balancer at once and is replaced", async
   });
 });
 
+test("heal backs off exponentially when a role keeps failing", async () => {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-farm-"));
+  const driver = localDriver({ stateDir, stopGraceMs: 1000 });
+  const sleeps: number[] = [];
+  // Real time, with every backoff delay written down.
+  const clock = { now: () => Date.now(), sleep: (ms: number) => { sleeps.push(ms); return new Promise<void>((r) => setTimeout(r, 10)); } };
+  const farm = await openFarm(driver, { name: "t-backoff", clock, healBaseDelayMs: 100, healMaxDelayMs: 250 });
+  const events: FarmEvent[] = [];
+  farm.on((e) => events.push(e));
+  try {
+    const [first] = await farm.replicate(1, Crashy, {});
+    farm.heal([first]);
+    let victim = first.api.url;
+    for (let round = 1; round <= 3; round++) {
+      await request(`${victim}/crash`).then((r) => r.body.dump());
+      assert.ok(await waitFor(() => events.filter((e) => e.type === "vm-replaced").length === round, 15_000), `replacement ${round}`);
+      const status = await farm.status();
+      const running = status.vms.find((v) => v.state === "running" && v.role === "crashy")!;
+      victim = `http://${running.address}`;
+    }
+    assert.equal(sleeps, [100, 200, 250], "base, doubled, then capped");
+  } finally {
+    await farm.teardown();
+    await driver.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
 test("the runtime guard refuses an image whose metadata lies, and leaves nothing behind", async () => {
   await withFarm("t-guard", async ({ farm }) => {
     try {
