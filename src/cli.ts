@@ -6,6 +6,7 @@ import { runGen } from "./commands/gen.ts";
 import { runGraph } from "./commands/graph.ts";
 import { runCheck, runDown, runStart, runStatus, runUp } from "./commands/farm.ts";
 import { runProxy } from "./commands/proxy.ts";
+import { runPveEmulator } from "./commands/pve-emulator.ts";
 
 const USAGE = `usage: farmhand <command> [options]
 
@@ -23,6 +24,8 @@ commands:
                         --tour drives load, kills a VM, shows the recovery and exits
   proxy --config FILE   run the load-balancing proxy from a JSON or YAML config
                         (SIGHUP reloads the file, SIGTERM drains and exits)
+  pve-emulator [--port N] [--nodes pve1,pve2] [--template NAME=DIR]... [--tls]
+                        a Proxmox VE API emulator (VMs run images locally) until Ctrl-C
   demo                  the proxy alone in front of two demo backends
   help                  show this text
 
@@ -50,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
       return runDemo(rest);
     case "gen":
       return runGen(rest);
+    case "pve-emulator":
+      return runPveEmulator(rest);
     case "graph": {
       const { values, positionals } = parseArgs({
         args: rest,
