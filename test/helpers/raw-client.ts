@@ -20,11 +20,7 @@ export async function rawRequest(
   options: { waitMs?: number; gapMs?: number; until?: (text: string) => boolean; end?: boolean } = {},
 ): Promise<RawExchange> {
   const { waitMs = 2000, gapMs = 0, until, end = false } = options;
-  const socket = net.connect({ host: "127.0.0.1", port });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("error", reject);
-  });
+  const socket = await connect(port);
   let text = "";
   let closed = false;
   const done = new Promise<void>((resolve) => {
@@ -115,11 +111,7 @@ export interface RawConnection {
 }
 
 export async function openRaw(port: number): Promise<RawConnection> {
-  const socket = net.connect({ host: "127.0.0.1", port });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("error", reject);
-  });
+  const socket = await connect(port);
   let text = "";
   let closed = false;
   const listeners = new Set<() => void>();
@@ -170,4 +162,13 @@ export async function openRaw(port: number): Promise<RawConnection> {
       socket.destroy();
     },
   };
+}
+
+/** A connected socket to 127.0.0.1:port. */
+function connect(port: number): Promise<net.Socket> {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  return new Promise<net.Socket>((resolve, reject) => {
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  });
 }
