@@ -39,24 +39,6 @@ export function equalsLower(buf: Buffer, start: number, length: number, lowerNam
   return true;
 }
 
-/**
- * Calls `each(start, end)` for every element of a comma-separated list in buf[start, end), with
- * surrounding whitespace trimmed and empty elements skipped (RFC 9110 section 5.6.1).
- */
-export function forEachListElement(buf: Buffer, start: number, end: number, each: (s: number, e: number) => void): void {
-  let i = start;
-  while (i < end) {
-    let comma = i;
-    while (comma < end && buf[comma] !== 0x2c) comma++;
-    let s = i;
-    let e = comma;
-    while (s < e && (buf[s] === SP || buf[s] === HTAB)) s++;
-    while (e > s && (buf[e - 1] === SP || buf[e - 1] === HTAB)) e--;
-    if (e > s) each(s, e);
-    i = comma + 1;
-  }
-}
-
 export function isToken(buf: Buffer, start: number, end: number): boolean {
   if (end <= start) return false;
   for (let i = start; i < end; i++) if (TCHAR[buf[i]] === 0) return false;

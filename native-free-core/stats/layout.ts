@@ -107,10 +107,3 @@ export function poolOffset(capacity: StatsCapacity, worker: number, poolSlot: nu
 export function backendOffset(capacity: StatsCapacity, worker: number, backendSlot: number): number {
   return worker * regionLength(capacity) + capacity.pools * POOL_STRIDE + backendSlot * BACKEND_STRIDE;
 }
-
-/** Index of the bucket a latency in microseconds falls into. */
-export function latencyBucket(us: number): number {
-  const bounds = LATENCY_BUCKETS_US;
-  for (let i = 0; i < bounds.length; i++) if (us <= bounds[i]) return i;
-  return bounds.length;
-}
