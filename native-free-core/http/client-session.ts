@@ -434,8 +434,9 @@ export class ClientSession implements UpstreamUser, Session {
   // ---- upstream side ------------------------------------------------------------------------------
 
   onUpstreamReady(conn: UpstreamConnection): void {
-    if (this.#state !== WAITING) {
-      // The client went away while the connection was opening: keep it for someone else.
+    if (this.#state !== WAITING || conn.pool !== this.#backend?.connections) {
+      // The client went away, or gave up on this backend, while the connection was opening: keep it
+      // for someone else.
       conn.withdraw(this, this.#env.coarseNow);
       return;
     }
