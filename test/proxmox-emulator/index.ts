@@ -212,6 +212,13 @@ const OUTPUT_LIMIT = 64 * 1024;
 const hex8 = (n: number) => Math.floor(n).toString(16).toUpperCase().padStart(8, "0");
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Waits for `work`, or `ms` at most, leaving no timer behind when `work` wins. */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Tags as Proxmox stores them: split on ; , or spaces, lower-cased, sorted, de-duplicated, ";"-joined. */
 export function normalizeTags(value: string): string {
   const tags = value.split(/[;,\s]+/).filter((t) => t !== "");
@@ -525,12 +532,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (proc === null || proc.exited) return true;
     if (graceMs > 0) {
       signalGroup(proc.pid, "SIGTERM");
-      const ended = await Promise.race([proc.exit.then(() => true), sleep(graceMs).then(() => false)]);
-      if (ended) return true;
-      return false;
+      await within(proc.exit, graceMs);
+      return proc.exited;
     }
     signalGroup(proc.pid, "SIGKILL");
-    await Promise.race([proc.exit, sleep(5_000)]);
+    await within(proc.exit, 5_000);
     return proc.exited;
   };
 
@@ -1182,7 +1188,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       await Promise.allSettled([...pending]);
       const procs = [...state.vms.values()].map((v) => v.proc).filter((p): p is EmulatedVmProcess => p !== null && !p.exited);
       for (const p of procs) if (p.pid > 0) signalGroup(p.pid, "SIGKILL");
-      await Promise.race([Promise.all(procs.map((p) => p.exit)), sleep(5_000)]);
+      await within(Promise.all(procs.map((p) => p.exit)), 5_000);
       process.removeListener("exit", killAllSync);
     },
   };
