@@ -8,6 +8,7 @@ export type { BalanceOptions, BalancePolicy, Farm, FarmEvent, Vm } from "../cont
 export type { FarmScript } from "../control/farm/script.ts";
 export { systemClock, type Clock, type Driver, type DriverEvent, type VmRecord, type VmSpec } from "../control/drivers/driver.ts";
 export { localDriver, type LocalDriverOptions } from "../control/drivers/local/index.ts";
+export { proxmoxDriver, type ProxmoxDriverOptions } from "../control/drivers/proxmox/index.ts";
 export { planFarm } from "../control/farm/plan.ts";
 export * from "../control/errors.ts";
 export { startBalancer, Balancer, loadConfigFile } from "../native-free-core/index.ts";

@@ -1,0 +1,100 @@
+// The order-processing farm deployed, served, healed and removed through the Proxmox driver, against
+// the Proxmox VE API emulator (whose VMs run the images as real local processes).
+
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { request } from "undici";
+import { proxmoxDriver } from "../control/drivers/proxmox/index.ts";
+import { signalGroup } from "../control/drivers/local/proc.ts";
+import { openFarm } from "../control/farm/controller.ts";
+import type { FarmEvent } from "../control/farm/farm.ts";
+import orderProcessing from "../examples/order-processing/farm.ts";
+import { InventoryService, OrderService, PaymentService, WebFrontend } from "../examples/order-processing/roles.ts";
+import { startEmulator } from "./proxmox-emulator/index.ts";
+import { waitFor } from "./helpers/proxy.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BALANCER_IMAGE = path.join(root, "control/images/balancer");
+
+test("the order-processing farm on emulated Proxmox: deployed, served, healed, removed", async () => {
+  // One template per image, on two nodes; the farm's balancer is a VM of its own template too.
+  const images = [PaymentService.image, InventoryService.image, OrderService.image, WebFrontend.image, BALANCER_IMAGE];
+  const templates: Record<number, { name: string; node: string; image: string }> = {};
+  const byImage: Record<string, number> = {};
+  images.forEach((image, i) => {
+    templates[9000 + i] = { name: `tpl-${path.basename(image)}`, node: i % 2 === 0 ? "pve1" : "pve2", image };
+    byImage[image] = 9000 + i;
+  });
+  const emulator = await startEmulator({
+    nodes: [{ name: "pve1", memory: 16 * 2 ** 30 }, { name: "pve2", memory: 16 * 2 ** 30 }],
+    templates,
+    taskDelayMs: 10,
+    bootDelayMs: 50,
+    addressDelayMs: 20,
+  });
+  const url = new URL(emulator.url);
+  const driver = proxmoxDriver({
+    host: url.hostname,
+    port: Number(url.port),
+    schema: "http",
+    auth: { tokenId: emulator.token.id, tokenSecret: emulator.token.secret },
+    templates: byImage,
+    taskPollMs: 10,
+    pollIntervalMs: 100,
+  });
+  const farm = await openFarm(driver, { name: "shop", healBaseDelayMs: 50 });
+  const events: FarmEvent[] = [];
+  farm.on((e) => events.push(e));
+  try {
+    const result = await orderProcessing(farm);
+    const site = result!.site.url;
+    const orders = result!.orders.url;
+
+    // Served: a checkout through web -> orders balancer -> orders -> inventory + payments.
+    const checkout = await request(`${site}/checkout`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ item: "widget", quantity: 1 }),
+    });
+    const body = (await checkout.body.json()) as { ok: boolean; status: string };
+    assert.is(checkout.statusCode, 200, JSON.stringify(body));
+    assert.is(body.status, "confirmed");
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const r = await request(`${orders}/orders`, { reset: true });
+      servedBy.add(String(r.headers["x-served-by"]));
+      await r.body.dump();
+    }
+    assert.is(servedBy.size, 3, `served by ${[...servedBy].join(", ")}`);
+
+    // Every VM is a Proxmox VM, tagged with the farm, found again by a fresh listing.
+    const listed = await driver.list({ farm: "shop" });
+    assert.is(listed.length, 7);
+    assert.ok(listed.every((r) => emulator.state.vms.has(Number(r.id))));
+    // Equal nodes fill up alike: placement by most free memory spreads the farm over both.
+    assert.is(new Set(listed.map((r) => emulator.state.vms.get(Number(r.id))!.node)).size, 2, "placed on both nodes");
+
+    // Healed: an order VM's process dies; the farm replaces it and traffic continues.
+    const victim = listed.find((r) => r.spec.labels.vm === "orders-1")!;
+    const proc = emulator.state.vms.get(Number(victim.id))!.proc!;
+    signalGroup(proc.pid, "SIGKILL");
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced" && e.vm === "orders-1"), 30_000), JSON.stringify(events.slice(-5)));
+    for (let i = 0; i < 20; i++) {
+      const r = await request(`${orders}/orders`, { reset: true });
+      assert.is(r.statusCode, 200);
+      await r.body.dump();
+    }
+  } finally {
+    // Removed: nothing of the farm is left on the cluster.
+    await farm.teardown();
+    assert.equal(await driver.list({ farm: "shop" }), []);
+    const leftover = [...emulator.state.vms.values()].filter((vm) => !(vm.vmid >= 9000 && vm.vmid < 9010));
+    assert.equal(leftover.map((vm) => vm.vmid), [], "no VM leaked");
+    await driver.close();
+    await emulator.close();
+  }
+});
+
+test.run();
