@@ -315,6 +315,30 @@ test("node placement picks the online node with the most free memory; allowed no
   );
 });
 
+test("faults: an offline node is left out of placement; slow tasks are waited for", async () => {
+  await withEmulator(
+    async (em) => {
+      const d = driverFor(em, { timeouts: { startMs: 15_000, shutdownMs: 3_000, taskMs: 10_000 } });
+      try {
+        em.faults.offlineNodes.add("big");
+        em.faults.slowTasks.push({ type: "qmclone", extraMs: 400 }, { type: "qmstart", extraMs: 400 });
+        const r = await d.create(spec("slow-1"));
+        // The node with the most memory is offline: the VM lands on the one that answers.
+        assert.is(em.state.vms.get(Number(r.id))!.node, "small");
+        const running = await d.start(r.id);
+        assert.is(running.state, "running");
+        const answer = await getJson(running.address!.host, running.address!.port, "/hello");
+        assert.is(answer.vm, "slow-1");
+        await d.destroy(r.id);
+        assert.equal(clones(em), []);
+      } finally {
+        await d.close();
+      }
+    },
+    { nodes: [{ name: "small", memory: 8 * GIB }, { name: "big", memory: 32 * GIB }], templates: { 9000: { name: "echo-tpl", node: "small", image: echo } } },
+  );
+});
+
 test("destroy of an unknown id succeeds; a VM dying unasked is reported as vm-failed", async () => {
   await withEmulator(async (em) => {
     const d = driverFor(em);
