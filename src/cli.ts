@@ -5,6 +5,7 @@ import { runDemo } from "./commands/demo.ts";
 import { runGen } from "./commands/gen.ts";
 import { runGraph } from "./commands/graph.ts";
 import { runCheck, runDown, runStart, runStatus, runUp } from "./commands/farm.ts";
+import { DRIVER_HELP, DriverChoiceError } from "./commands/drivers.ts";
 import { runProxy } from "./commands/proxy.ts";
 import { runPveEmulator } from "./commands/pve-emulator.ts";
 
@@ -29,13 +30,15 @@ commands:
   demo                  the proxy alone in front of two demo backends
   help                  show this text
 
-farm options: --farm NAME (default: the script's folder name), --state DIR (default .farmhand/local)
-`;
+farm options: --farm NAME (default: the script's folder name)
+${DRIVER_HELP}`;
 
 const FARM_OPTIONS = {
   farm: { type: "string" },
   state: { type: "string" },
   tour: { type: "boolean" },
+  driver: { type: "string" },
+  templates: { type: "string" },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -76,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     case "start": {
       const { values, positionals } = parseArgs({ args: rest, options: FARM_OPTIONS, allowPositionals: true, strict: true });
       const script = positionals[0];
-      const options = { farm: values.farm, stateDir: values.state, script };
+      const options = { farm: values.farm, stateDir: values.state, driver: values.driver, templates: values.templates, script };
       if (script === undefined && (command === "check" || command === "up" || command === "start")) {
         process.stderr.write(`farmhand ${command}: a farm script is required (e.g. examples/order-processing/farm.ts)\n`);
         return 2;
@@ -105,6 +108,6 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.stderr.write(`farmhand: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    process.exitCode = error instanceof DriverChoiceError ? 2 : 1;
   },
 );

@@ -1,6 +1,9 @@
 // The order-processing farm deployed, served, healed and removed through the Proxmox driver, against
 // the Proxmox VE API emulator (whose VMs run the images as real local processes).
 
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
@@ -93,6 +96,62 @@ test("the order-processing farm on emulated Proxmox: deployed, served, healed, r
     const leftover = [...emulator.state.vms.values()].filter((vm) => !(vm.vmid >= 9000 && vm.vmid < 9010));
     assert.equal(leftover.map((vm) => vm.vmid), [], "no VM leaked");
     await driver.close();
+    await emulator.close();
+  }
+});
+
+test("farmhand up/status/down --driver proxmox: the CLI drives the cluster from the environment", async () => {
+  const images = [PaymentService.image, InventoryService.image, OrderService.image, WebFrontend.image, BALANCER_IMAGE];
+  const templates: Record<number, { name: string; node: string; image: string }> = {};
+  const byFolder: Record<string, number> = {};
+  images.forEach((image, i) => {
+    templates[9100 + i] = { name: `tpl-${path.basename(image)}`, node: "pve1", image };
+    byFolder[path.basename(image)] = 9100 + i;
+  });
+  const emulator = await startEmulator({ nodes: ["pve1"], templates, taskDelayMs: 10, bootDelayMs: 50, addressDelayMs: 20 });
+  const dir = mkdtempSync(path.join(os.tmpdir(), "farmhand-pve-cli-"));
+  const templatesFile = path.join(dir, "templates.json");
+  writeFileSync(templatesFile, JSON.stringify(byFolder));
+  const env = {
+    ...process.env,
+    FARMHAND_PVE_URL: emulator.origin,
+    FARMHAND_PVE_TOKEN: `${emulator.token.id}=${emulator.token.secret}`,
+  };
+  // Asynchronous on purpose: the emulator answers from this very process.
+  const run = (args: string[], extraEnv: Record<string, string | undefined> = {}) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(root, "src/farmhand.mjs"), ...args], { cwd: root, env: { ...env, ...extraEnv } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+      child.on("close", (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout, stderr });
+      });
+    });
+  const common = ["--driver", "proxmox", "--templates", templatesFile, "--farm", "pve-cli"];
+  try {
+    const up = await run(["up", path.join(root, "examples/order-processing/farm.ts"), ...common]);
+    assert.is(up.status, 0, up.stderr);
+    assert.match(up.stdout, /orders-balancer-1\s+balancer\s+running/);
+    const status = await run(["status", ...common]);
+    assert.is(status.status, 0, status.stderr);
+    assert.match(status.stdout, /farm pve-cli: 7 VM\(s\)/);
+    const down = await run(["down", ...common]);
+    assert.is(down.status, 0, down.stderr);
+    assert.equal([...emulator.state.vms.keys()].filter((id) => id < 9100), [], "no VM left");
+    // Bad driver settings are refused clearly, before anything is attempted.
+    const missing = await run(["status", "--driver", "proxmox", "--farm", "x"], { FARMHAND_PVE_URL: "" });
+    assert.is(missing.status, 2);
+    assert.match(missing.stderr, /--driver proxmox needs FARMHAND_PVE_URL in the environment/);
+    const wrong = await run(["status", "--driver", "vmware", "--farm", "x"]);
+    assert.is(wrong.status, 2);
+    assert.match(wrong.stderr, /--driver: expected "local" or "proxmox" \(got "vmware"\)/);
+  } finally {
+    await run(["down", ...common]);
+    rmSync(dir, { recursive: true, force: true });
     await emulator.close();
   }
 });

@@ -1,16 +1,14 @@
 // `farmhand check|up|down|status|start`: farm scripts on the embedded local driver.
 
 import type { Driver } from "../../control/drivers/driver.ts";
-import { localDriver } from "../../control/drivers/local/index.ts";
+import { chooseDriver, type DriverChoice } from "./drivers.ts";
 import { openFarm, type FarmStatus } from "../../control/farm/controller.ts";
 import type { FarmEvent } from "../../control/farm/farm.ts";
 import { checkScript, farmNameFor, loadScript, type ScriptResult } from "../../control/farm/script.ts";
 
-export interface FarmCommandOptions {
+export interface FarmCommandOptions extends DriverChoice {
   /** Labels the farm's VMs; default: the script's folder name. */
   readonly farm?: string;
-  /** The local driver's state directory (default .farmhand/local under the working directory). */
-  readonly stateDir?: string;
 }
 
 export function runCheck(script: string): number {
@@ -34,7 +32,7 @@ export async function runUp(script: string, options: FarmCommandOptions): Promis
 
 export async function runDown(options: FarmCommandOptions & { readonly script?: string }): Promise<number> {
   const name = options.farm ?? (options.script !== undefined ? farmNameFor(options.script) : "default");
-  const driver = localDriver({ stateDir: options.stateDir });
+  const driver = chooseDriver(options);
   const farm = await openFarm(driver, { name });
   const before = (await driver.list({ farm: name })).length;
   progress(`removing farm ${name} (${before} VM${before === 1 ? "" : "s"})`);
@@ -46,7 +44,7 @@ export async function runDown(options: FarmCommandOptions & { readonly script?: 
 
 export async function runStatus(options: FarmCommandOptions & { readonly script?: string }): Promise<number> {
   const name = options.farm ?? (options.script !== undefined ? farmNameFor(options.script) : "default");
-  const driver = localDriver({ stateDir: options.stateDir });
+  const driver = chooseDriver(options);
   const farm = await openFarm(driver, { name });
   process.stdout.write(renderStatus(name, await farm.status()));
   await driver.close();
@@ -60,6 +58,8 @@ export async function runStart(script: string, options: FarmCommandOptions & { r
   let code = 0;
   try {
     if (options.tour === true) {
+      // The tour kills a VM's process itself, which only the local driver lets it reach.
+      if ((options.driver ?? "local") !== "local") throw new Error("--tour runs on the local driver only");
       const { runTour } = await import("./tour.ts");
       code = await runTour(deployed);
     } else {
@@ -87,7 +87,7 @@ export interface Deployed {
 async function deploy(script: string, options: FarmCommandOptions): Promise<Deployed | null> {
   if (runCheck(script) !== 0) return null;
   const name = options.farm ?? farmNameFor(script);
-  const driver = localDriver({ stateDir: options.stateDir });
+  const driver = chooseDriver(options);
   const farm = await openFarm(driver, { name });
   const events: FarmEvent[] = [];
   farm.on((event) => {

@@ -6,6 +6,7 @@
 
 import type { TLSSocket } from "node:tls";
 import http from "node:http";
+import path from "node:path";
 import { ProxmoxEngine } from "proxmox-api";
 import { Agent, buildConnector, fetch as undiciFetch, Response } from "undici";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
@@ -36,7 +37,7 @@ export interface ProxmoxDriverOptions {
   readonly tls?: { readonly ca?: string | Buffer; readonly fingerprint?: string };
   /** Nodes VMs may be placed on. Default: every online node. */
   readonly nodes?: readonly string[];
-  /** VmSpec.image -> template VMID or template name. An image not listed is looked up as a template name. */
+  /** VmSpec.image (or the image folder's name) -> template VMID or template name. An image not listed is looked up as a template name. */
   readonly templates?: Readonly<Record<string, number | string>>;
   /** Full clones instead of linked ones. Default false. */
   readonly full?: boolean;
@@ -387,7 +388,8 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
   };
 
   const findTemplate = async (image: string): Promise<Resource> => {
-    const ref = templates[image] ?? image;
+    // A role's image is a folder path on the controller; a cluster knows it by the folder's name.
+    const ref = templates[image] ?? templates[path.basename(image)] ?? image;
     const all = await resources();
     const t = typeof ref === "number" || /^\d+$/.test(ref)
       ? all.find((r) => r.vmid === Number(ref) && r.template === 1)

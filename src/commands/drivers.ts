@@ -1,0 +1,80 @@
+// Which Driver a farm command uses: the embedded local one by default, or a Proxmox VE cluster whose
+// connection comes from the environment (secrets never go on the command line, where `ps` shows them).
+
+import { readFileSync } from "node:fs";
+import type { Driver } from "../../control/drivers/driver.ts";
+import { localDriver } from "../../control/drivers/local/index.ts";
+import { proxmoxDriver, type ProxmoxAuth } from "../../control/drivers/proxmox/index.ts";
+
+export interface DriverChoice {
+  readonly driver?: string;
+  readonly stateDir?: string;
+  /** JSON file: image (folder name or path) -> template VMID or name. */
+  readonly templates?: string;
+}
+
+export const DRIVER_HELP = `drivers: --driver local (default; --state DIR) or --driver proxmox, configured by
+  FARMHAND_PVE_URL      the API address, e.g. https://HOST:8006
+  FARMHAND_PVE_TOKEN    USER@REALM!TOKENID=SECRET   (or FARMHAND_PVE_USER and FARMHAND_PVE_PASSWORD)
+  FARMHAND_PVE_CA       a CA certificate file to trust, or FARMHAND_PVE_FINGERPRINT (SHA-256 of the certificate)
+  FARMHAND_PVE_NODES    comma-separated nodes to place VMs on (default: every online node)
+  --templates FILE      JSON: image folder name -> template VMID or template name
+`;
+
+export class DriverChoiceError extends Error {}
+
+export function chooseDriver(choice: DriverChoice, env: NodeJS.ProcessEnv = process.env): Driver {
+  const kind = choice.driver ?? "local";
+  if (kind === "local") return localDriver({ stateDir: choice.stateDir });
+  if (kind !== "proxmox") throw new DriverChoiceError(`--driver: expected "local" or "proxmox" (got ${JSON.stringify(kind)})`);
+  const rawUrl = required(env, "FARMHAND_PVE_URL");
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    throw new DriverChoiceError(`FARMHAND_PVE_URL: not a URL (got ${JSON.stringify(rawUrl)})`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new DriverChoiceError(`FARMHAND_PVE_URL: expected http(s):// (got ${JSON.stringify(rawUrl)})`);
+  return proxmoxDriver({
+    host: url.hostname,
+    port: url.port === "" ? 8006 : Number(url.port),
+    schema: url.protocol === "https:" ? "https" : "http",
+    auth: auth(env),
+    tls: env.FARMHAND_PVE_CA !== undefined ? { ca: readFileSync(env.FARMHAND_PVE_CA) }
+      : env.FARMHAND_PVE_FINGERPRINT !== undefined ? { fingerprint: env.FARMHAND_PVE_FINGERPRINT } : undefined,
+    nodes: env.FARMHAND_PVE_NODES?.split(",").map((n) => n.trim()).filter((n) => n !== ""),
+    templates: choice.templates === undefined ? undefined : templatesFrom(choice.templates),
+  });
+}
+
+function auth(env: NodeJS.ProcessEnv): ProxmoxAuth {
+  const token = env.FARMHAND_PVE_TOKEN;
+  if (token !== undefined) {
+    const eq = token.lastIndexOf("=");
+    if (eq <= 0) throw new DriverChoiceError("FARMHAND_PVE_TOKEN: expected USER@REALM!TOKENID=SECRET");
+    return { tokenId: token.slice(0, eq), tokenSecret: token.slice(eq + 1) };
+  }
+  return { username: required(env, "FARMHAND_PVE_USER"), password: required(env, "FARMHAND_PVE_PASSWORD") };
+}
+
+function templatesFrom(file: string): Record<string, number | string> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new DriverChoiceError(`--templates ${file}: ${(error as Error).message}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new DriverChoiceError(`--templates ${file}: expected an object of image -> template`);
+  for (const [image, ref] of Object.entries(raw)) {
+    if (typeof ref !== "number" && typeof ref !== "string") {
+      throw new DriverChoiceError(`--templates ${file}: ${JSON.stringify(image)}: expected a template VMID or name (got ${JSON.stringify(ref)})`);
+    }
+  }
+  return raw as Record<string, number | string>;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === "") throw new DriverChoiceError(`--driver proxmox needs ${name} in the environment`);
+  return value;
+}
