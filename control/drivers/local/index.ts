@@ -12,6 +12,7 @@ import http from "node:http";
 import path from "node:path";
 import { LocalVmStartError } from "../../errors.ts";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
+import { KeyedSerializer } from "../serialize.ts";
 import { readManifest } from "./manifest.ts";
 import { findVmPids, isVmProcess, signalGroup, vmGroupAlive } from "./proc.ts";
 import { isValidId, newId, StateDir, type StoredVm } from "./state.ts";
@@ -61,7 +62,6 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
   /** Running VMs made by another instance that this one has seen: watched by polling. */
   const adopted = new Set<string>();
   const listeners = new Set<(event: DriverEvent) => void>();
-  const locks = new Map<string, Promise<unknown>>();
   let closed = false;
 
   const emit = (event: DriverEvent) => {
@@ -74,16 +74,8 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
   };
 
   /** Operations on one VM run one at a time (within this instance). */
-  const serialize = <T>(id: string, fn: () => Promise<T>): Promise<T> => {
-    const prev = locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => {});
-    locks.set(id, tail);
-    void tail.then(() => {
-      if (locks.get(id) === tail) locks.delete(id);
-    });
-    return next;
-  };
+  const serializer = new KeyedSerializer();
+  const serialize = <T>(id: string, fn: () => Promise<T>): Promise<T> => serializer.run(id, fn);
 
   const update = async (id: string, patch: Partial<StoredVm>): Promise<StoredVm | null> => {
     const cur = await store.read(id);

@@ -10,6 +10,7 @@ import path from "node:path";
 import { ProxmoxEngine } from "proxmox-api";
 import { Agent, buildConnector, fetch as undiciFetch, Response } from "undici";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
+import { KeyedSerializer } from "../serialize.ts";
 import {
   ProxmoxApiError,
   ProxmoxAuthError,
@@ -444,17 +445,8 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
     return cur;
   };
 
-  const locks = new Map<string, Promise<unknown>>();
-  const serialize = <T>(id: string, fn: () => Promise<T>): Promise<T> => {
-    const prev = locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => {});
-    locks.set(id, tail);
-    void tail.then(() => {
-      if (locks.get(id) === tail) locks.delete(id);
-    });
-    return next;
-  };
+  const serializer = new KeyedSerializer();
+  const serialize = <T>(id: string, fn: () => Promise<T>): Promise<T> => serializer.run(id, fn);
 
   const config = (node: string, id: string) => api<Record<string, unknown>>("GET", `/nodes/${node}/qemu/${id}/config`);
 
@@ -523,7 +515,7 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
     if (r.status === "running") {
       if (k.state !== "running" || k.address === null) {
         const host = await addressOf(id, r.node, 0, true).catch(() => null);
-        if (host !== null && !locks.has(id)) {
+        if (host !== null && !serializer.busy(id)) {
           k.address = { host, port: servicePort };
           k.state = "running";
         }
@@ -678,7 +670,7 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
       if (k.state !== "running") continue;
       const r = byId.get(id);
       if (r !== undefined && r.status === "running") continue;
-      if (locks.has(id) || k.stopRequested) continue;
+      if (serializer.busy(id) || k.stopRequested) continue;
       k.state = "failed";
       k.address = null;
       emit({ type: "vm-failed", id, reason: r === undefined ? "the VM disappeared from the cluster" : `the VM is ${r.status} without a stop from this driver`, output: await output(id).catch(() => "") });
