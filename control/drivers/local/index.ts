@@ -12,6 +12,7 @@ import http from "node:http";
 import path from "node:path";
 import { LocalVmStartError } from "../../errors.ts";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
+import { DriverEvents } from "../events.ts";
 import { KeyedSerializer } from "../serialize.ts";
 import { readManifest } from "./manifest.ts";
 import { findVmPids, isVmProcess, signalGroup, vmGroupAlive } from "./proc.ts";
@@ -61,17 +62,8 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
   const children = new Map<string, Child>();
   /** Running VMs made by another instance that this one has seen: watched by polling. */
   const adopted = new Set<string>();
-  const listeners = new Set<(event: DriverEvent) => void>();
-  let closed = false;
-
-  const emit = (event: DriverEvent) => {
-    if (closed) return;
-    for (const l of [...listeners]) {
-      try {
-        l(event);
-      } catch {}
-    }
-  };
+  const events = new DriverEvents();
+  const emit = (event: DriverEvent) => events.emit(event);
 
   /** Operations on one VM run one at a time (within this instance). */
   const serializer = new KeyedSerializer();
@@ -185,7 +177,7 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
   /** A child of this instance died: unasked, that is a failure to report. */
   const onChildExit = async (id: string, child: Child, reason: string) => {
     if (child.phase !== "running") return; // start and stop handle their own endings
-    if (closed) return; // a closed driver no longer tends its VMs; another instance adopts them
+    if (events.closed) return; // a closed driver no longer tends its VMs; another instance adopts them
     if (children.get(id) === child) children.delete(id);
     signalGroup(child.pid, "SIGKILL"); // whatever it left in its group goes with it
     await serialize(id, async () => {
@@ -421,15 +413,13 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
     },
 
     events(listener: (event: DriverEvent) => void): () => void {
-      listeners.add(listener);
-      return () => void listeners.delete(listener);
+      return events.subscribe(listener);
     },
 
     async close(): Promise<void> {
-      closed = true;
+      events.close();
       clearInterval(timer);
       children.clear();
-      listeners.clear();
       adopted.clear();
     },
   };

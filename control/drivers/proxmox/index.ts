@@ -10,6 +10,7 @@ import path from "node:path";
 import { ProxmoxEngine } from "proxmox-api";
 import { Agent, buildConnector, fetch as undiciFetch, Response } from "undici";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
+import { DriverEvents } from "../events.ts";
 import { KeyedSerializer } from "../serialize.ts";
 import {
   ProxmoxApiError,
@@ -428,16 +429,8 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
   const known = new Map<string, Known>();
   /** Specs read from VM descriptions (a VMID's description does not change under this driver). */
   const specs = new Map<string, VmSpec>();
-  const listeners = new Set<(event: DriverEvent) => void>();
-  let closed = false;
-  const emit = (event: DriverEvent) => {
-    if (closed) return;
-    for (const l of [...listeners]) {
-      try {
-        l(event);
-      } catch {}
-    }
-  };
+  const events = new DriverEvents();
+  const emit = (event: DriverEvent) => events.emit(event);
   const remember = (id: string, patch: Partial<Known> & { node: string }): Known => {
     const cur = known.get(id) ?? { node: patch.node, spec: null, state: "created" as VmState, address: null, stopRequested: false, lastStartUpid: null };
     Object.assign(cur, patch);
@@ -677,7 +670,7 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
     }
   };
   const ensurePolling = () => {
-    if (timer !== null || closed) return;
+    if (timer !== null || events.closed) return;
     timer = setInterval(() => {
       if (polling) return;
       polling = true;
@@ -718,15 +711,14 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
     },
     output,
     events(listener) {
-      listeners.add(listener);
+      const unsubscribe = events.subscribe(listener);
       ensurePolling();
-      return () => void listeners.delete(listener);
+      return unsubscribe;
     },
     async close() {
-      closed = true;
+      events.close();
       if (timer !== null) clearInterval(timer);
       timer = null;
-      listeners.clear();
       await tlsFetch.close();
     },
   };
