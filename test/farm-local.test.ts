@@ -81,12 +81,17 @@ test("heal: a failed replica leaves the balancer at once and is replaced", async
   });
 });
 
-test("heal backs off exponentially when a role keeps failing", async () => {
+test("heal backs off exponentially when a role keeps failing, and starts over after a quiet spell", async () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-farm-"));
   const driver = localDriver({ stateDir, stopGraceMs: 1000 });
   const sleeps: number[] = [];
-  // Real time, with every backoff delay written down.
-  const clock = { now: () => Date.now(), sleep: (ms: number) => { sleeps.push(ms); return new Promise<void>((r) => setTimeout(r, 10)); } };
+  // Farm time moves only when the farm sleeps or the test says so: how long a real replacement
+  // takes on a loaded machine must not decide whether a failure counts as "repeated".
+  let farmTime = 0;
+  const clock = {
+    now: () => farmTime,
+    sleep: (ms: number) => { sleeps.push(ms); farmTime += ms; return new Promise<void>((r) => setTimeout(r, 10)); },
+  };
   const farm = await openFarm(driver, { name: "t-backoff", clock, healBaseDelayMs: 100, healMaxDelayMs: 250 });
   const events: FarmEvent[] = [];
   farm.on((e) => events.push(e));
@@ -94,14 +99,16 @@ test("heal backs off exponentially when a role keeps failing", async () => {
     const [first] = await farm.replicate(1, Crashy, {});
     farm.heal([first]);
     let victim = first.api.url;
-    for (let round = 1; round <= 3; round++) {
+    for (let round = 1; round <= 4; round++) {
+      // Quiet for longer than twice the longest delay: the fourth failure is a first one again.
+      if (round === 4) farmTime += 1000;
       await request(`${victim}/crash`).then((r) => r.body.dump());
       assert.ok(await waitFor(() => events.filter((e) => e.type === "vm-replaced").length === round, 15_000), `replacement ${round}`);
       const status = await farm.status();
       const running = status.vms.find((v) => v.state === "running" && v.role === "crashy")!;
       victim = `http://${running.address}`;
     }
-    assert.equal(sleeps, [100, 200, 250], "base, doubled, then capped");
+    assert.equal(sleeps, [100, 200, 250, 100], "base, doubled, capped, then base again");
   } finally {
     await farm.teardown();
     await driver.close();
