@@ -3,7 +3,7 @@
 
 export { contract, endpoint, role } from "../control/contracts/index.ts";
 export type { AnyContract, AnyEndpoint, AnyRole, Contract, Endpoint, ImportsOf, Operation, ProvidedOf, RequestOf, ResponseOf, Role } from "../control/contracts/index.ts";
-export { openFarm, type FarmOptions, type FarmStatus } from "../control/farm/controller.ts";
+export { openFarm, type FarmHandle, type FarmOptions, type FarmStatus } from "../control/farm/controller.ts";
 export type { BalanceOptions, BalancePolicy, Farm, FarmEvent, Vm } from "../control/farm/farm.ts";
 export type { FarmScript } from "../control/farm/script.ts";
 export { systemClock, type Clock, type Driver, type DriverEvent, type VmRecord, type VmSpec } from "../control/drivers/driver.ts";

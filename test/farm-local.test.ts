@@ -74,10 +74,68 @@ test("heal: a failed replica leaves the balancer at once and is replaced", async
     await request(`${replicas[0].api.url}/crash`).then((r) => r.body.dump());
     assert.ok(await waitFor(() => events.some((e) => e.type === "vm-failed" && e.vm === replicas[0].name), 10_000));
     assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced" && e.vm === replicas[0].name), 20_000));
-    const replacement = (events.find((e) => e.type === "vm-replaced") as { by: string }).by;
+    // The replacement takes the failed VM's name; the event says where it now listens.
+    const replaced = events.find((e) => e.type === "vm-replaced") as { address: string };
     const seen = new Set<string>();
     for (let i = 0; i < 20; i++) seen.add((await json(`${front.url}/echo`)).vm);
-    assert.equal([...seen].sort(), [replicas[1].name, replacement].sort());
+    assert.equal([...seen].sort(), [replicas[0].name, replicas[1].name].sort());
+    assert.is((await json(`http://${replaced.address}/echo`)).vm, replicas[0].name);
+  });
+});
+
+/** The script both tests below run twice: n replicas behind one balancer. */
+async function replicasBehindBalancer(farm: Awaited<ReturnType<typeof openFarm>>, n: number) {
+  const replicas = await farm.replicate(n, Crashy, {});
+  const front = await farm.balance(replicas.map((r) => r.api));
+  return { replicas, front };
+}
+
+test("a second run after a heal adopts the replacement and the balancer: nothing is made or removed", async () => {
+  await withFarm("t-rerun", async ({ farm, stateDir, events }) => {
+    const first = await replicasBehindBalancer(farm, 3);
+    farm.heal(first.replicas);
+    await request(`${first.replicas[0].api.url}/crash`).then((r) => r.body.dump());
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced"), 20_000));
+    assert.ok(await waitFor(() => events.filter((e) => e.type === "pool-changed").length >= 3, 10_000), "replacement back in the pool");
+
+    // A new controller on the same state runs the same script.
+    const driver = localDriver({ stateDir, stopGraceMs: 1000 });
+    const again = await openFarm(driver, { name: "t-rerun" });
+    const seen: FarmEvent[] = [];
+    again.on((e) => seen.push(e));
+    try {
+      const second = await replicasBehindBalancer(again, 3);
+      assert.equal(await again.prune(), []);
+      assert.equal(seen.filter((e) => e.type === "vm-started" || e.type === "vm-stopped"), [], "nothing made or removed");
+      assert.is(second.front.url, first.front.url, "the front stays where clients know it");
+      const names = new Set<string>();
+      for (let i = 0; i < 30; i++) names.add((await json(`${second.front.url}/echo`)).vm);
+      assert.equal([...names].sort(), ["crashy-1", "crashy-2", "crashy-3"]);
+    } finally {
+      await driver.close();
+    }
+  });
+});
+
+test("a second run that asks for fewer replicas prunes the rest, and the adopted balancer's pool follows", async () => {
+  await withFarm("t-shrink", async ({ farm, stateDir }) => {
+    const first = await replicasBehindBalancer(farm, 3);
+    const driver = localDriver({ stateDir, stopGraceMs: 1000 });
+    const again = await openFarm(driver, { name: "t-shrink" });
+    try {
+      const second = await replicasBehindBalancer(again, 2);
+      assert.is(second.front.url, first.front.url);
+      assert.equal(await again.prune(), ["crashy-3"]);
+      assert.equal((await driver.list({ farm: "t-shrink", vm: "crashy-3" })), [], "the third replica is gone");
+      const status = await again.status();
+      const pool = status.balancers[0].backends.filter((b) => b.lifecycle === "active");
+      assert.equal(pool.map((b) => b.id).sort(), second.replicas.map((r) => `${r.address.host}:${r.address.port}`).sort());
+      const names = new Set<string>();
+      for (let i = 0; i < 20; i++) names.add((await json(`${second.front.url}/echo`)).vm);
+      assert.equal([...names].sort(), ["crashy-1", "crashy-2"]);
+    } finally {
+      await driver.close();
+    }
   });
 });
 

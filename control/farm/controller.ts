@@ -47,7 +47,18 @@ interface TrackedBalancer {
   readonly members: Set<string>;
 }
 
-export async function openFarm(driver: Driver, options: FarmOptions = {}): Promise<Farm & { status(): Promise<FarmStatus> }> {
+/** A farm as its controller sees it: the combinators, and what a deployment command needs besides. */
+export interface FarmHandle extends Farm {
+  /** What the driver and the balancers themselves report: works from a controller that made none of it. */
+  status(): Promise<FarmStatus>;
+  /**
+   * Removes every VM labelled with this farm that this controller neither made nor adopted: after a
+   * script has run, what it no longer asks for (a replica fewer, a role gone). Returns their names.
+   */
+  prune(): Promise<string[]>;
+}
+
+export async function openFarm(driver: Driver, options: FarmOptions = {}): Promise<FarmHandle> {
   return new FarmController(driver, options);
 }
 
@@ -64,7 +75,7 @@ export interface BalancerStatus {
   readonly error: string | null;
 }
 
-class FarmController implements Farm {
+class FarmController implements FarmHandle {
   readonly name: string;
   readonly #driver: Driver;
   readonly #clock: Clock;
@@ -187,7 +198,6 @@ class FarmController implements Farm {
     this.#balancers.clear();
   }
 
-  /** What the driver and the balancers themselves report: works from a controller that made none of it. */
   async status(): Promise<FarmStatus> {
     const records = await this.#driver.list({ farm: this.name });
     const balancers = await Promise.all(records.filter((r) => r.spec.settings?.adminToken !== undefined).map((r) => balancerStatus(r)));
@@ -202,6 +212,17 @@ class FarmController implements Farm {
     };
   }
 
+  async prune(): Promise<string[]> {
+    const pruned: string[] = [];
+    for (const r of await this.#driver.list({ farm: this.name })) {
+      if (this.#vms.get(r.spec.labels.vm)?.record.id === r.id) continue;
+      await this.#driver.destroy(r.id);
+      pruned.push(r.spec.labels.vm);
+      this.#emit({ type: "vm-stopped", vm: r.spec.labels.vm, role: r.spec.labels.role });
+    }
+    return pruned;
+  }
+
   // ---- VMs ----------------------------------------------------------------------------------------
 
   #nextName(prefix: string): string {
@@ -210,12 +231,22 @@ class FarmController implements Farm {
     return `${prefix}-${n}`;
   }
 
-  /** The VM `name` running `role` with `imports`: adopted when it already runs so, made otherwise. */
-  async #ensureVm(name: string, role: AnyRole, imports: Record<string, string>, settings?: Record<string, string>): Promise<Vm<AnyRole>> {
+  /**
+   * The VM `name` running `role` with `imports`: adopted when it already runs so, made otherwise.
+   * With `liveImports` the imports are brought up to date at run time (a balancer's pool), so a
+   * running VM that differs only in them is adopted too.
+   */
+  async #ensureVm(
+    name: string,
+    role: AnyRole,
+    imports: Record<string, string>,
+    settings?: Record<string, string>,
+    liveImports = false,
+  ): Promise<Vm<AnyRole>> {
     const spec: VmSpec = { labels: { farm: this.name, role: role.name, vm: name }, image: role.image, imports, settings };
     let record: VmRecord | null = null;
     for (const existing of await this.#driver.list({ farm: this.name, vm: name })) {
-      if (record === null && existing.state === "running" && sameSpec(existing.spec, spec)) record = existing;
+      if (record === null && existing.state === "running" && sameSpec(existing.spec, spec, liveImports)) record = existing;
       else await this.#driver.destroy(existing.id);
     }
     const adopted = record !== null;
@@ -283,21 +314,49 @@ class FarmController implements Farm {
     const running = (await this.#driver.list({ farm: this.name, vm: name })).find((r) => r.state === "running");
     const token = running?.spec.settings?.adminToken ?? randomBytes(24).toString("hex");
     const full = { ...settings, adminPort: String(BALANCER_ADMIN_PORT), adminToken: token };
-    const vm = await this.#ensureVm(name, balancerRole, backends, full);
+    const vm = await this.#ensureVm(name, balancerRole, backends, full, tracksMembers);
     const record = this.#vms.get(name)!.record;
-    this.#balancers.set(name, {
+    const balancer: TrackedBalancer = {
       name,
       record,
       contract,
       adminUrl: `http://${formatHost(record.address!.host)}:${BALANCER_ADMIN_PORT}`,
       token,
       members: new Set(tracksMembers ? Object.values(backends) : []),
-    });
+    };
+    try {
+      await this.#untilAdminAnswers(balancer);
+      // Level-triggered: an adopted balancer may hold an older pool (replicas healed or dropped since
+      // it started); setting the whole pool is a no-op for one that is already right.
+      if (tracksMembers) await this.#admin(balancer, "PUT", "/pools/main/backends", poolBackends(backends, settings));
+    } catch (error) {
+      await this.#removeVm(name);
+      throw error;
+    }
+    this.#balancers.set(name, balancer);
     this.#emit({ type: "pool-changed", pool: name, backends: Object.values(backends) });
     return endpoint(contract, vmUrl(record), `balancer ${vm.name}`);
   }
 
-  async #admin(balancer: TrackedBalancer, method: "POST" | "DELETE", route: string, body?: unknown): Promise<void> {
+  /** A balancer's front answers a little before its admin API listens; the farm needs both. */
+  async #untilAdminAnswers(balancer: TrackedBalancer): Promise<void> {
+    const deadline = this.#clock.now() + ADMIN_TIMEOUT_MS;
+    for (;;) {
+      let problem: string;
+      try {
+        const response = await request(`${balancer.adminUrl}/healthz`, { headersTimeout: ADMIN_TIMEOUT_MS, bodyTimeout: ADMIN_TIMEOUT_MS });
+        await response.body.dump();
+        if (response.statusCode === 200) return;
+        problem = `HTTP ${response.statusCode}`;
+      } catch (error) {
+        problem = (error as Error).message;
+      }
+      if (this.#clock.now() >= deadline) throw new BalancerCallError(balancer.name, "GET /healthz", problem);
+      await this.#clock.sleep(25);
+    }
+  }
+
+  async #admin(balancer: TrackedBalancer, method: "PUT" | "POST" | "DELETE", route: string, body?: unknown): Promise<void> {
     const response = await request(`${balancer.adminUrl}${route}`, {
       method,
       headers: { authorization: `Bearer ${balancer.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
@@ -320,8 +379,7 @@ class FarmController implements Farm {
   }
 
   async #addMember(balancer: TrackedBalancer, url: string): Promise<void> {
-    const { hostname, port } = new URL(url);
-    await this.#admin(balancer, "POST", "/pools/main/backends", { address: hostname, port: Number(port) });
+    await this.#admin(balancer, "POST", "/pools/main/backends", backendAt(url));
     balancer.members.add(url);
     this.#emit({ type: "pool-changed", pool: balancer.name, backends: [...balancer.members] });
   }
@@ -351,14 +409,16 @@ class FarmController implements Farm {
     this.#failures.set(tracked.role.name, { count: failures, at: now });
     await this.#clock.sleep(Math.min(this.#healMax, this.#healBase * 2 ** (failures - 1)));
     if (this.#closed) return;
+    // The replacement keeps the name: a name is a place in the desired farm, so a later `up` of the
+    // same script adopts the replacement instead of making a fourth replica.
     await this.#driver.destroy(tracked.record.id);
     this.#vms.delete(tracked.name);
-    const name = this.#nextName(tracked.role.name);
-    const replacement = await this.#ensureVm(name, tracked.role, tracked.imports);
-    this.#vms.get(name)!.healed = true;
-    this.#emit({ type: "vm-replaced", vm: tracked.name, by: replacement.name });
-    const fresh = vmUrl(this.#vms.get(name)!.record);
-    for (const b of memberOf) await this.#addMember(b, fresh);
+    await this.#ensureVm(tracked.name, tracked.role, tracked.imports);
+    const replacement = this.#vms.get(tracked.name)!;
+    replacement.healed = true;
+    const { address } = replacement.record;
+    this.#emit({ type: "vm-replaced", vm: tracked.name, role: tracked.role.name, address: address === null ? "" : `${formatHost(address.host)}:${address.port}` });
+    for (const b of memberOf) await this.#addMember(b, vmUrl(replacement.record));
   }
 
   #emit(event: FarmEvent): void {
@@ -410,9 +470,19 @@ function vmHandle(name: string, role: AnyRole, record: VmRecord): Vm<AnyRole> {
 }
 
 /** Whether an existing VM already is what is asked for (a balancer's generated token aside). */
-function sameSpec(a: VmSpec, b: VmSpec): boolean {
+function sameSpec(a: VmSpec, b: VmSpec, ignoreImports: boolean): boolean {
   const settings = (s: VmSpec["settings"]) => JSON.stringify(Object.entries(s ?? {}).filter(([k]) => k !== "adminToken").sort());
   return a.image === b.image && a.labels.role === b.labels.role &&
-    JSON.stringify(Object.entries(a.imports).sort()) === JSON.stringify(Object.entries(b.imports).sort()) &&
+    (ignoreImports || JSON.stringify(Object.entries(a.imports).sort()) === JSON.stringify(Object.entries(b.imports).sort())) &&
     settings(a.settings) === settings(b.settings);
+}
+
+/** A balancer's imports ("backend-N" -> URL) as the admin API takes a pool, backup flags included. */
+function poolBackends(backends: Record<string, string>, settings: Record<string, string>): unknown[] {
+  return Object.entries(backends).map(([name, url]) => ({ ...backendAt(url), backup: settings[`${name}.backup`] === "true" }));
+}
+
+function backendAt(url: string): { address: string; port: number } {
+  const { hostname, port } = new URL(url);
+  return { address: hostname.replace(/^\[|\]$/g, ""), port: Number(port) };
 }

@@ -87,7 +87,8 @@ export type FarmEvent =
   | { readonly type: "vm-started"; readonly vm: string; readonly role: string }
   | { readonly type: "vm-failed"; readonly vm: string; readonly role: string; readonly reason: string }
   | { readonly type: "vm-stopped"; readonly vm: string; readonly role: string }
-  | { readonly type: "vm-replaced"; readonly vm: string; readonly by: string }
+  /** A failed VM was replaced by a new one of the same name, now at `address` (host:port). */
+  | { readonly type: "vm-replaced"; readonly vm: string; readonly role: string; readonly address: string }
   | { readonly type: "pool-changed"; readonly pool: string; readonly backends: readonly string[] };
 
 export interface Farm {

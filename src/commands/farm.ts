@@ -2,7 +2,7 @@
 
 import type { Driver } from "../../control/drivers/driver.ts";
 import { chooseDriver, type DriverChoice } from "./drivers.ts";
-import { openFarm, type FarmStatus } from "../../control/farm/controller.ts";
+import { openFarm, type FarmHandle, type FarmStatus } from "../../control/farm/controller.ts";
 import type { FarmEvent } from "../../control/farm/farm.ts";
 import { checkScript, farmNameFor, loadScript, type ScriptResult } from "../../control/farm/script.ts";
 
@@ -78,7 +78,7 @@ export async function runStart(script: string, options: FarmCommandOptions & { r
 export interface Deployed {
   readonly name: string;
   readonly driver: Driver;
-  readonly farm: Awaited<ReturnType<typeof openFarm>>;
+  readonly farm: FarmHandle;
   readonly result: ScriptResult;
   readonly events: FarmEvent[];
   close(): Promise<void>;
@@ -106,6 +106,8 @@ async function deploy(script: string, options: FarmCommandOptions): Promise<Depl
     await driver.close();
     return null;
   }
+  // What an earlier run made and this one no longer asks for goes, as in any declarative deployment.
+  await farm.prune();
   process.stdout.write(renderStatus(name, await farm.status()));
   for (const [label, e] of Object.entries(result ?? {})) process.stdout.write(`${label}: ${e.url}  (${e.contract.id})\n`);
   return { name, driver, farm, result, events, close: () => driver.close() };
@@ -131,7 +133,7 @@ function describe(event: FarmEvent): string {
     case "vm-started": return `started ${event.vm} (${event.role})`;
     case "vm-failed": return `FAILED ${event.vm} (${event.role}): ${event.reason}`;
     case "vm-stopped": return `removed ${event.vm}`;
-    case "vm-replaced": return `replaced ${event.vm} by ${event.by}`;
+    case "vm-replaced": return `replaced ${event.vm}, now at ${event.address}`;
     case "pool-changed": return `pool of ${event.pool}: ${event.backends.length} backend(s)`;
   }
 }
