@@ -170,6 +170,25 @@ test("twenty concurrent creates get distinct VMIDs and all succeed", async () =>
   });
 });
 
+test("write operations are bounded: never more in flight at the API than writeConcurrency", async () => {
+  await withEmulator(async (em) => {
+    // Every write is answered 40 ms late, so concurrent creates pile up behind the limit.
+    em.faults.slowAnswers.push({ methods: ["POST", "PUT", "DELETE"], ms: 40 });
+    for (const limit of [1, 3]) {
+      const d = driverFor(em, { writeConcurrency: limit });
+      em.writes.peak = 0;
+      try {
+        const recs = await Promise.all(Array.from({ length: 6 }, (_, i) => d.create(spec(`b${limit}-${i}`))));
+        await Promise.all(recs.map((r) => d.destroy(r.id)));
+        assert.is(em.writes.peak, limit, `writeConcurrency ${limit}`);
+      } finally {
+        await d.close();
+      }
+    }
+    assert.equal(clones(em), []);
+  });
+});
+
 test("a second driver lists and adopts (and destroys) the first one's VMs by tags", async () => {
   await withEmulator(async (em) => {
     const a = driverFor(em);

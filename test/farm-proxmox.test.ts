@@ -133,8 +133,12 @@ test("farmhand up/status/down --driver proxmox: the CLI drives the cluster from 
     });
   const common = ["--driver", "proxmox", "--templates", templatesFile, "--farm", "pve-cli"];
   try {
-    const up = await run(["up", path.join(root, "examples/order-processing/farm.ts"), ...common]);
+    // Writes answered late pile up behind FARMHAND_PVE_WRITES (three order replicas are made at once).
+    emulator.faults.slowAnswers.push({ methods: ["POST", "PUT", "DELETE"], ms: 20 });
+    const up = await run(["up", path.join(root, "examples/order-processing/farm.ts"), ...common], { FARMHAND_PVE_WRITES: "2" });
     assert.is(up.status, 0, up.stderr);
+    assert.is(emulator.writes.peak, 2, "at most FARMHAND_PVE_WRITES writes at once");
+    emulator.faults.slowAnswers.length = 0;
     assert.match(up.stdout, /orders-balancer-1\s+balancer\s+running/);
     const status = await run(["status", ...common]);
     assert.is(status.status, 0, status.stderr);
@@ -146,6 +150,9 @@ test("farmhand up/status/down --driver proxmox: the CLI drives the cluster from 
     const missing = await run(["status", "--driver", "proxmox", "--farm", "x"], { FARMHAND_PVE_URL: "" });
     assert.is(missing.status, 2);
     assert.match(missing.stderr, /--driver proxmox needs FARMHAND_PVE_URL in the environment/);
+    const writes = await run(["status", ...common], { FARMHAND_PVE_WRITES: "0" });
+    assert.is(writes.status, 2);
+    assert.match(writes.stderr, /FARMHAND_PVE_WRITES: expected a positive integer \(got "0"\)/);
     const wrong = await run(["status", "--driver", "vmware", "--farm", "x"]);
     assert.is(wrong.status, 2);
     assert.match(wrong.stderr, /--driver: expected "local" or "proxmox" \(got "vmware"\)/);

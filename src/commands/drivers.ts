@@ -18,6 +18,7 @@ export const DRIVER_HELP = `drivers: --driver local (default; --state DIR) or --
   FARMHAND_PVE_TOKEN    USER@REALM!TOKENID=SECRET   (or FARMHAND_PVE_USER and FARMHAND_PVE_PASSWORD)
   FARMHAND_PVE_CA       a CA certificate file to trust, or FARMHAND_PVE_FINGERPRINT (SHA-256 of the certificate)
   FARMHAND_PVE_NODES    comma-separated nodes to place VMs on (default: every online node)
+  FARMHAND_PVE_WRITES   at most this many write calls in flight at the API (default 4)
   --templates FILE      JSON: image folder name -> template VMID or template name
 `;
 
@@ -44,6 +45,7 @@ export function chooseDriver(choice: DriverChoice, env: NodeJS.ProcessEnv = proc
       : env.FARMHAND_PVE_FINGERPRINT !== undefined ? { fingerprint: env.FARMHAND_PVE_FINGERPRINT } : undefined,
     nodes: env.FARMHAND_PVE_NODES?.split(",").map((n) => n.trim()).filter((n) => n !== ""),
     templates: choice.templates === undefined ? undefined : templatesFrom(choice.templates),
+    writeConcurrency: env.FARMHAND_PVE_WRITES === undefined ? undefined : positiveInteger(env, "FARMHAND_PVE_WRITES"),
   });
 }
 
@@ -55,6 +57,13 @@ function auth(env: NodeJS.ProcessEnv): ProxmoxAuth {
     return { tokenId: token.slice(0, eq), tokenSecret: token.slice(eq + 1) };
   }
   return { username: required(env, "FARMHAND_PVE_USER"), password: required(env, "FARMHAND_PVE_PASSWORD") };
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string): number {
+  const text = env[name] ?? "";
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1) throw new DriverChoiceError(`${name}: expected a positive integer (got ${JSON.stringify(text)})`);
+  return n;
 }
 
 function templatesFrom(file: string): Record<string, number | string> {

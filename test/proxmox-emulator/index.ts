@@ -106,6 +106,8 @@ export interface Faults {
   offlineNodes: Set<string>;
   /** Requests whose path (after /api2/json) starts with `prefix` answer 403. */
   denied: { prefix: string; methods?: string[]; message?: string }[];
+  /** Requests of these methods are answered `ms` later (a busy pveproxy). */
+  slowAnswers: { methods: string[]; ms: number }[];
 }
 
 export interface RecordedRequest {
@@ -177,6 +179,8 @@ export interface Emulator {
   readonly state: EmulatorState;
   readonly faults: Faults;
   readonly requests: RecordedRequest[];
+  /** Write requests (anything but GET) being handled now, and the most there were at once. */
+  readonly writes: { inFlight: number; peak: number };
   /** PEM of the self-signed certificate when tls is on. */
   readonly certificate: string | null;
   /** Resolves once every task now running has ended. */
@@ -354,7 +358,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     slowTasks: [],
     offlineNodes: new Set(),
     denied: [],
+    slowAnswers: [],
   };
+  // Write requests (anything but GET) being handled now, and the most there ever were at once.
+  const writes = { inFlight: 0, peak: 0 };
   const requests: RecordedRequest[] = [];
   const tickets = new Map<string, { user: string; issued: number }>();
   const csrfTokens = new Map<string, { user: string; issued: number }>();
@@ -1097,6 +1104,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       send(res, status, reason, errors !== undefined ? { errors, data: null } : { data });
     };
 
+    const delay = faults.slowAnswers.filter((f) => f.methods.includes(method)).reduce((a, f) => a + f.ms, 0);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (faults.proxyErrors.count > 0) {
       faults.proxyErrors.count--;
       return answer(596, faults.proxyErrors.message ?? "Broken pipe", null);
@@ -1144,6 +1153,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   let certificate: string | null = null;
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.method !== "GET") {
+      writes.peak = Math.max(writes.peak, ++writes.inFlight);
+      res.once("close", () => writes.inFlight--);
+    }
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, String((err as Error)?.message ?? err), { data: null });
     });
@@ -1176,6 +1189,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     state,
     faults,
     requests,
+    writes,
     certificate,
     async idle() {
       while (pending.size > 0) await Promise.allSettled([...pending]);

@@ -235,6 +235,10 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
   const maxMs = options.retry?.maxMs ?? 5_000;
   const taskPollMs = options.taskPollMs ?? 250;
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
+  const writeConcurrency = options.writeConcurrency ?? 4;
+  if (!Number.isInteger(writeConcurrency) || writeConcurrency < 1) {
+    throw new RangeError(`proxmox driver: writeConcurrency must be a positive integer (got ${writeConcurrency})`);
+  }
   const now = options.now ?? (() => Date.now());
   const ticketRenewMs = options.ticketRenewMs ?? 110 * 60 * 1000;
   const full = options.full ?? false;
@@ -275,7 +279,7 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
   let active = 0;
   const waiting: (() => void)[] = [];
   const limit = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= (options.writeConcurrency ?? 4)) await new Promise<void>((r) => waiting.push(r));
+    if (active >= writeConcurrency) await new Promise<void>((r) => waiting.push(r));
     else active++;
     try {
       return await fn();
