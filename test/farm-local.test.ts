@@ -1,7 +1,7 @@
 // The combinators end to end on the local driver: real child processes on their own loopback
 // addresses, real balancer VMs, real traffic.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,6 +81,32 @@ test("heal: a failed replica leaves the balancer at once and is replaced", async
     assert.equal([...seen].sort(), [replicas[0].name, replicas[1].name].sort());
     assert.is((await json(`http://${replaced.address}/echo`)).vm, replicas[0].name);
   });
+});
+
+test("heal keeps trying when a replacement fails to start, and the farm recovers once it can", async () => {
+  // A copy of the crashy image that the test breaks and mends while the farm heals.
+  const image = mkdtempSync(path.join(os.tmpdir(), "farmhand-image-"));
+  cpSync(path.join(images, "crashy"), image, { recursive: true });
+  const entry = path.join(image, "server.ts");
+  const good = readFileSync(entry, "utf8");
+  const Mendable = role("mendable", { provides: { api: Echo }, requires: {}, image });
+  try {
+    await withFarm("t-retry", async ({ farm, events }) => {
+      const [vm] = await farm.replicate(1, Mendable, {});
+      const front = await farm.balance([vm.api]);
+      farm.heal([vm]);
+      writeFileSync(entry, "console.error('mendable: broken on purpose'); process.exit(1);\n");
+      await request(`${vm.api.url}/crash`).then((r) => r.body.dump());
+      const failedReplacements = () => events.filter((e) => e.type === "vm-failed" && e.reason.startsWith("replacement failed")).length;
+      assert.ok(await waitFor(() => failedReplacements() >= 2, 20_000), "replacements fail while the image is broken");
+      writeFileSync(entry, good);
+      assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced"), 20_000), "replaced once the image starts again");
+      assert.match((events.find((e) => e.type === "vm-failed" && e.reason.startsWith("replacement failed")) as { reason: string }).reason, /broken on purpose/);
+      assert.is((await json(`${front.url}/echo`)).vm, vm.name, "the balancer has it back");
+    });
+  } finally {
+    rmSync(image, { recursive: true, force: true });
+  }
 });
 
 /** The script both tests below run twice: n replicas behind one balancer. */

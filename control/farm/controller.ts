@@ -396,29 +396,44 @@ class FarmController implements FarmHandle {
     });
   }
 
-  /** A failed VM leaves every balancer at once; a healed one is then replaced, with backoff. */
+  /**
+   * A failed VM leaves every balancer at once; a healed one is then replaced, with backoff, and
+   * tried again (backing off further) for as long as a replacement fails to start.
+   */
   async #recover(tracked: TrackedVm): Promise<void> {
     const url = vmUrl(tracked.record);
     const memberOf = [...this.#balancers.values()].filter((b) => b.members.has(url));
     await Promise.all(memberOf.map((b) => this.#removeMember(b, url)));
     if (!tracked.healed) return;
-    // Failures of a role back off exponentially; a role quiet for twice the longest delay starts over.
-    const now = this.#clock.now();
-    const last = this.#failures.get(tracked.role.name);
-    const failures = last !== undefined && now - last.at < 2 * this.#healMax ? last.count + 1 : 1;
-    this.#failures.set(tracked.role.name, { count: failures, at: now });
-    await this.#clock.sleep(Math.min(this.#healMax, this.#healBase * 2 ** (failures - 1)));
-    if (this.#closed) return;
-    // The replacement keeps the name: a name is a place in the desired farm, so a later `up` of the
-    // same script adopts the replacement instead of making a fourth replica.
     await this.#driver.destroy(tracked.record.id);
     this.#vms.delete(tracked.name);
-    await this.#ensureVm(tracked.name, tracked.role, tracked.imports);
+    // The replacement keeps the name: a name is a place in the desired farm, so a later `up` of the
+    // same script adopts the replacement instead of making a fourth replica.
+    for (;;) {
+      await this.#clock.sleep(this.#nextHealDelay(tracked.role.name));
+      if (this.#closed) return;
+      try {
+        await this.#ensureVm(tracked.name, tracked.role, tracked.imports);
+        break;
+      } catch (error) {
+        // #ensureVm leaves nothing behind when it fails.
+        this.#emit({ type: "vm-failed", vm: tracked.name, role: tracked.role.name, reason: `replacement failed: ${(error as Error).message}` });
+      }
+    }
     const replacement = this.#vms.get(tracked.name)!;
     replacement.healed = true;
     const { address } = replacement.record;
     this.#emit({ type: "vm-replaced", vm: tracked.name, role: tracked.role.name, address: address === null ? "" : `${formatHost(address.host)}:${address.port}` });
     for (const b of memberOf) await this.#addMember(b, vmUrl(replacement.record));
+  }
+
+  /** Failures of a role back off exponentially; a role quiet for twice the longest delay starts over. */
+  #nextHealDelay(role: string): number {
+    const now = this.#clock.now();
+    const last = this.#failures.get(role);
+    const failures = last !== undefined && now - last.at < 2 * this.#healMax ? last.count + 1 : 1;
+    this.#failures.set(role, { count: failures, at: now });
+    return Math.min(this.#healMax, this.#healBase * 2 ** (failures - 1));
   }
 
   #emit(event: FarmEvent): void {
