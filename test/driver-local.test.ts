@@ -194,6 +194,23 @@ test("a missing or malformed manifest is refused at create, naming the folder an
   });
 });
 
+test("drivers recording in different state dirs never share an address: reservations are machine-wide", async () => {
+  const dirs = await Promise.all(["farmhand-local-a-", "farmhand-local-b-", "farmhand-addr-"].map((p) => mkdtemp(path.join(os.tmpdir(), p))));
+  const [a, b] = dirs.slice(0, 2).map((stateDir) => localDriver({ stateDir, addressDir: dirs[2], port: PORT }));
+  try {
+    // Created, not started: nothing binds yet, so only the reservations keep the addresses apart.
+    const made = await Promise.all([a, b].flatMap((d, i) => [1, 2, 3].map((n) => d.create(spec(`vm-${i}-${n}`, "echo")))));
+    assert.is(made.length, 6);
+    // One reservation file per address: six files, six distinct addresses.
+    assert.is((await readdir(dirs[2])).length, 6);
+    await Promise.all([...(await a.list({})).map((r) => a.destroy(r.id)), ...(await b.list({})).map((r) => b.destroy(r.id))]);
+    assert.equal(await readdir(dirs[2]), [], "destroy gives the addresses back");
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  }
+});
+
 test("a second driver instance on the same state dir lists and destroys the first one's VMs", async () => {
   await withDriver(async (first, stateDir) => {
     const a = await first.create(spec("web-1", "echo"));

@@ -82,6 +82,10 @@ test("up, up again (adopts, creates nothing), status, down (leaves no process)",
     for (const vm of ["payments-1", "inventory-1", "orders-1", "orders-2", "orders-3", "orders-balancer-1", "web-1"]) {
       assert.match(status.stdout, new RegExp(`${vm}\\s+\\S+\\s+running`));
     }
+    // Endpoints as each VM announces them.
+    assert.match(status.stdout, /orders-1\s+orders\s+running\s+127\.0\.\d+\.\d+:8080\s+api=orders@1\n/);
+    assert.match(status.stdout, /orders-balancer-1\s+balancer\s+running\s+\S+\s+api=orders@1\n/);
+    assert.match(status.stdout, /web-1\s+web\s+running\s+\S+\s+site=web@1\n/);
     assert.match(status.stdout, /balancer orders-balancer-1 \(orders@1\)/);
     assert.is((status.stdout.match(/^127\.0\.\d+\.\d+:8080 +main +up +yes +active/gm) ?? []).length, 3, status.stdout);
     assert.is((await processesOf(stateDir, "cli-up")).length, 7);

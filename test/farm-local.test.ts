@@ -154,6 +154,9 @@ test("a second run that asks for fewer replicas prunes the rest, and the adopted
       assert.equal(await again.prune(), ["crashy-3"]);
       assert.equal((await driver.list({ farm: "t-shrink", vm: "crashy-3" })), [], "the third replica is gone");
       const status = await again.status();
+      assert.equal(status.vms.map((v) => [v.name, v.provides]).sort(), [
+        ["crashy-1", { api: "echo@1" }], ["crashy-2", { api: "echo@1" }], ["echo-balancer-1", { api: "echo@1" }],
+      ]);
       const pool = status.balancers[0].backends.filter((b) => b.lifecycle === "active");
       assert.equal(pool.map((b) => b.id).sort(), second.replicas.map((r) => `${r.address.host}:${r.address.port}`).sort());
       const names = new Set<string>();

@@ -63,7 +63,14 @@ export async function openFarm(driver: Driver, options: FarmOptions = {}): Promi
 }
 
 export interface FarmStatus {
-  readonly vms: readonly { readonly name: string; readonly role: string; readonly state: string; readonly address: string | null }[];
+  readonly vms: readonly {
+    readonly name: string;
+    readonly role: string;
+    readonly state: string;
+    readonly address: string | null;
+    /** Endpoint name -> contract id, as the VM itself announces them; a string when it could not be asked. */
+    readonly provides: Readonly<Record<string, string>> | string;
+  }[];
   readonly balancers: readonly BalancerStatus[];
 }
 
@@ -201,15 +208,20 @@ class FarmController implements FarmHandle {
   async status(): Promise<FarmStatus> {
     const records = await this.#driver.list({ farm: this.name });
     const balancers = await Promise.all(records.filter((r) => r.spec.settings?.adminToken !== undefined).map((r) => balancerStatus(r)));
-    return {
-      vms: records.map((r) => ({
+    const vms = await Promise.all(records.map(async (r) => {
+      const said = r.state === "running" && r.address !== null ? await announced(r) : "-";
+      const provides = typeof said === "object" && said !== null && Object.values(said).every((v) => typeof v === "string")
+        ? (said as Record<string, string>)
+        : typeof said === "string" ? said : "malformed answer";
+      return {
         name: r.spec.labels.vm,
         role: r.spec.labels.role,
         state: r.state,
         address: r.address === null ? null : `${r.address.host}:${r.address.port}`,
-      })),
-      balancers,
-    };
+        provides,
+      };
+    }));
+    return { vms, balancers };
   }
 
   async prune(): Promise<string[]> {
@@ -275,17 +287,7 @@ class FarmController implements FarmHandle {
   async #guard(name: string, role: AnyRole, record: VmRecord): Promise<void> {
     const expected: Record<string, string> = {};
     for (const [key, contract] of Object.entries(role.provides)) expected[key] = contract.id;
-    let actual: unknown;
-    try {
-      const response = await request(`${vmUrl(record)}/.well-known/farmhand`, {
-        headersTimeout: GUARD_TIMEOUT_MS,
-        bodyTimeout: GUARD_TIMEOUT_MS,
-      });
-      actual = response.statusCode === 200 ? ((await response.body.json()) as { provides?: unknown }).provides : `HTTP ${response.statusCode}`;
-      if (response.statusCode !== 200) await response.body.dump();
-    } catch (error) {
-      actual = `no answer (${(error as Error).message})`;
-    }
+    const actual = await announced(record);
     const provides = actual as Record<string, unknown> | null;
     const matches = typeof provides === "object" && provides !== null &&
       Object.keys(expected).length === Object.keys(provides).length &&
@@ -438,6 +440,23 @@ class FarmController implements FarmHandle {
 
   #emit(event: FarmEvent): void {
     for (const listener of this.#listeners) listener(event);
+  }
+}
+
+/** What a VM answers at /.well-known/farmhand: its `provides` object, or a string saying why there is none. */
+async function announced(record: VmRecord): Promise<unknown> {
+  try {
+    const response = await request(`${vmUrl(record)}/.well-known/farmhand`, {
+      headersTimeout: GUARD_TIMEOUT_MS,
+      bodyTimeout: GUARD_TIMEOUT_MS,
+    });
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      return `HTTP ${response.statusCode}`;
+    }
+    return ((await response.body.json()) as { provides?: unknown }).provides;
+  } catch (error) {
+    return `no answer (${(error as Error).message})`;
   }
 }
 

@@ -139,8 +139,11 @@ function describe(event: FarmEvent): string {
 }
 
 export function renderStatus(name: string, status: FarmStatus): string {
-  const rows: string[][] = [["VM", "ROLE", "STATE", "ADDRESS"]];
-  for (const vm of status.vms) rows.push([vm.name, vm.role, vm.state, vm.address ?? "-"]);
+  const rows: string[][] = [["VM", "ROLE", "STATE", "ADDRESS", "PROVIDES"]];
+  for (const vm of status.vms) {
+    const provides = typeof vm.provides === "string" ? vm.provides : Object.entries(vm.provides).map(([k, id]) => `${k}=${id}`).join(" ");
+    rows.push([vm.name, vm.role, vm.state, vm.address ?? "-", provides]);
+  }
   let out = `farm ${name}: ${status.vms.length} VM(s)\n${table(rows)}`;
   for (const b of status.balancers) {
     out += `\nbalancer ${b.name} (${b.contract})${b.error === null ? "" : `: ${b.error}`}\n`;

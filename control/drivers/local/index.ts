@@ -24,6 +24,11 @@ export { LocalVmStartError } from "../../errors.ts";
 export interface LocalDriverOptions {
   /** Where VMs are recorded. Default `<cwd>/.farmhand/local`. */
   readonly stateDir?: string;
+  /**
+   * Where loopback addresses are reserved: shared by every state dir, so farms recorded apart never
+   * get one address. Default `<tmpdir>/farmhand-addresses-<uid>`.
+   */
+  readonly addressDir?: string;
   /** The port every VM listens on (on its own address). Default 8080. */
   readonly port?: number;
   /** How long `start` waits for `GET /.well-known/farmhand` to answer 200. Default 15 000 ms. */
@@ -50,7 +55,7 @@ interface Child {
 const ERROR_TAIL_BYTES = 4096;
 
 export function localDriver(options: LocalDriverOptions = {}): Driver {
-  const store = new StateDir(options.stateDir ?? path.join(process.cwd(), ".farmhand", "local"));
+  const store = new StateDir(options.stateDir ?? path.join(process.cwd(), ".farmhand", "local"), options.addressDir);
   const port = options.port ?? 8080;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`local driver: port must be 1..65535, got ${port}`);
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;

@@ -1,14 +1,21 @@
 // The local driver's state directory: one JSON file per VM (written atomically: temp + rename),
-// one log file per VM, and one reservation file per handed-out loopback address.
+// one log file per VM; and one reservation file per handed-out loopback address, in a directory
+// that every state directory of this user on this machine shares.
 //
 //   <stateDir>/<id>.json          the VM's record (StoredVm)
 //   <stateDir>/<id>.log           the VM's stdout+stderr (its own file descriptors point here)
 //   <stateDir>/<id>.log.1         the previous log segment, after a rotation
-//   <stateDir>/addresses/<host>   reservation of 127.0.x.y, holding the owner's id
+//   <addressDir>/<host>           reservation of 127.0.x.y: the owner's state dir and id, a line each
+//
+// Reservations are machine-wide because loopback addresses are: two farms recorded in different
+// state dirs (a test run beside `npm start`) must never be handed one address, or one farm's
+// balancer would send traffic to the other's VM. A bind probe alone leaves a window between the
+// probe and the VM's own bind.
 
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import type { VmSpec, VmState } from "../driver.ts";
 import type { ImageManifest } from "./manifest.ts";
@@ -43,17 +50,35 @@ export function newId(farm: string, vm: string): string {
   return `${slug(farm)}-${slug(vm)}-${randomBytes(4).toString("hex")}`;
 }
 
+/** Where this user's local VMs reserve their addresses, whatever their state dir. */
+export function defaultAddressDir(): string {
+  return path.join(os.tmpdir(), `farmhand-addresses-${os.userInfo().uid}`);
+}
+
 export class StateDir {
   readonly dir: string;
   readonly addressDir: string;
 
-  constructor(dir: string) {
+  constructor(dir: string, addressDir = defaultAddressDir()) {
     this.dir = path.resolve(dir);
-    this.addressDir = path.join(this.dir, "addresses");
+    this.addressDir = path.resolve(addressDir);
   }
 
   async ensure(): Promise<void> {
-    await mkdir(this.addressDir, { recursive: true });
+    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.addressDir, { recursive: true, mode: 0o700 });
+  }
+
+  /** The owner written in a reservation file: this state dir and the VM's id. */
+  #owner(id: string): string {
+    return `${this.dir}\n${id}\n`;
+  }
+
+  /** Whether the VM that owns a reservation is still recorded in its state dir. */
+  async #ownerRecorded(text: string): Promise<boolean> {
+    const [dir, id] = text.split("\n");
+    if (dir === undefined || id === undefined || !isValidId(id)) return false;
+    return stat(path.join(dir, `${id}.json`)).then(() => true, () => false);
   }
 
   file(id: string): string {
@@ -106,11 +131,11 @@ export class StateDir {
     if (vm.address !== null) await this.release(vm.address.host, vm.id);
   }
 
-  /** Frees a reservation if `id` holds it. */
+  /** Frees a reservation if `id` of this state dir holds it. */
   async release(host: string, id: string): Promise<void> {
     const file = path.join(this.addressDir, host);
     const owner = await readFile(file, "utf8").catch(() => null);
-    if (owner?.trim() === id) await unlink(file).catch(() => {});
+    if (owner === this.#owner(id)) await unlink(file).catch(() => {});
   }
 
   /** Frees every reservation `id` holds (for a VM whose record is already gone). */
@@ -120,9 +145,9 @@ export class StateDir {
   }
 
   /**
-   * Reserves a loopback address 127.0.x.y (x from 1, y 1..254) that no recorded VM of this state
+   * Reserves a loopback address 127.0.x.y (x from 1, y 1..254) that no recorded VM of any state
    * dir holds, and that `port` can be bound on right now. Reservation files are created with O_EXCL,
-   * so two driver instances sharing the state dir never get the same address.
+   * so two driver instances never get the same address.
    */
   async allocate(id: string, port: number): Promise<string> {
     await this.ensure();
@@ -131,10 +156,9 @@ export class StateDir {
     // is reclaimed once it is clearly not in flight.
     for (const host of held) {
       const file = path.join(this.addressDir, host);
-      const owner = (await readFile(file, "utf8").catch(() => "")).trim();
+      const owner = await readFile(file, "utf8").catch(() => "");
       const age = await stat(file).then((s) => Date.now() - s.mtimeMs, () => 0);
-      const recorded = isValidId(owner) && (await stat(this.file(owner)).then(() => true, () => false));
-      if (!recorded && age > 60_000) {
+      if (age > 60_000 && !(await this.#ownerRecorded(owner))) {
         await unlink(file).catch(() => {});
         held.delete(host);
       }
@@ -146,7 +170,7 @@ export class StateDir {
         const file = path.join(this.addressDir, host);
         try {
           const fh = await open(file, "wx");
-          await fh.writeFile(id);
+          await fh.writeFile(this.#owner(id));
           await fh.close();
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === "EEXIST") continue;
