@@ -33,10 +33,14 @@ async function json(url: string): Promise<{ vm: string; imports?: Record<string,
 }
 
 /** A fresh state dir, a farm on it, and a teardown that leaves nothing behind. */
-async function withFarm(name: string, body: (ctx: { farm: Awaited<ReturnType<typeof openFarm>>; stateDir: string; events: FarmEvent[] }) => Promise<void>) {
+async function withFarm(
+  name: string,
+  body: (ctx: { farm: Awaited<ReturnType<typeof openFarm>>; stateDir: string; events: FarmEvent[] }) => Promise<void>,
+  healBaseDelayMs = 50,
+) {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-farm-"));
   const driver = localDriver({ stateDir, stopGraceMs: 1000 });
-  const farm = await openFarm(driver, { name, healBaseDelayMs: 50 });
+  const farm = await openFarm(driver, { name, healBaseDelayMs });
   const events: FarmEvent[] = [];
   farm.on((e) => events.push(e));
   try {
@@ -73,6 +77,12 @@ test("heal: a failed replica leaves the balancer at once and is replaced", async
     farm.heal(replicas);
     await request(`${replicas[0].api.url}/crash`).then((r) => r.body.dump());
     assert.ok(await waitFor(() => events.some((e) => e.type === "vm-failed" && e.vm === replicas[0].name), 10_000));
+    // Out of the pool at once, long before its replacement (which waits 1.5 s here) is in.
+    const gone = `${replicas[0].address.host}:${replicas[0].address.port}`;
+    assert.ok(await waitFor(() => events.some((e) => e.type === "pool-changed" && e.backends.length === 1), 5_000), "pool shrank");
+    const pool = (await farm.status()).balancers[0].backends;
+    assert.is(pool.find((b) => b.id === gone && b.lifecycle === "active"), undefined, JSON.stringify(pool));
+    assert.ok(!events.some((e) => e.type === "vm-replaced"), "replaced only after the heal delay");
     assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced" && e.vm === replicas[0].name), 20_000));
     // The replacement takes the failed VM's name; the event says where it now listens.
     const replaced = events.find((e) => e.type === "vm-replaced") as { address: string };
@@ -80,7 +90,7 @@ test("heal: a failed replica leaves the balancer at once and is replaced", async
     for (let i = 0; i < 20; i++) seen.add((await json(`${front.url}/echo`)).vm);
     assert.equal([...seen].sort(), [replicas[0].name, replicas[1].name].sort());
     assert.is((await json(`http://${replaced.address}/echo`)).vm, replicas[0].name);
-  });
+  }, 1500);
 });
 
 test("heal keeps trying when a replacement fails to start, and the farm recovers once it can", async () => {
@@ -273,8 +283,9 @@ test("route sends each path prefix to its endpoint; rewire re-points an import",
     assert.is((await json(`${front.url}/b/1`)).vm, b.name);
     const client = await farm.vm(EchoClient, { peer: a.api });
     assert.equal((await json(`${client.api.url}/x`)).imports, { peer: a.api.url });
-    await farm.rewire(client, "peer", b.api);
-    assert.equal((await json(`${client.api.url}/x`)).imports, { peer: b.api.url });
+    const rewired = await farm.rewire(client, "peer", b.api);
+    assert.is(rewired.name, client.name);
+    assert.equal((await json(`${rewired.api.url}/x`)).imports, { peer: b.api.url });
   });
 });
 

@@ -165,7 +165,7 @@ class FarmController implements FarmHandle {
     return this.#startBalancer(name, contract, backends, settings);
   }
 
-  async rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<void> {
+  async rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<Vm<R>> {
     const tracked = this.#vms.get(vm.name);
     if (tracked === undefined) throw new UnknownEndpointError(vm.name);
     // A process takes its imports at start: the VM leaves its balancers, restarts wired anew, returns.
@@ -178,6 +178,7 @@ class FarmController implements FarmHandle {
     const fresh = await this.#ensureVm(vm.name, tracked.role, imports);
     this.#vms.get(vm.name)!.healed = tracked.healed;
     for (const b of memberOf) await this.#addMember(b, vmUrl(this.#vms.get(fresh.name)!.record));
+    return fresh as Vm<R>;
   }
 
   heal<R extends AnyRole>(vms: readonly Vm<R>[]): void {
@@ -374,8 +375,9 @@ class FarmController implements FarmHandle {
   }
 
   async #removeMember(balancer: TrackedBalancer, url: string): Promise<void> {
-    const { host, port } = new URL(url);
-    await this.#admin(balancer, "DELETE", `/pools/main/backends/${encodeURIComponent(`${host}:${port}`)}`);
+    const { address, port } = backendAt(url);
+    const id = `${address.includes(":") ? `[${address}]` : address}:${port}`;
+    await this.#admin(balancer, "DELETE", `/pools/main/backends/${encodeURIComponent(id)}`);
     balancer.members.delete(url);
     this.#emit({ type: "pool-changed", pool: balancer.name, backends: [...balancer.members] });
   }
@@ -517,6 +519,7 @@ function poolBackends(backends: Record<string, string>, settings: Record<string,
 }
 
 function backendAt(url: string): { address: string; port: number } {
-  const { hostname, port } = new URL(url);
-  return { address: hostname.replace(/^\[|\]$/g, ""), port: Number(port) };
+  const { hostname, port, protocol } = new URL(url);
+  // URL leaves a scheme's default port out; the balancer's backend ids always carry it.
+  return { address: hostname.replace(/^\[|\]$/g, ""), port: Number(port || (protocol === "https:" ? 443 : 80)) };
 }

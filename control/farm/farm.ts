@@ -107,8 +107,12 @@ export interface Farm {
   route<const Parts extends { readonly [prefix: string]: AnyEndpoint }>(parts: Parts): Promise<Endpoint<RoutedContract<PartContracts<Parts>>>>;
   /** Traffic to `primary`, or to `backup` while `primary` is down. */
   failover<C extends AnyContract>(primary: Endpoint<C>, backup: Endpoint<C>): Promise<Endpoint<C>>;
-  /** Points a running VM's import at another endpoint of the same contract. */
-  rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<void>;
+  /**
+   * Points a running VM's import at another endpoint of the same contract. The VM restarts wired
+   * anew (a process takes its imports at start), possibly on another address: the handle returned
+   * is the one to use from then on.
+   */
+  rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<Vm<R>>;
   /** Keeps the VMs of `vms` alive: a failed one leaves every balancer at once and is replaced. */
   heal<R extends AnyRole>(vms: readonly Vm<R>[]): void;
   /** Typed stream of what happens in the farm. */

@@ -90,7 +90,7 @@ class FarmPlan implements PlannedFarm {
     return endpoint(contract, `plan://${name}`, `balancer ${name}`);
   }
 
-  async rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<void> {
+  async rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<Vm<R>> {
     const planned = this.#vms.get(vm.name);
     if (planned === undefined) throw new UnknownEndpointError(vm.name);
     const target = this.#serving(to as AnyEndpoint);
@@ -102,6 +102,7 @@ class FarmPlan implements PlannedFarm {
     } else {
       this.#edges[index] = edge;
     }
+    return vm;
   }
 
   heal<R extends AnyRole>(vms: readonly Vm<R>[]): void {
