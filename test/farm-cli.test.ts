@@ -150,13 +150,13 @@ test("start serves until Ctrl-C, then removes every VM", async () => {
   }
 });
 
-test("start --tour: load, a killed order VM replaced, nothing left afterwards", async () => {
+test("start --tour: load, a killed order VM healed, nothing left afterwards", async () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-cli-"));
   try {
     const tour = farmhand(["start", example, "--tour", "--state", stateDir, "--farm", "cli-tour"], 170_000);
     assert.is(tour.code, 0, `${tour.stdout}\n${tour.stderr}`);
-    assert.match(tour.stdout, /tour summary: orders-\d+ killed under load; replaced in [\d.]+ s/);
-    assert.match(tour.stderr, /replaced orders-\d+, now at 127\.0\.\d+\.\d+:\d+/);
+    assert.match(tour.stdout, /tour summary: orders-\d+ killed under load; healed in [\d.]+ s/);
+    assert.match(tour.stderr, /healed orders-\d+ \(restarted\), serving at 127\.0\.\d+\.\d+:\d+/);
     assert.equal(await processesOf(stateDir, "cli-tour"), []);
   } finally {
     rmSync(stateDir, { recursive: true, force: true });

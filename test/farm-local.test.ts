@@ -70,7 +70,7 @@ test("vm, replicate and balance: traffic through a balancer VM reaches every rep
   });
 });
 
-test("heal: a failed replica leaves the balancer at once and is replaced", async () => {
+test("heal: a failed replica leaves the balancer at once, is started again in place, and rejoins", async () => {
   await withFarm("t-heal", async ({ farm, events }) => {
     const replicas = await farm.replicate(2, Crashy, {});
     const front = await farm.balance(replicas.map((r) => r.api));
@@ -82,14 +82,15 @@ test("heal: a failed replica leaves the balancer at once and is replaced", async
     assert.ok(await waitFor(() => events.some((e) => e.type === "pool-changed" && e.backends.length === 1), 5_000), "pool shrank");
     const pool = (await farm.status()).balancers[0].backends;
     assert.is(pool.find((b) => b.id === gone && b.lifecycle === "active"), undefined, JSON.stringify(pool));
-    assert.ok(!events.some((e) => e.type === "vm-replaced"), "replaced only after the heal delay");
-    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced" && e.vm === replicas[0].name), 20_000));
-    // The replacement takes the failed VM's name; the event says where it now listens.
-    const replaced = events.find((e) => e.type === "vm-replaced") as { address: string };
+    assert.ok(!events.some((e) => e.type === "vm-healed"), "healed only after the heal delay");
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed" && e.vm === replicas[0].name), 20_000));
+    // The same VM, started again where it was: direct importers would keep working.
+    const healed = events.find((e) => e.type === "vm-healed") as { how: string; address: string };
+    assert.equal([healed.how, healed.address], ["restarted", gone]);
     const seen = new Set<string>();
     for (let i = 0; i < 20; i++) seen.add((await json(`${front.url}/echo`)).vm);
     assert.equal([...seen].sort(), [replicas[0].name, replicas[1].name].sort());
-    assert.is((await json(`http://${replaced.address}/echo`)).vm, replicas[0].name);
+    assert.is((await json(`http://${healed.address}/echo`)).vm, replicas[0].name);
   }, 1500);
 });
 
@@ -110,7 +111,9 @@ test("heal keeps trying when a replacement fails to start, and the farm recovers
       const failedReplacements = () => events.filter((e) => e.type === "vm-failed" && e.reason.startsWith("replacement failed")).length;
       assert.ok(await waitFor(() => failedReplacements() >= 2, 20_000), "replacements fail while the image is broken");
       writeFileSync(entry, good);
-      assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced"), 20_000), "replaced once the image starts again");
+      assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed"), 20_000), "replaced once the image starts again");
+      assert.is((events.find((e) => e.type === "vm-healed") as { how: string }).how, "replaced", "the VM that would not restart was replaced");
+      assert.ok(events.some((e) => e.type === "vm-failed" && e.reason.startsWith("restart failed")), "a restart in place came first");
       assert.match((events.find((e) => e.type === "vm-failed" && e.reason.startsWith("replacement failed")) as { reason: string }).reason, /broken on purpose/);
       assert.is((await json(`${front.url}/echo`)).vm, vm.name, "the balancer has it back");
     });
@@ -131,7 +134,7 @@ test("a second run after a heal adopts the replacement and the balancer: nothing
     const first = await replicasBehindBalancer(farm, 3);
     farm.heal(first.replicas);
     await request(`${first.replicas[0].api.url}/crash`).then((r) => r.body.dump());
-    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced"), 20_000));
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed"), 20_000));
     assert.ok(await waitFor(() => events.filter((e) => e.type === "pool-changed").length >= 3, 10_000), "replacement back in the pool");
 
     // A new controller on the same state runs the same script.
@@ -200,7 +203,7 @@ test("heal backs off exponentially when a role keeps failing, and starts over af
       // Quiet for longer than twice the longest delay: the fourth failure is a first one again.
       if (round === 4) farmTime += 1000;
       await request(`${victim}/crash`).then((r) => r.body.dump());
-      assert.ok(await waitFor(() => events.filter((e) => e.type === "vm-replaced").length === round, 15_000), `replacement ${round}`);
+      assert.ok(await waitFor(() => events.filter((e) => e.type === "vm-healed").length === round, 15_000), `recovery ${round}`);
       const status = await farm.status();
       const running = status.vms.find((v) => v.state === "running" && v.role === "crashy")!;
       victim = `http://${running.address}`;

@@ -83,7 +83,7 @@ test("the order-processing farm on emulated Proxmox: deployed, served, healed, r
     const victim = listed.find((r) => r.spec.labels.vm === "orders-1")!;
     const proc = emulator.state.vms.get(Number(victim.id))!.proc!;
     signalGroup(proc.pid, "SIGKILL");
-    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-replaced" && e.vm === "orders-1"), 30_000), JSON.stringify(events.slice(-5)));
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed" && e.vm === "orders-1"), 30_000), JSON.stringify(events.slice(-5)));
     for (let i = 0; i < 20; i++) {
       const r = await request(`${orders}/orders`, { reset: true });
       assert.is(r.statusCode, 200);

@@ -34,6 +34,8 @@ interface TrackedVm {
   readonly role: AnyRole;
   imports: Record<string, string>;
   healed: boolean;
+  /** Set while #recover works on it: a failure it causes itself is not a new one. */
+  recovering: boolean;
   readonly vm: Vm<AnyRole>;
 }
 
@@ -279,7 +281,7 @@ class FarmController implements FarmHandle {
       throw error instanceof GuardMismatchError ? error : new VmStartError(name, error);
     }
     const vm = vmHandle(name, role, record);
-    this.#vms.set(name, { record, name, role, imports, healed: false, vm });
+    this.#vms.set(name, { record, name, role, imports, healed: false, recovering: false, vm });
     if (!adopted) this.#emit({ type: "vm-started", vm: name, role: role.name });
     return vm;
   }
@@ -393,7 +395,7 @@ class FarmController implements FarmHandle {
   #onDriverEvent(event: DriverEvent): void {
     if (event.type !== "vm-failed" || this.#closed) return;
     const tracked = [...this.#vms.values()].find((t) => t.record.id === event.id);
-    if (tracked === undefined) return;
+    if (tracked === undefined || tracked.recovering) return;
     this.#emit({ type: "vm-failed", vm: tracked.name, role: tracked.role.name, reason: event.reason });
     void this.#recover(tracked).catch((error: unknown) => {
       this.#emit({ type: "vm-failed", vm: tracked.name, role: tracked.role.name, reason: `recovery failed: ${(error as Error).message}` });
@@ -401,34 +403,49 @@ class FarmController implements FarmHandle {
   }
 
   /**
-   * A failed VM leaves every balancer at once; a healed one is then replaced, with backoff, and
-   * tried again (backing off further) for as long as a replacement fails to start.
+   * A failed VM leaves every balancer at once. A healed one is then, after a backoff, started again
+   * as it was (same VM, same address: whoever imports it directly keeps working), the way a
+   * hypervisor's HA manager restarts before it relocates; when that fails it is replaced by a fresh
+   * VM of the same name, tried again with growing backoff for as long as that fails too.
    */
   async #recover(tracked: TrackedVm): Promise<void> {
     const url = vmUrl(tracked.record);
     const memberOf = [...this.#balancers.values()].filter((b) => b.members.has(url));
     await Promise.all(memberOf.map((b) => this.#removeMember(b, url)));
     if (!tracked.healed) return;
-    await this.#driver.destroy(tracked.record.id);
-    this.#vms.delete(tracked.name);
-    // The replacement keeps the name: a name is a place in the desired farm, so a later `up` of the
-    // same script adopts the replacement instead of making a fourth replica.
+    tracked.recovering = true;
+    let how: "restarted" | "replaced" = "restarted";
     for (;;) {
       await this.#clock.sleep(this.#nextHealDelay(tracked.role.name));
       if (this.#closed) return;
       try {
-        await this.#ensureVm(tracked.name, tracked.role, tracked.imports);
+        if (how === "restarted") {
+          const record = await this.#driver.start(tracked.record.id);
+          await this.#guard(tracked.name, tracked.role, record);
+          tracked.record = record;
+        } else {
+          // The name is kept: a name is a place in the desired farm, so a later `up` of the same
+          // script adopts the replacement instead of making one more.
+          await this.#ensureVm(tracked.name, tracked.role, tracked.imports);
+        }
         break;
       } catch (error) {
-        // #ensureVm leaves nothing behind when it fails.
-        this.#emit({ type: "vm-failed", vm: tracked.name, role: tracked.role.name, reason: `replacement failed: ${(error as Error).message}` });
+        // Neither path leaves anything half-made behind: #ensureVm cleans up after itself, and the
+        // VM that would not restart is destroyed here.
+        this.#emit({ type: "vm-failed", vm: tracked.name, role: tracked.role.name, reason: `${how === "restarted" ? "restart" : "replacement"} failed: ${(error as Error).message}` });
+        if (how === "restarted") {
+          how = "replaced";
+          this.#vms.delete(tracked.name);
+          await this.#driver.destroy(tracked.record.id);
+        }
       }
     }
-    const replacement = this.#vms.get(tracked.name)!;
-    replacement.healed = true;
-    const { address } = replacement.record;
-    this.#emit({ type: "vm-replaced", vm: tracked.name, role: tracked.role.name, address: address === null ? "" : `${formatHost(address.host)}:${address.port}` });
-    for (const b of memberOf) await this.#addMember(b, vmUrl(replacement.record));
+    const healed = this.#vms.get(tracked.name)!;
+    healed.healed = true;
+    healed.recovering = false;
+    const { address } = healed.record;
+    this.#emit({ type: "vm-healed", vm: tracked.name, role: tracked.role.name, how, address: address === null ? "" : `${formatHost(address.host)}:${address.port}` });
+    for (const b of memberOf) await this.#addMember(b, vmUrl(healed.record));
   }
 
   /** Failures of a role back off exponentially; a role quiet for twice the longest delay starts over. */

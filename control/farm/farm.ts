@@ -87,8 +87,11 @@ export type FarmEvent =
   | { readonly type: "vm-started"; readonly vm: string; readonly role: string }
   | { readonly type: "vm-failed"; readonly vm: string; readonly role: string; readonly reason: string }
   | { readonly type: "vm-stopped"; readonly vm: string; readonly role: string }
-  /** A failed VM was replaced by a new one of the same name, now at `address` (host:port). */
-  | { readonly type: "vm-replaced"; readonly vm: string; readonly role: string; readonly address: string }
+  /**
+   * A failed VM under `heal` serves again at `address` (host:port): started again as it was, or
+   * replaced by a new VM of the same name.
+   */
+  | { readonly type: "vm-healed"; readonly vm: string; readonly role: string; readonly how: "restarted" | "replaced"; readonly address: string }
   | { readonly type: "pool-changed"; readonly pool: string; readonly backends: readonly string[] };
 
 export interface Farm {
@@ -113,7 +116,10 @@ export interface Farm {
    * is the one to use from then on.
    */
   rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<Vm<R>>;
-  /** Keeps the VMs of `vms` alive: a failed one leaves every balancer at once and is replaced. */
+  /**
+   * Keeps the VMs of `vms` alive: a failed one leaves every balancer at once, is started again (or,
+   * when that fails, replaced by a VM of the same name) with backoff, and rejoins its balancers.
+   */
   heal<R extends AnyRole>(vms: readonly Vm<R>[]): void;
   /** Typed stream of what happens in the farm. */
   on(listener: (event: FarmEvent) => void): () => void;

@@ -133,7 +133,7 @@ function describe(event: FarmEvent): string {
     case "vm-started": return `started ${event.vm} (${event.role})`;
     case "vm-failed": return `FAILED ${event.vm} (${event.role}): ${event.reason}`;
     case "vm-stopped": return `removed ${event.vm}`;
-    case "vm-replaced": return `replaced ${event.vm}, now at ${event.address}`;
+    case "vm-healed": return `healed ${event.vm} (${event.how}), serving at ${event.address}`;
     case "pool-changed": return `pool of ${event.pool}: ${event.backends.length} backend(s)`;
   }
 }

@@ -37,19 +37,19 @@ export async function runTour(deployed: Deployed): Promise<number> {
   await new Promise((r) => setTimeout(r, 1000));
   const killedAt = Date.now();
   for (const pid of findVmPids(record.id)) signalGroup(pid, "SIGKILL");
-  const replaced = await waitUntil(() => deployed.events.some((e) => e.type === "vm-replaced" && e.vm === victim.name), 30_000);
+  const healed = await waitUntil(() => deployed.events.some((e) => e.type === "vm-healed" && e.vm === victim.name), 30_000);
   const recovery = Date.now() - killedAt;
   const duringFigures = await during;
   say(`    ${duringFigures.requests} requests, ${duringFigures.non2xx} non-2xx, ${duringFigures.errors} errors while ${victim.name} died`);
-  say(replaced ? `3/4 ${victim.name} replaced in ${(recovery / 1000).toFixed(1)} s` : `3/4 ${victim.name} was NOT replaced within 30 s`);
+  say(healed ? `3/4 ${victim.name} healed in ${(recovery / 1000).toFixed(1)} s` : `3/4 ${victim.name} was NOT healed within 30 s`);
 
   say("4/4 load again: 3 s");
   const after = await load(url, 3);
   say(`    ${after.requests} requests, ${Math.round(after.rps)} req/s, ${after.non2xx} non-2xx, ${after.errors} errors`);
   process.stdout.write(renderStatus(deployed.name, await deployed.farm.status()));
-  const healthy = replaced && after.non2xx === 0 && after.errors === 0;
+  const healthy = healed && after.non2xx === 0 && after.errors === 0;
   process.stdout.write(
-    `tour summary: ${victim.name} killed under load; ${replaced ? `replaced in ${(recovery / 1000).toFixed(1)} s` : "not replaced"}; ` +
+    `tour summary: ${victim.name} killed under load; ${healed ? `healed in ${(recovery / 1000).toFixed(1)} s` : "not healed"}; ` +
       `${duringFigures.non2xx + duringFigures.errors} failed of ${duringFigures.requests} requests during the failure; ` +
       `${after.non2xx + after.errors} failed of ${after.requests} after it\n`,
   );
