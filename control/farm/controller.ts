@@ -211,19 +211,13 @@ class FarmController implements FarmHandle {
   async status(): Promise<FarmStatus> {
     const records = await this.#driver.list({ farm: this.name });
     const balancers = await Promise.all(records.filter((r) => r.spec.settings?.adminToken !== undefined).map((r) => balancerStatus(r)));
-    const vms = await Promise.all(records.map(async (r) => {
-      const said = r.state === "running" && r.address !== null ? await announced(r) : "-";
-      const provides = typeof said === "object" && said !== null && Object.values(said).every((v) => typeof v === "string")
-        ? (said as Record<string, string>)
-        : typeof said === "string" ? said : "malformed answer";
-      return {
-        name: r.spec.labels.vm,
-        role: r.spec.labels.role,
-        state: r.state,
-        address: r.address === null ? null : `${r.address.host}:${r.address.port}`,
-        provides,
-      };
-    }));
+    const vms = await Promise.all(records.map(async (r) => ({
+      name: r.spec.labels.vm,
+      role: r.spec.labels.role,
+      state: r.state,
+      address: r.address === null ? null : `${r.address.host}:${r.address.port}`,
+      provides: r.state === "running" && r.address !== null ? asProvides(await announced(r)) : "-",
+    })));
     return { vms, balancers };
   }
 
@@ -477,6 +471,12 @@ async function announced(record: VmRecord): Promise<unknown> {
   } catch (error) {
     return `no answer (${(error as Error).message})`;
   }
+}
+
+function asProvides(said: unknown): Record<string, string> | string {
+  if (typeof said === "string") return said;
+  const ok = typeof said === "object" && said !== null && Object.values(said).every((v) => typeof v === "string");
+  return ok ? (said as Record<string, string>) : "malformed answer";
 }
 
 async function balancerStatus(record: VmRecord): Promise<BalancerStatus> {
