@@ -1,13 +1,8 @@
-// farmhand's command line: one subcommand per file under src/commands/.
+// farmhand's command line: one subcommand per file under src/commands/, each loaded only when it
+// runs, so that `farmhand proxy` (a long-lived service) carries none of the control plane.
 
 import { parseArgs } from "node:util";
-import { runDemo } from "./commands/demo.ts";
-import { runGen } from "./commands/gen.ts";
-import { runGraph } from "./commands/graph.ts";
-import { runCheck, runDown, runStart, runStatus, runUp } from "./commands/farm.ts";
-import { DRIVER_HELP, DriverChoiceError } from "./commands/drivers.ts";
-import { runProxy } from "./commands/proxy.ts";
-import { runPveEmulator } from "./commands/pve-emulator.ts";
+import { DRIVER_HELP, DriverChoiceError } from "./commands/driver-options.ts";
 
 const USAGE = `usage: farmhand <command> [options]
 
@@ -50,14 +45,15 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write("farmhand proxy: --config FILE is required\n");
         return 2;
       }
+      const { runProxy } = await import("./commands/proxy.ts");
       return runProxy(values.config);
     }
     case "demo":
-      return runDemo(rest);
+      return (await import("./commands/demo.ts")).runDemo(rest);
     case "gen":
-      return runGen(rest);
+      return (await import("./commands/gen.ts")).runGen(rest);
     case "pve-emulator":
-      return runPveEmulator(rest);
+      return (await import("./commands/pve-emulator.ts")).runPveEmulator(rest);
     case "graph": {
       const { values, positionals } = parseArgs({
         args: rest,
@@ -70,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write("farmhand graph: a farm script is required (e.g. examples/order-processing/farm.ts)\n");
         return 2;
       }
+      const { runGraph } = await import("./commands/graph.ts");
       return runGraph(script, { out: values.out, mermaid: values.mermaid, farm: values.farm });
     }
     case "check":
@@ -84,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`farmhand ${command}: a farm script is required (e.g. examples/order-processing/farm.ts)\n`);
         return 2;
       }
+      const { runCheck, runDown, runStart, runStatus, runUp } = await import("./commands/farm.ts");
       if (command === "check") return runCheck(script!);
       if (command === "up") return runUp(script!, options);
       if (command === "start") return runStart(script!, { ...options, tour: values.tour });

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import type { Driver } from "../../control/drivers/driver.ts";
 import { localDriver } from "../../control/drivers/local/index.ts";
 import { proxmoxDriver, type ProxmoxAuth } from "../../control/drivers/proxmox/index.ts";
+import { DriverChoiceError } from "./driver-options.ts";
 
 export interface DriverChoice {
   readonly driver?: string;
@@ -12,17 +13,6 @@ export interface DriverChoice {
   /** JSON file: image (folder name or path) -> template VMID or name. */
   readonly templates?: string;
 }
-
-export const DRIVER_HELP = `drivers: --driver local (default; --state DIR) or --driver proxmox, configured by
-  FARMHAND_PVE_URL      the API address, e.g. https://HOST:8006
-  FARMHAND_PVE_TOKEN    USER@REALM!TOKENID=SECRET   (or FARMHAND_PVE_USER and FARMHAND_PVE_PASSWORD)
-  FARMHAND_PVE_CA       a CA certificate file to trust, or FARMHAND_PVE_FINGERPRINT (SHA-256 of the certificate)
-  FARMHAND_PVE_NODES    comma-separated nodes to place VMs on (default: every online node)
-  FARMHAND_PVE_WRITES   at most this many write calls in flight at the API (default 4)
-  --templates FILE      JSON: image folder name -> template VMID or template name
-`;
-
-export class DriverChoiceError extends Error {}
 
 export function chooseDriver(choice: DriverChoice, env: NodeJS.ProcessEnv = process.env): Driver {
   const kind = choice.driver ?? "local";
