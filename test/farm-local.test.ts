@@ -11,6 +11,7 @@ import Type from "typebox";
 import { request } from "undici";
 import { contract, role, type AnyEndpoint } from "../control/contracts/index.ts";
 import { localDriver } from "../control/drivers/local/index.ts";
+import { findVmPids } from "../control/drivers/local/proc.ts";
 import { GuardMismatchError } from "../control/errors.ts";
 import { openFarm } from "../control/farm/controller.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
@@ -120,6 +121,27 @@ test("heal keeps trying when a replacement fails to start, and the farm recovers
   } finally {
     rmSync(image, { recursive: true, force: true });
   }
+});
+
+test("a balancer VM that dies is started again on its address, with the pool it had since", async () => {
+  await withFarm("t-front", async ({ farm, stateDir, events }) => {
+    const replicas = await farm.replicate(2, Crashy, {});
+    const front = await farm.balance(replicas.map((r) => r.api));
+    // Not healed: the crashed replica leaves the pool for good, so the pool now differs from the
+    // one the balancer was started with.
+    await request(`${replicas[1].api.url}/crash`).then((r) => r.body.dump());
+    assert.ok(await waitFor(() => events.some((e) => e.type === "pool-changed" && e.backends.length === 1), 10_000));
+    const driver = localDriver({ stateDir });
+    const [balancer] = await driver.list({ farm: "t-front", vm: "echo-balancer-1" });
+    await driver.close();
+    for (const pid of findVmPids(balancer.id)) process.kill(pid, "SIGKILL");
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed" && e.vm === "echo-balancer-1"), 20_000), "balancer healed");
+    const healed = events.find((e) => e.type === "vm-healed") as { how: string; address: string };
+    assert.equal([healed.how, `http://${healed.address}`], ["restarted", front.url], "same address: clients keep working");
+    const pool = (await farm.status()).balancers[0].backends.filter((b) => b.lifecycle === "active");
+    assert.equal(pool.map((b) => b.id), [`${replicas[0].address.host}:${replicas[0].address.port}`]);
+    for (let i = 0; i < 10; i++) assert.is((await json(`${front.url}/echo`)).vm, replicas[0].name);
+  });
 });
 
 /** The script both tests below run twice: n replicas behind one balancer. */

@@ -41,12 +41,14 @@ interface TrackedVm {
 
 interface TrackedBalancer {
   readonly name: string;
-  record: VmRecord;
-  readonly contract: AnyContract;
-  readonly adminUrl: string;
+  adminUrl: string;
   readonly token: string;
+  /** Whether the farm keeps its pool equal to live members (a router's parts are fixed instead). */
+  readonly tracksMembers: boolean;
   /** Backend URLs (http://host:port) now in its pool. */
   readonly members: Set<string>;
+  /** Members that serve only while no other is routable (a failover's backup). */
+  readonly backups: ReadonlySet<string>;
 }
 
 /** A farm as its controller sees it: the combinators, and what a deployment command needs besides. */
@@ -314,27 +316,36 @@ class FarmController implements FarmHandle {
     const token = running?.spec.settings?.adminToken ?? randomBytes(24).toString("hex");
     const full = { ...settings, adminPort: String(BALANCER_ADMIN_PORT), adminToken: token };
     const vm = await this.#ensureVm(name, balancerRole, backends, full, tracksMembers);
-    const record = this.#vms.get(name)!.record;
+    const tracked = this.#vms.get(name)!;
+    // An intermediary the farm made is the farm's to keep alive: its clients know only its address.
+    tracked.healed = true;
     const balancer: TrackedBalancer = {
       name,
-      record,
-      contract,
-      adminUrl: `http://${formatHost(record.address!.host)}:${BALANCER_ADMIN_PORT}`,
+      adminUrl: adminUrlOf(tracked.record),
       token,
+      tracksMembers,
       members: new Set(tracksMembers ? Object.values(backends) : []),
+      backups: new Set(Object.entries(backends).filter(([key]) => settings[`${key}.backup`] === "true").map(([, url]) => url)),
     };
     try {
-      await this.#untilAdminAnswers(balancer);
       // Level-triggered: an adopted balancer may hold an older pool (replicas healed or dropped since
       // it started); setting the whole pool is a no-op for one that is already right.
-      if (tracksMembers) await this.#admin(balancer, "PUT", "/pools/main/backends", poolBackends(backends, settings));
+      await this.#restorePool(balancer);
     } catch (error) {
       await this.#removeVm(name);
       throw error;
     }
     this.#balancers.set(name, balancer);
     this.#emit({ type: "pool-changed", pool: name, backends: Object.values(backends) });
-    return endpoint(contract, vmUrl(record), `balancer ${vm.name}`);
+    return endpoint(contract, vmUrl(tracked.record), `balancer ${vm.name}`);
+  }
+
+  /** Sets a balancer's whole pool to the members the farm tracks, once its admin API answers. */
+  async #restorePool(balancer: TrackedBalancer): Promise<void> {
+    await this.#untilAdminAnswers(balancer);
+    if (!balancer.tracksMembers) return;
+    const pool = [...balancer.members].map((url) => ({ ...backendAt(url), backup: balancer.backups.has(url) }));
+    await this.#admin(balancer, "PUT", "/pools/main/backends", pool);
   }
 
   /** A balancer's front answers a little before its admin API listens; the farm needs both. */
@@ -437,9 +448,16 @@ class FarmController implements FarmHandle {
     const healed = this.#vms.get(tracked.name)!;
     healed.healed = true;
     healed.recovering = false;
+    // A balancer starts with the pool it was first given; the farm's members since then are put back.
+    const asBalancer = this.#balancers.get(tracked.name);
+    if (asBalancer !== undefined) {
+      asBalancer.adminUrl = adminUrlOf(healed.record);
+      await this.#restorePool(asBalancer);
+    }
+    for (const b of memberOf) await this.#addMember(b, vmUrl(healed.record));
+    // Emitted once it serves again, back in every pool it was in.
     const { address } = healed.record;
     this.#emit({ type: "vm-healed", vm: tracked.name, role: tracked.role.name, how, address: address === null ? "" : `${formatHost(address.host)}:${address.port}` });
-    for (const b of memberOf) await this.#addMember(b, vmUrl(healed.record));
   }
 
   /** Failures of a role back off exponentially; a role quiet for twice the longest delay starts over. */
@@ -530,9 +548,8 @@ function sameSpec(a: VmSpec, b: VmSpec, ignoreImports: boolean): boolean {
     settings(a.settings) === settings(b.settings);
 }
 
-/** A balancer's imports ("backend-N" -> URL) as the admin API takes a pool, backup flags included. */
-function poolBackends(backends: Record<string, string>, settings: Record<string, string>): unknown[] {
-  return Object.entries(backends).map(([name, url]) => ({ ...backendAt(url), backup: settings[`${name}.backup`] === "true" }));
+function adminUrlOf(record: VmRecord): string {
+  return `http://${formatHost(record.address!.host)}:${BALANCER_ADMIN_PORT}`;
 }
 
 function backendAt(url: string): { address: string; port: number } {
