@@ -167,3 +167,8 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
 };
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+/** A backend's id in a pool, in stats and in the admin API's paths: "host:port", IPv6 in brackets. */
+export function backendId(backend: { readonly address: string; readonly port: number }): string {
+  return backend.address.includes(":") ? `[${backend.address}]:${backend.port}` : `${backend.address}:${backend.port}`;
+}

@@ -4,9 +4,10 @@ import { normalizeConfig } from "./config-load.ts";
 import type { ProxyConfig } from "./config.ts";
 import { Balancer, type BalancerOptions } from "./supervisor.ts";
 
-export { Balancer, backendId, type BalancerEvent, type BalancerOptions, type ResolvedListener } from "./supervisor.ts";
+export { Balancer, type BalancerEvent, type BalancerOptions, type ResolvedListener } from "./supervisor.ts";
 export { loadConfigFile, normalizeConfig, parseConfigText } from "./config-load.ts";
 export type * from "./config.ts";
+export { backendId } from "./config.ts";
 export type { BackendStatus, PoolStatus, WorkerStatus } from "./status.ts";
 export * from "./errors.ts";
 

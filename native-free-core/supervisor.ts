@@ -5,7 +5,7 @@
 
 import module from "node:module";
 import { Worker } from "node:worker_threads";
-import type { BackendConfig, BackendSpec, ListenerConfig, PoolConfig, ProxyConfig } from "./config.ts";
+import { backendId, type BackendConfig, type BackendSpec, type ListenerConfig, type PoolConfig, type ProxyConfig } from "./config.ts";
 import { startAdminServer, type AdminServer } from "./admin/server.ts";
 import { ListenError, StatsCapacityError, UnknownBackendError, UnknownPoolError } from "./errors.ts";
 import { ActiveHealthChecker } from "./health/active-checker.ts";
@@ -645,6 +645,3 @@ function withDefaults(spec: BackendSpec): BackendConfig {
   return { address: spec.address, port: spec.port, weight: spec.weight ?? 1, backup: spec.backup ?? false };
 }
 
-export function backendId(backend: { readonly address: string; readonly port: number }): string {
-  return backend.address.includes(":") ? `[${backend.address}]:${backend.port}` : `${backend.address}:${backend.port}`;
-}

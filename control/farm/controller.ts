@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
+import { backendId } from "../../native-free-core/config.ts";
 import { endpoint, role as defineRole, type AnyContract, type AnyEndpoint, type AnyRole, type Endpoint } from "../contracts/index.ts";
 import { systemClock, type Clock, type Driver, type DriverEvent, type VmRecord, type VmSpec } from "../drivers/driver.ts";
 import { BalancerCallError, GuardMismatchError, UnknownEndpointError, VmStartError } from "../errors.ts";
@@ -382,9 +383,7 @@ class FarmController implements FarmHandle {
   }
 
   async #removeMember(balancer: TrackedBalancer, url: string): Promise<void> {
-    const { address, port } = backendAt(url);
-    const id = `${address.includes(":") ? `[${address}]` : address}:${port}`;
-    await this.#admin(balancer, "DELETE", `/pools/main/backends/${encodeURIComponent(id)}`);
+    await this.#admin(balancer, "DELETE", `/pools/main/backends/${encodeURIComponent(backendId(backendAt(url)))}`);
     balancer.members.delete(url);
     this.#emit({ type: "pool-changed", pool: balancer.name, backends: [...balancer.members] });
   }
