@@ -316,7 +316,7 @@ class FarmController implements FarmHandle {
     const running = (await this.#driver.list({ farm: this.name, vm: name })).find((r) => r.state === "running");
     const token = running?.spec.settings?.adminToken ?? randomBytes(24).toString("hex");
     const full = { ...settings, adminPort: String(BALANCER_ADMIN_PORT), adminToken: token };
-    const vm = await this.#ensureVm(name, balancerRole, backends, full, tracksMembers);
+    await this.#ensureVm(name, balancerRole, backends, full, tracksMembers);
     const tracked = this.#vms.get(name)!;
     // An intermediary the farm made is the farm's to keep alive: its clients know only its address.
     tracked.healed = true;
@@ -331,18 +331,18 @@ class FarmController implements FarmHandle {
     try {
       // Level-triggered: an adopted balancer may hold an older pool (replicas healed or dropped since
       // it started); setting the whole pool is a no-op for one that is already right.
-      await this.#restorePool(balancer);
+      await this.#syncPool(balancer);
     } catch (error) {
       await this.#removeVm(name);
       throw error;
     }
     this.#balancers.set(name, balancer);
     this.#emit({ type: "pool-changed", pool: name, backends: Object.values(backends) });
-    return endpoint(contract, vmUrl(tracked.record), `balancer ${vm.name}`);
+    return endpoint(contract, vmUrl(tracked.record), `balancer ${name}`);
   }
 
   /** Sets a balancer's whole pool to the members the farm tracks, once its admin API answers. */
-  async #restorePool(balancer: TrackedBalancer): Promise<void> {
+  async #syncPool(balancer: TrackedBalancer): Promise<void> {
     await this.#untilAdminAnswers(balancer);
     if (!balancer.tracksMembers) return;
     const pool = [...balancer.members].map((url) => ({ ...backendAt(url), backup: balancer.backups.has(url) }));
@@ -451,7 +451,7 @@ class FarmController implements FarmHandle {
     const asBalancer = this.#balancers.get(tracked.name);
     if (asBalancer !== undefined) {
       asBalancer.adminUrl = adminUrlOf(healed.record);
-      await this.#restorePool(asBalancer);
+      await this.#syncPool(asBalancer);
     }
     for (const b of memberOf) await this.#addMember(b, vmUrl(healed.record));
     // Emitted once it serves again, back in every pool it was in.
