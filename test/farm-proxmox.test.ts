@@ -79,11 +79,14 @@ test("the order-processing farm on emulated Proxmox: deployed, served, healed, r
     // Equal nodes fill up alike: placement by most free memory spreads the farm over both.
     assert.is(new Set(listed.map((r) => emulator.state.vms.get(Number(r.id))!.node)).size, 2, "placed on both nodes");
 
-    // Healed: an order VM's process dies; the farm replaces it and traffic continues.
+    // Healed: an order VM's process dies; the farm starts the same VM again and traffic continues.
     const victim = listed.find((r) => r.spec.labels.vm === "orders-1")!;
     const proc = emulator.state.vms.get(Number(victim.id))!.proc!;
     signalGroup(proc.pid, "SIGKILL");
     assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed" && e.vm === "orders-1"), 30_000), JSON.stringify(events.slice(-5)));
+    const healed = events.find((e) => e.type === "vm-healed") as { how: string };
+    assert.is(healed.how, "restarted", JSON.stringify(events.filter((e) => e.type === "vm-failed")));
+    assert.ok(emulator.state.vms.has(Number(victim.id)), "the same VMID, started again");
     for (let i = 0; i < 20; i++) {
       const r = await request(`${orders}/orders`, { reset: true });
       assert.is(r.statusCode, 200);
