@@ -644,4 +644,3 @@ function snapshotOf(b: BackendState): BackendSnapshot {
 function withDefaults(spec: BackendSpec): BackendConfig {
   return { address: spec.address, port: spec.port, weight: spec.weight ?? 1, backup: spec.backup ?? false };
 }
-

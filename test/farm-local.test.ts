@@ -78,7 +78,7 @@ test("heal: a failed replica leaves the balancer at once, is started again in pl
     farm.heal(replicas);
     await request(`${replicas[0].api.url}/crash`).then((r) => r.body.dump());
     assert.ok(await waitFor(() => events.some((e) => e.type === "vm-failed" && e.vm === replicas[0].name), 10_000));
-    // Out of the pool at once, long before its replacement (which waits 1.5 s here) is in.
+    // Out of the pool at once, long before it is healed (the heal waits 1.5 s here).
     const gone = `${replicas[0].address.host}:${replicas[0].address.port}`;
     assert.ok(await waitFor(() => events.some((e) => e.type === "pool-changed" && e.backends.length === 1), 5_000), "pool shrank");
     const pool = (await farm.status()).balancers[0].backends;
@@ -151,13 +151,13 @@ async function replicasBehindBalancer(farm: Awaited<ReturnType<typeof openFarm>>
   return { replicas, front };
 }
 
-test("a second run after a heal adopts the replacement and the balancer: nothing is made or removed", async () => {
+test("a second run after a heal adopts the healed VM and the balancer: nothing is made or removed", async () => {
   await withFarm("t-rerun", async ({ farm, stateDir, events }) => {
     const first = await replicasBehindBalancer(farm, 3);
     farm.heal(first.replicas);
     await request(`${first.replicas[0].api.url}/crash`).then((r) => r.body.dump());
     assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed"), 20_000));
-    assert.ok(await waitFor(() => events.filter((e) => e.type === "pool-changed").length >= 3, 10_000), "replacement back in the pool");
+    assert.ok(await waitFor(() => events.filter((e) => e.type === "pool-changed").length >= 3, 10_000), "healed VM back in the pool");
 
     // A new controller on the same state runs the same script.
     const driver = localDriver({ stateDir, stopGraceMs: 1000 });

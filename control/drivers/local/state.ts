@@ -50,6 +50,10 @@ export function newId(farm: string, vm: string): string {
   return `${slug(farm)}-${slug(vm)}-${randomBytes(4).toString("hex")}`;
 }
 
+function recordFile(dir: string, id: string): string {
+  return path.join(dir, `${id}.json`);
+}
+
 /** Where this user's local VMs reserve their addresses, whatever their state dir. */
 export function defaultAddressDir(): string {
   return path.join(os.tmpdir(), `farmhand-addresses-${os.userInfo().uid}`);
@@ -78,11 +82,11 @@ export class StateDir {
   async #ownerRecorded(text: string): Promise<boolean> {
     const [dir, id] = text.split("\n");
     if (dir === undefined || id === undefined || !isValidId(id)) return false;
-    return stat(path.join(dir, `${id}.json`)).then(() => true, () => false);
+    return stat(recordFile(dir, id)).then(() => true, () => false);
   }
 
   file(id: string): string {
-    return path.join(this.dir, `${id}.json`);
+    return recordFile(this.dir, id);
   }
 
   logFile(id: string): string {
