@@ -4,11 +4,11 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { request } from "undici";
+import { freePorts } from "../bench/lib/net.ts";
 import type { AnyRole } from "../control/contracts/index.ts";
 import { InventoryService, OrderService, PaymentService, WebFrontend } from "../examples/order-processing/roles.ts";
 
@@ -40,14 +40,6 @@ function spawnVm(role: AnyRole, vm: string, env: Record<string, string>): Child 
   children.add(child);
   exited.then(() => children.delete(child));
   return child;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function waitReady(child: Child, url: string): Promise<void> {
@@ -100,7 +92,9 @@ const url = {} as Record<Name, string>;
 const vms = {} as Record<Name, Child>;
 
 test.before(async () => {
-  for (const name of Object.keys(ROLES) as Name[]) url[name] = `http://${HOST}:${await freePort()}`;
+  const names = Object.keys(ROLES) as Name[];
+  const ports = await freePorts(names.length);
+  names.forEach((name, i) => (url[name] = `http://${HOST}:${ports[i]}`));
   const imports: Record<Name, Record<string, string>> = {
     payments: {},
     inventory: {},
@@ -220,11 +214,12 @@ test("out of stock and unknown items are clear failures too", async () => {
 });
 
 test("a missing FARMHAND_IMPORTS entry stops the service with a message naming the import", async () => {
+  const [ordersPort, webPort] = await freePorts(2);
   const orders = spawnVm(OrderService, "orders-broken", {
-    FARMHAND_LISTEN: `${HOST}:${await freePort()}`,
+    FARMHAND_LISTEN: `${HOST}:${ordersPort}`,
     FARMHAND_IMPORTS: JSON.stringify({ payments: url.payments }),
   });
-  const web = spawnVm(WebFrontend, "web-broken", { FARMHAND_LISTEN: `${HOST}:${await freePort()}` });
+  const web = spawnVm(WebFrontend, "web-broken", { FARMHAND_LISTEN: `${HOST}:${webPort}` });
   const noListen = spawnVm(PaymentService, "payments-broken", {});
   try {
     const o = await orders.exited;

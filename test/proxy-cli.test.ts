@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client, request } from "undici";
+import { freePorts } from "../bench/lib/net.ts";
 import { startBackend, type TestBackend } from "./helpers/backends.ts";
 import { waitFor } from "./helpers/proxy.ts";
 import { parseResponses, rawRequest } from "./helpers/raw-client.ts";
@@ -75,25 +76,15 @@ class Cli {
 
 // ---- configuration files -----------------------------------------------------------------------------
 
-/** A port that was free a moment ago (the CLI's config needs real port numbers). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 interface Ports {
   http: number;
   tcp: number;
 }
 
-async function freePorts(): Promise<Ports> {
-  const http = await freePort();
-  let tcp = await freePort();
-  while (tcp === http) tcp = await freePort();
-  return { http, tcp };
+/** Two distinct ports that were free a moment ago (the CLI's config needs real port numbers). */
+async function configPorts(): Promise<Ports> {
+  const [http, tcp] = await freePorts(2);
+  return { http: http!, tcp: tcp! };
 }
 
 function yamlConfig(ports: Ports, backends: readonly TestBackend[]): string {
@@ -153,7 +144,7 @@ test("cli: a valid YAML config starts, logs its listeners and serves HTTP and TC
   const a = await startBackend("a");
   try {
     await withTempDir(async (dir) => {
-      const ports = await freePorts();
+      const ports = await configPorts();
       const file = path.join(dir, "proxy.yaml");
       await writeFile(file, yamlConfig(ports, [a]));
       const cli = new Cli(file);
@@ -220,7 +211,7 @@ test("cli: SIGHUP with a swapped backend moves traffic without dropping an open 
   let client: Client | null = null;
   try {
     await withTempDir(async (dir) => {
-      const ports = await freePorts();
+      const ports = await configPorts();
       const file = path.join(dir, "proxy.yaml");
       await writeFile(file, yamlConfig(ports, [a]));
       const cli = new Cli(file);
@@ -291,7 +282,7 @@ test("cli: SIGTERM lets a slow request finish, refuses new connections, and exit
   const a = await startBackend("a");
   try {
     await withTempDir(async (dir) => {
-      const ports = await freePorts();
+      const ports = await configPorts();
       const file = path.join(dir, "proxy.yaml");
       await writeFile(file, yamlConfig(ports, [a]));
       const cli = new Cli(file);
