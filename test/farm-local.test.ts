@@ -2,6 +2,7 @@
 // addresses, real balancer VMs, real traffic.
 
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -95,32 +96,74 @@ test("heal: a failed replica leaves the balancer at once, is started again in pl
   }, 1500);
 });
 
-test("heal keeps trying when a replacement fails to start, and the farm recovers once it can", async () => {
-  // A copy of the crashy image that the test breaks and mends while the farm heals.
-  const image = mkdtempSync(path.join(os.tmpdir(), "farmhand-image-"));
-  cpSync(path.join(images, "crashy"), image, { recursive: true });
-  const entry = path.join(image, "server.ts");
+const mendable = (image: string) => role("mendable", { provides: { api: Echo }, requires: {}, image });
+
+/** A copy of the crashy image that a test breaks and mends while the farm heals. */
+async function withMendableImage(body: (image: { role: ReturnType<typeof mendable>; breakIt(): void; mend(): void }) => Promise<void>) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "farmhand-image-"));
+  cpSync(path.join(images, "crashy"), dir, { recursive: true });
+  const entry = path.join(dir, "server.ts");
   const good = readFileSync(entry, "utf8");
-  const Mendable = role("mendable", { provides: { api: Echo }, requires: {}, image });
   try {
+    await body({
+      role: mendable(dir),
+      breakIt: () => writeFileSync(entry, "console.error('mendable: broken on purpose'); process.exit(1);\n"),
+      mend: () => writeFileSync(entry, good),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("heal keeps trying when a replacement fails to start, and the farm recovers once it can", async () => {
+  await withMendableImage(async (image) => {
     await withFarm("t-retry", async ({ farm, events }) => {
-      const [vm] = await farm.replicate(1, Mendable, {});
+      const [vm] = await farm.replicate(1, image.role, {});
       const front = await farm.balance([vm.api]);
       farm.heal([vm]);
-      writeFileSync(entry, "console.error('mendable: broken on purpose'); process.exit(1);\n");
+      image.breakIt();
       await request(`${vm.api.url}/crash`).then((r) => r.body.dump());
       const failedReplacements = () => events.filter((e) => e.type === "vm-failed" && e.reason.startsWith("replacement failed")).length;
       assert.ok(await waitFor(() => failedReplacements() >= 2, 20_000), "replacements fail while the image is broken");
-      writeFileSync(entry, good);
+      image.mend();
       assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed"), 20_000), "replaced once the image starts again");
       assert.is((events.find((e) => e.type === "vm-healed") as { how: string }).how, "replaced", "the VM that would not restart was replaced");
       assert.ok(events.some((e) => e.type === "vm-failed" && e.reason.startsWith("restart failed")), "a restart in place came first");
       assert.match((events.find((e) => e.type === "vm-failed" && e.reason.startsWith("replacement failed")) as { reason: string }).reason, /broken on purpose/);
       assert.is((await json(`${front.url}/echo`)).vm, vm.name, "the balancer has it back");
     });
-  } finally {
-    rmSync(image, { recursive: true, force: true });
-  }
+  });
+});
+
+test("a VM replaced on another address is followed by the VMs and routers that import it directly", async () => {
+  await withMendableImage(async (image) => {
+    await withFarm("t-follow", async ({ farm, events }) => {
+      const target = await farm.vm(image.role, {});
+      const client = await farm.vm(EchoClient, { peer: target.api });
+      const front = await farm.route({ "/t": target.api });
+      farm.heal([target]);
+      image.breakIt();
+      await request(`${target.api.url}/crash`).then((r) => r.body.dump());
+      assert.ok(await waitFor(() => events.some((e) => e.type === "vm-failed" && e.reason.startsWith("restart failed")), 20_000));
+      // Something else takes the failed VM's address meanwhile, so its replacement serves elsewhere.
+      const squatter = net.createServer();
+      await new Promise<void>((resolve) => squatter.listen(target.address.port, target.address.host, resolve));
+      try {
+        image.mend();
+        assert.ok(await waitFor(() => events.some((e) => e.type === "vm-rewired" && e.vm === client.name), 30_000), "the importer was rewired");
+        const healed = events.find((e) => e.type === "vm-healed") as { how: string; address: string };
+        assert.is(healed.how, "replaced");
+        assert.is.not(healed.address, `${target.address.host}:${target.address.port}`);
+        const rewired = events.find((e) => e.type === "vm-rewired") as { imports: Record<string, string>; address: string };
+        assert.equal(rewired.imports, { peer: `http://${healed.address}` });
+        assert.equal((await json(`http://${rewired.address}/x`)).imports, { peer: `http://${healed.address}` });
+        assert.is((await json(`${front.url}/t/echo`)).vm, target.name, "the router's part moved with it");
+        assert.equal((await farm.status()).vms.map((v) => v.state), ["running", "running", "running"]);
+      } finally {
+        await new Promise((resolve) => squatter.close(resolve));
+      }
+    });
+  });
 });
 
 test("a balancer VM that dies is started again on its address, with the pool it had since", async () => {

@@ -44,12 +44,14 @@ interface TrackedBalancer {
   readonly name: string;
   adminUrl: string;
   readonly token: string;
-  /** Whether the farm keeps its pool equal to live members (a router's parts are fixed instead). */
+  /** Whether the farm keeps its main pool equal to live members (a router's main pool stays empty). */
   readonly tracksMembers: boolean;
-  /** Backend URLs (http://host:port) now in its pool. */
+  /** Backend URLs (http://host:port) now in its main pool. */
   readonly members: Set<string>;
   /** Members that serve only while no other is routable (a failover's backup). */
   readonly backups: ReadonlySet<string>;
+  /** A router's parts: pool name -> the one backend URL that pool holds. */
+  readonly parts: Map<string, string>;
 }
 
 /** A farm as its controller sees it: the combinators, and what a deployment command needs besides. */
@@ -158,7 +160,7 @@ class FarmController implements FarmHandle {
     const routed = Object.freeze({ kind: "contract", id, name: "route", version: 1, operations, parts: contracts });
     const name = this.#nextName("router");
     const settings = { contract: id, routes: JSON.stringify(routes) };
-    // A router's parts are fixed endpoints (usually balancers themselves): it tracks no members.
+    // A router tracks no members: each prefix has a pool of its own, holding the one endpoint routed there.
     return this.#startBalancer(name, routed as unknown as RoutedContract<PartContracts<Parts>>, backends, settings, false);
   }
 
@@ -173,17 +175,7 @@ class FarmController implements FarmHandle {
   async rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<Vm<R>> {
     const tracked = this.#vms.get(vm.name);
     if (tracked === undefined) throw new UnknownEndpointError(vm.name);
-    // A process takes its imports at start: the VM leaves its balancers, restarts wired anew, returns.
-    const url = vmUrl(tracked.record);
-    const memberOf = [...this.#balancers.values()].filter((b) => b.members.has(url));
-    for (const b of memberOf) await this.#removeMember(b, url);
-    await this.#driver.destroy(tracked.record.id);
-    this.#vms.delete(vm.name);
-    const imports = { ...tracked.imports, [importName]: to.url };
-    const fresh = await this.#ensureVm(vm.name, tracked.role, imports);
-    this.#vms.get(vm.name)!.healed = tracked.healed;
-    for (const b of memberOf) await this.#addMember(b, vmUrl(this.#vms.get(fresh.name)!.record));
-    return fresh as Vm<R>;
+    return (await this.#rewireVm(tracked, { [importName]: to.url }, new Set())) as Vm<R>;
   }
 
   heal<R extends AnyRole>(vms: readonly Vm<R>[]): void {
@@ -295,6 +287,53 @@ class FarmController implements FarmHandle {
     if (!matches) throw new GuardMismatchError(name, expected, actual);
   }
 
+  /**
+   * Restarts a VM with some imports changed (a process takes its imports at start): it leaves its
+   * balancers, comes back under its name, rejoins them, and when it came back on another address,
+   * whoever imports it follows. `visited` holds the VMs this cascade has rewired already: each is
+   * rewired once, so a cycle of imports cannot loop.
+   */
+  async #rewireVm(tracked: TrackedVm, changes: Record<string, string>, visited: Set<string>): Promise<Vm<AnyRole>> {
+    visited.add(tracked.name);
+    const url = vmUrl(tracked.record);
+    const memberOf = [...this.#balancers.values()].filter((b) => b.members.has(url));
+    for (const b of memberOf) await this.#removeMember(b, url);
+    await this.#driver.destroy(tracked.record.id);
+    this.#vms.delete(tracked.name);
+    const fresh = await this.#ensureVm(tracked.name, tracked.role, { ...tracked.imports, ...changes });
+    const now = this.#vms.get(tracked.name)!;
+    now.healed = tracked.healed;
+    const moved = vmUrl(now.record);
+    for (const b of memberOf) await this.#addMember(b, moved);
+    this.#emit({ type: "vm-rewired", vm: tracked.name, role: tracked.role.name, imports: changes, address: hostPort(now.record) });
+    if (moved !== url) await this.#follow(url, moved, visited);
+    return fresh;
+  }
+
+  /**
+   * The VM at `from` now serves at `to` (replaced, or rewired, on a new address). Balancers already
+   * moved it in their pools; a router's part is moved here, and a VM that imports it directly is
+   * rewired. One that cannot be is reported and left as it was: the rest still follow.
+   */
+  async #follow(from: string, to: string, visited: Set<string>): Promise<void> {
+    for (const balancer of this.#balancers.values()) {
+      const pools = [...balancer.parts].filter(([, url]) => url === from).map(([pool]) => pool);
+      for (const pool of pools) balancer.parts.set(pool, to);
+      if (pools.length > 0) await this.#syncPool(balancer);
+    }
+    for (const tracked of [...this.#vms.values()]) {
+      // A balancer's backends change at run time, through its admin API, not by a restart.
+      if (this.#balancers.has(tracked.name) || visited.has(tracked.name)) continue;
+      const names = Object.keys(tracked.imports).filter((key) => tracked.imports[key] === from);
+      if (names.length === 0) continue;
+      try {
+        await this.#rewireVm(tracked, Object.fromEntries(names.map((key) => [key, to])), visited);
+      } catch (error) {
+        this.#emit({ type: "vm-failed", vm: tracked.name, role: tracked.role.name, reason: `rewire to follow ${from} -> ${to} failed: ${(error as Error).message}` });
+      }
+    }
+  }
+
   async #removeVm(name: string): Promise<void> {
     const tracked = this.#vms.get(name);
     this.#vms.delete(name);
@@ -316,7 +355,8 @@ class FarmController implements FarmHandle {
     const running = (await this.#driver.list({ farm: this.name, vm: name })).find((r) => r.state === "running");
     const token = running?.spec.settings?.adminToken ?? randomBytes(24).toString("hex");
     const full = { ...settings, adminPort: String(BALANCER_ADMIN_PORT), adminToken: token };
-    await this.#ensureVm(name, balancerRole, backends, full, tracksMembers);
+    // Adopted whatever backends it now holds: the farm sets its pools at run time just below.
+    await this.#ensureVm(name, balancerRole, backends, full, true);
     const tracked = this.#vms.get(name)!;
     // An intermediary the farm made is the farm's to keep alive: its clients know only its address.
     tracked.healed = true;
@@ -327,6 +367,7 @@ class FarmController implements FarmHandle {
       tracksMembers,
       members: new Set(tracksMembers ? Object.values(backends) : []),
       backups: new Set(Object.entries(backends).filter(([key]) => settings[`${key}.backup`] === "true").map(([, url]) => url)),
+      parts: routePools(settings, backends),
     };
     try {
       // Level-triggered: an adopted balancer may hold an older pool (replicas healed or dropped since
@@ -341,12 +382,14 @@ class FarmController implements FarmHandle {
     return endpoint(contract, vmUrl(tracked.record), `balancer ${name}`);
   }
 
-  /** Sets a balancer's whole pool to the members the farm tracks, once its admin API answers. */
+  /** Sets a balancer's whole pools to what the farm tracks, once its admin API answers. */
   async #syncPool(balancer: TrackedBalancer): Promise<void> {
     await this.#untilAdminAnswers(balancer);
-    if (!balancer.tracksMembers) return;
-    const pool = [...balancer.members].map((url) => ({ ...backendAt(url), backup: balancer.backups.has(url) }));
-    await this.#admin(balancer, "PUT", "/pools/main/backends", pool);
+    if (balancer.tracksMembers) {
+      const pool = [...balancer.members].map((url) => ({ ...backendAt(url), backup: balancer.backups.has(url) }));
+      await this.#admin(balancer, "PUT", "/pools/main/backends", pool);
+    }
+    for (const [pool, url] of balancer.parts) await this.#admin(balancer, "PUT", `/pools/${pool}/backends`, [backendAt(url)]);
   }
 
   /** A balancer's front answers a little before its admin API listens; the farm needs both. */
@@ -453,10 +496,12 @@ class FarmController implements FarmHandle {
       asBalancer.adminUrl = adminUrlOf(healed.record);
       await this.#syncPool(asBalancer);
     }
-    for (const b of memberOf) await this.#addMember(b, vmUrl(healed.record));
+    const moved = vmUrl(healed.record);
+    for (const b of memberOf) await this.#addMember(b, moved);
     // Emitted once it serves again, back in every pool it was in.
-    const { address } = healed.record;
-    this.#emit({ type: "vm-healed", vm: tracked.name, role: tracked.role.name, how, address: address === null ? "" : `${formatHost(address.host)}:${address.port}` });
+    this.#emit({ type: "vm-healed", vm: tracked.name, role: tracked.role.name, how, address: hostPort(healed.record) });
+    // A replacement may serve on another address: whoever imported the failed VM directly follows.
+    if (moved !== url) await this.#follow(url, moved, new Set([tracked.name]));
   }
 
   /** Failures of a role back off exponentially; a role quiet for twice the longest delay starts over. */
@@ -527,6 +572,16 @@ function importUrls(imports: Record<string, AnyEndpoint>): Record<string, string
 function vmUrl(record: VmRecord): string {
   if (record.address === null) throw new Error(`VM ${record.spec.labels.vm} has no address yet`);
   return `http://${formatHost(record.address.host)}:${record.address.port}`;
+}
+
+function hostPort(record: VmRecord): string {
+  return record.address === null ? "" : `${formatHost(record.address.host)}:${record.address.port}`;
+}
+
+/** A router's pools, named as the balancer image names them: `route-<i>` for its i-th route. */
+function routePools(settings: Record<string, string>, backends: Record<string, string>): Map<string, string> {
+  const routes = JSON.parse(settings.routes ?? "[]") as { backend: string }[];
+  return new Map(routes.map((r, i) => [`route-${i}`, backends[r.backend]]));
 }
 
 function formatHost(host: string): string {

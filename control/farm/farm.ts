@@ -92,6 +92,11 @@ export type FarmEvent =
    * replaced by a new VM of the same name.
    */
   | { readonly type: "vm-healed"; readonly vm: string; readonly role: string; readonly how: "restarted" | "replaced"; readonly address: string }
+  /**
+   * A VM restarted with the imports in `imports` (name -> URL) changed, now serving at `address`: by
+   * `rewire`, or because a VM it imported directly came back on another address.
+   */
+  | { readonly type: "vm-rewired"; readonly vm: string; readonly role: string; readonly imports: Readonly<Record<string, string>>; readonly address: string }
   | { readonly type: "pool-changed"; readonly pool: string; readonly backends: readonly string[] };
 
 export interface Farm {
@@ -113,12 +118,13 @@ export interface Farm {
   /**
    * Points a running VM's import at another endpoint of the same contract. The VM restarts wired
    * anew (a process takes its imports at start), possibly on another address: the handle returned
-   * is the one to use from then on.
+   * is the one to use from then on, and VMs that import it directly are rewired to follow.
    */
   rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<Vm<R>>;
   /**
    * Keeps the VMs of `vms` alive: a failed one leaves every balancer at once, is started again (or,
-   * when that fails, replaced by a VM of the same name) with backoff, and rejoins its balancers.
+   * when that fails, replaced by a VM of the same name) with backoff, and rejoins its balancers; VMs
+   * and routers that import it directly follow a replacement to its new address.
    */
   heal<R extends AnyRole>(vms: readonly Vm<R>[]): void;
   /** Typed stream of what happens in the farm. */

@@ -134,6 +134,7 @@ function describe(event: FarmEvent): string {
     case "vm-failed": return `FAILED ${event.vm} (${event.role}): ${event.reason}`;
     case "vm-stopped": return `removed ${event.vm}`;
     case "vm-healed": return `healed ${event.vm} (${event.how}), serving at ${event.address}`;
+    case "vm-rewired": return `rewired ${event.vm} (${Object.entries(event.imports).map(([k, url]) => `${k} -> ${url}`).join(", ")}), serving at ${event.address}`;
     case "pool-changed": return `pool of ${event.pool}: ${event.backends.length} backend(s)`;
   }
 }
