@@ -290,7 +290,7 @@ async function main(): Promise<void> {
       );
       log(
         `idle: ${idle.heldOpen}/${idle.requested} held open; farmhand RSS ${(idle.rssHeldBytes / 1048576).toFixed(1)} MB ` +
-          `(before ${(idle.rssBeforeBytes / 1048576).toFixed(1)} MB), ${idle.proxyFds} fds`,
+          `(before ${(idle.rssBeforeBytes / 1048576).toFixed(1)} MB; file-backed ${(idle.rssFileHeldBytes / 1048576).toFixed(1)} MB), ${idle.proxyFds} fds`,
       );
       if (idle.heldOpen < idle.requested) notes.push(`idle test: only ${idle.heldOpen} of ${idle.requested} connections were open when memory was read (first error: ${idle.firstError || "none"})`);
       if (!idle.withinLimit) notes.push(`idle test: farmhand RSS ${(idle.rssHeldBytes / 1048576).toFixed(1)} MB exceeds the 150 MB target`);

@@ -61,6 +61,8 @@ interface WorkerSlot {
   drained: boolean;
   /** The worker is being replaced or stopped on purpose. */
   stopping: boolean;
+  /** The uncaught error it died of, if it died of one. */
+  error: string | null;
 }
 
 export interface ResolvedListener {
@@ -71,7 +73,8 @@ export interface ResolvedListener {
 }
 
 export type BalancerEvent =
-  | { readonly type: "worker-exit"; readonly index: number; readonly code: number }
+  /** A worker died; `error` is the uncaught error that ended it, when one did. */
+  | { readonly type: "worker-exit"; readonly index: number; readonly code: number; readonly error: string | null }
   | { readonly type: "backend-health"; readonly pool: string; readonly backend: string; readonly healthy: boolean }
   | { readonly type: "backend-ejected"; readonly pool: string; readonly backend: string; readonly until: number }
   | { readonly type: "backend-returned"; readonly pool: string; readonly backend: string }
@@ -159,9 +162,9 @@ export class Balancer implements AdminControl {
       env: workerEnvironment(),
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
-    const slot: WorkerSlot = { index, worker, applied: 0, restarts, drained: false, stopping: false };
+    const slot: WorkerSlot = { index, worker, applied: 0, restarts, drained: false, stopping: false, error: null };
     worker.on("message", (message: WorkerMessage) => this.#onWorkerMessage(slot, message));
-    worker.on("error", () => {});
+    worker.on("error", (error) => (slot.error = error.stack ?? String(error)));
     worker.on("exit", (code) => this.#onWorkerExit(slot, code));
     worker.postMessage(this.#configureMessage());
     return slot;
@@ -169,7 +172,7 @@ export class Balancer implements AdminControl {
 
   #onWorkerExit(slot: WorkerSlot, code: number): void {
     if (slot.stopping || this.#stopping || this.#workers[slot.index] !== slot) return;
-    this.#onEvent({ type: "worker-exit", index: slot.index, code });
+    this.#onEvent({ type: "worker-exit", index: slot.index, code, error: slot.error });
     // Its requests died with it; its counters stay so totals remain monotonic.
     this.#reader.clearWorkerGauges(slot.index);
     const delay = Math.min(MAX_RESTART_DELAY_MS, slot.restarts === 0 ? 0 : 100 * 2 ** Math.min(slot.restarts, 6));

@@ -6,7 +6,7 @@ import path from "node:path";
 import { start } from "../lib/children.ts";
 import type { Child } from "../lib/children.ts";
 import { probe, sleep } from "../lib/net.ts";
-import { rssBytes, peakRssBytes, openFds, nofileLimit } from "../measure/proc.ts";
+import { rssBytes, rssFileBytes, peakRssBytes, openFds, nofileLimit } from "../measure/proc.ts";
 
 export interface IdleOptions {
   readonly node: string;
@@ -31,6 +31,8 @@ export interface IdleResult {
   readonly proxyNofile: number | null;
   readonly rssBeforeBytes: number;
   readonly rssHeldBytes: number;
+  /** The file-backed part of rssHeldBytes (the executable's pages). */
+  readonly rssFileHeldBytes: number;
   readonly peakRssBytes: number;
   readonly bytesPerConnection: number;
   readonly limitBytes: number;
@@ -75,6 +77,7 @@ export async function measureIdle(o: IdleOptions, log: (msg: string) => void): P
     // Let the proxy finish any deferred work (timers, GC) so the figure is the steady state.
     await sleep(2000);
     const rssHeld = rssBytes(o.pid);
+    const rssFileHeld = rssFileBytes(o.pid);
     const peak = peakRssBytes(o.pid);
     const fds = openFds(o.pid);
     const checks = await Promise.all(
@@ -100,6 +103,7 @@ export async function measureIdle(o: IdleOptions, log: (msg: string) => void): P
       proxyNofile: nofileLimit(o.pid),
       rssBeforeBytes: rssBefore,
       rssHeldBytes: rssHeld,
+      rssFileHeldBytes: rssFileHeld,
       peakRssBytes: peak,
       bytesPerConnection: heldOpen > 0 ? (rssHeld - rssBefore) / heldOpen : 0,
       limitBytes: o.limitBytes,

@@ -83,6 +83,15 @@ export function rssBytes(root: number): number {
   return processTree(root).reduce((sum, pid) => sum + statusKb(pid, "VmRSS"), 0) * 1024;
 }
 
+/**
+ * The file-backed part of the tree's resident set (mostly the executable's own pages, shared with
+ * every process that runs it): it varies with how much of the executable the page cache holds, not
+ * with what the process does.
+ */
+export function rssFileBytes(root: number): number {
+  return processTree(root).reduce((sum, pid) => sum + statusKb(pid, "RssFile"), 0) * 1024;
+}
+
 export function openFds(pid: number): number {
   try {
     return readdirSync(`/proc/${pid}/fd`).length;

@@ -46,12 +46,12 @@ export function renderMarkdown(res: BenchResult, withSummary: boolean): string {
     const i = res.idle;
     out.push(`### Idle keep-alive connections (${i.target})`);
     out.push("");
-    out.push("| connections asked | answered | held open | proxy fds | RSS before MB | RSS held MB | KB per connection | limit MB | within limit | still serves |");
-    out.push("|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
+    out.push("| connections asked | answered | held open | proxy fds | RSS before MB | RSS held MB | of which file-backed MB | KB per connection | limit MB | within limit | still serves |");
+    out.push("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
     out.push(
       `| ${fmtInt(i.requested)} | ${fmtInt(i.established)} | ${fmtInt(i.heldOpen)} | ${fmtInt(i.proxyFds)} | ${fmtMB(i.rssBeforeBytes)} | ${fmtMB(
         i.rssHeldBytes,
-      )} | ${fmtFixed(i.bytesPerConnection / 1024, 1)} | ${fmtMB(i.limitBytes)} | ${i.withinLimit ? "yes" : "**no**"} | ${i.stillServes ? "yes" : "**no**"} |`,
+      )} | ${fmtMB(i.rssFileHeldBytes)} | ${fmtFixed(i.bytesPerConnection / 1024, 1)} | ${fmtMB(i.limitBytes)} | ${i.withinLimit ? "yes" : "**no**"} | ${i.stillServes ? "yes" : "**no**"} |`,
     );
     if (i.failed > 0) out.push(`\n${i.failed} connection(s) failed; first error: ${i.firstError}`);
     out.push("");

@@ -39,7 +39,7 @@ export async function runProxy(file: string): Promise<number> {
 function logEvent(event: BalancerEvent): void {
   switch (event.type) {
     case "worker-exit":
-      return log(`worker ${event.index} exited (code ${event.code}); replacing it`);
+      return log(`worker ${event.index} exited (code ${event.code}${event.error === null ? "" : `: ${event.error}`}); replacing it`);
     case "backend-health":
       return log(`pool ${event.pool}: backend ${event.backend} is ${event.healthy ? "up" : "down"}`);
     case "backend-ejected":
