@@ -3,6 +3,7 @@
 // deadlines. Configuration arrives as snapshots from the supervisor; statistics leave through shared
 // memory; the only messages back are acknowledgements, listener results and outlier reports.
 
+import module from "node:module";
 import net from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
 import { DEFAULT_HTTP_LIMITS, type ListenerConfig } from "./config.ts";
@@ -14,6 +15,11 @@ import { PoolRuntime } from "./worker/pool-runtime.ts";
 import { StatsWriter } from "./worker/stats-writer.ts";
 
 const SWEEP_INTERVAL_MS = 250;
+
+// Every module of the worker is loaded by now. Where the process runs with Node's compile cache
+// (the farmhand CLI turns it on), write it at once rather than at exit, which a killed process never
+// reaches: later starts then skip type stripping, and hold about 25 MB less per worker.
+module.flushCompileCache?.();
 
 interface OpenListener {
   config: ListenerConfig;

@@ -1,5 +1,6 @@
 // `farmhand proxy --config FILE`: the balancer as a long-running service.
 
+import module from "node:module";
 import { Balancer, loadConfigFile, type BalancerEvent } from "../../native-free-core/index.ts";
 
 export async function runProxy(file: string): Promise<number> {
@@ -10,6 +11,9 @@ export async function runProxy(file: string): Promise<number> {
   }
   if (balancer.adminUrl !== null) log(`admin API listening on ${balancer.adminUrl}`);
   log(`${config.workers} worker thread(s), pid ${process.pid}`);
+  // Node writes its compile cache at exit, which a killed service never reaches: written now, every
+  // later start skips type stripping, and holds about 35 MB less.
+  module.flushCompileCache?.();
 
   let reloading = Promise.resolve();
   process.on("SIGHUP", () => {
