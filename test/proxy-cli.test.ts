@@ -4,6 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -29,10 +30,12 @@ class Cli {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
-  constructor(configFile: string) {
-    this.child = spawn(process.execPath, ["src/cli.ts", "proxy", "--config", configFile], {
+  /** `entry`: the CLI module to run (src/farmhand.mjs is the installed executable, with Node's compile cache on). */
+  constructor(configFile: string, options: { entry?: string; env?: Record<string, string> } = {}) {
+    this.child = spawn(process.execPath, [options.entry ?? "src/cli.ts", "proxy", "--config", configFile], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...options.env },
     });
     this.child.stdout!.setEncoding("utf8").on("data", (d: string) => (this.stdout += d));
     this.child.stderr!.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
@@ -317,6 +320,35 @@ test("cli: SIGTERM lets a slow request finish, refuses new connections, and exit
       } finally {
         await cli.kill();
       }
+    });
+  } finally {
+    await a.close();
+  }
+});
+
+test("cli: a proxy killed with SIGKILL has written Node's compile cache as fully as one that stopped", async () => {
+  // Its next start then skips type stripping, in the main thread and in every worker.
+  const a = await startBackend("a");
+  try {
+    await withTempDir(async (dir) => {
+      const file = path.join(dir, "proxy.yaml");
+      const cachedAfter = async (signal: "SIGKILL" | "SIGTERM"): Promise<number> => {
+        const cache = path.join(dir, `cache-after-${signal}`);
+        await writeFile(file, yamlConfig(await configPorts(), [a]));
+        const cli = new Cli(file, { entry: "src/farmhand.mjs", env: { NODE_COMPILE_CACHE: cache } });
+        try {
+          await cli.line(/2 worker thread\(s\), pid \d+/);
+          cli.child.kill(signal);
+          await cli.exit();
+        } finally {
+          await cli.kill();
+        }
+        return readdirSync(cache, { recursive: true }).length;
+      };
+      const stopped = await cachedAfter("SIGTERM");
+      const killed = await cachedAfter("SIGKILL");
+      assert.ok(stopped > 10, `a stopped proxy wrote ${stopped} cache entries`);
+      assert.is(killed, stopped);
     });
   } finally {
     await a.close();

@@ -6,14 +6,14 @@ import { Balancer, loadConfigFile, type BalancerEvent } from "../../native-free-
 export async function runProxy(file: string): Promise<number> {
   const config = await loadConfigFile(file);
   const balancer = await Balancer.start(config, { onEvent: logEvent });
+  // Node writes its compile cache at exit, which a killed service never reaches: written now (before
+  // saying it serves), every later start skips type stripping, and holds about 35 MB less.
+  module.flushCompileCache?.();
   for (const l of balancer.listeners) {
     log(`listener ${l.name} (${l.protocol}) listening on ${formatHost(l.address)}:${l.port}`);
   }
   if (balancer.adminUrl !== null) log(`admin API listening on ${balancer.adminUrl}`);
   log(`${config.workers} worker thread(s), pid ${process.pid}`);
-  // Node writes its compile cache at exit, which a killed service never reaches: written now, every
-  // later start skips type stripping, and holds about 35 MB less.
-  module.flushCompileCache?.();
 
   let reloading = Promise.resolve();
   process.on("SIGHUP", () => {
