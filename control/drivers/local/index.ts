@@ -9,6 +9,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { open, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import http from "node:http";
+import module from "node:module";
+import os from "node:os";
 import path from "node:path";
 import { LocalVmStartError } from "../../errors.ts";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
@@ -176,6 +178,10 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
     env.FARMHAND_SETTINGS = JSON.stringify(vm.spec.settings ?? {});
     env.FARMHAND_VM_ID = vm.id;
     if (process.env.FARMHAND_OWNER !== undefined) env.FARMHAND_OWNER = process.env.FARMHAND_OWNER;
+    // VMs share Node's compile cache (the controller's, or Node's usual place): a VM started again,
+    // as heal does, skips type stripping (a service starts in about half the time, with less memory).
+    // NODE_COMPILE_CACHE or NODE_DISABLE_COMPILE_CACHE in the controller's environment decide otherwise.
+    env.NODE_COMPILE_CACHE ??= module.getCompileCacheDir() ?? path.join(os.tmpdir(), "node-compile-cache");
     return env;
   };
 
