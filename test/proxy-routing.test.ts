@@ -46,6 +46,34 @@ test("routes send each path prefix to its pool, the longest prefix first, the re
   }
 });
 
+test("a routed pool that hashes on a header hashes on its own header, not the listener pool's", async () => {
+  const [s1, s2, s3, rest] = await Promise.all(["s1", "s2", "s3", "rest"].map((n) => startBackend(n)));
+  const balancer = await startBalancer({
+    workers: 1,
+    listeners: [{ port: 0, pool: "rest", routes: [{ prefix: "/sticky/", pool: "sticky" }] }],
+    pools: [
+      { name: "sticky", policy: "consistent-hash", hashKey: { header: "X-User" }, backends: [s1, s2, s3].map((b) => `127.0.0.1:${b.port}`) },
+      { name: "rest", backends: [`127.0.0.1:${rest.port}`] },
+    ],
+  });
+  const url = `http://127.0.0.1:${balancer.listeners[0].port}`;
+  const backendFor = async (user: string) => {
+    const r = await request(`${url}/sticky/cart`, { headers: { "x-user": user }, reset: true });
+    await r.body.text();
+    return String(r.headers["x-backend"]);
+  };
+  try {
+    const first = new Map<string, string>();
+    for (let i = 0; i < 30; i++) first.set(`user-${i}`, await backendFor(`user-${i}`));
+    for (const [user, backend] of first) assert.is(await backendFor(user), backend, `${user} sticks to one backend`);
+    // Hashed on the client address instead, every request from 127.0.0.1 would land on one backend.
+    assert.ok(new Set(first.values()).size >= 2, `users spread over ${[...new Set(first.values())].join(", ")}`);
+  } finally {
+    await balancer.shutdown(1000);
+    await Promise.all([s1, s2, s3, rest].map((b) => b.close()));
+  }
+});
+
 test("a backup takes traffic only while no primary is routable", async () => {
   const primary = await startBackend("primary");
   const backup = await startBackend("backup");

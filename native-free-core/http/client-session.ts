@@ -243,9 +243,16 @@ export class ClientSession implements UpstreamUser, Session {
       const lineEnd = this.#lineEndAt;
       if (lineEnd - start > limits.maxRequestLineBytes) return this.#reject(414);
       if (end - start > limits.maxHeadBytes) return this.#reject(431);
-      const pool = this.#listener.pool;
       const head = this.#env.requestHead;
+      let pool = this.#listener.pool;
       if (!head.parse(buf, start, end, this.#forwarding, pool?.hashHeader ?? "")) return this.#reject(head.status);
+      if (this.#listener.routes.length > 0) {
+        const routed = this.#route(buf, head.targetStart, head.targetEnd) ?? pool;
+        // The route is known only once the head is read; a routed pool that hashes on another
+        // header has it read again for that one.
+        if (routed !== undefined && routed.hashHeader !== (pool?.hashHeader ?? "")) head.parse(buf, start, end, this.#forwarding, routed.hashHeader);
+        pool = routed;
+      }
       const wellKnown = this.#listener.wellKnown;
       if (wellKnown !== null && head.bodyKind === BODY_NONE && head.method === "GET" &&
         head.targetEnd - head.targetStart === WELL_KNOWN_PATH.length &&
@@ -280,7 +287,7 @@ export class ClientSession implements UpstreamUser, Session {
       this.#closeAfter = false;
       this.#backend = null;
       this.#state = WAITING;
-      this.#pool = this.#listener.routes.length === 0 ? pool : this.#route(buf, head.targetStart, head.targetEnd) ?? pool;
+      this.#pool = pool;
       if (head.bodyKind === BODY_CHUNKED) (this.#requestChunks ??= new ChunkedScanner(limits.maxHeadBytes)).reset();
       this.#searchedTo = end;
       this.#lineEndAt = -1;
