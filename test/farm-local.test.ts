@@ -146,8 +146,12 @@ test("a VM replaced on another address is followed by the VMs and routers that i
       await request(`${target.api.url}/crash`).then((r) => r.body.dump());
       assert.ok(await waitFor(() => events.some((e) => e.type === "vm-failed" && e.reason.startsWith("restart failed")), 20_000));
       // Something else takes the failed VM's address meanwhile, so its replacement serves elsewhere.
+      // (A heal in progress may probe the address for a moment: a clash is tried again.)
       const squatter = net.createServer();
-      await new Promise<void>((resolve) => squatter.listen(target.address.port, target.address.host, resolve));
+      assert.ok(await waitFor(() => new Promise<boolean>((resolve) => {
+        squatter.once("error", () => resolve(false));
+        squatter.listen(target.address.port, target.address.host, () => resolve(true));
+      }), 5_000), "the test took the old address");
       try {
         image.mend();
         assert.ok(await waitFor(() => events.some((e) => e.type === "vm-rewired" && e.vm === client.name), 30_000), "the importer was rewired");
