@@ -11,18 +11,25 @@ import * as assert from "uvu/assert";
 import { request } from "undici";
 import { proxmoxDriver } from "../control/drivers/proxmox/index.ts";
 import { signalGroup } from "../control/drivers/local/proc.ts";
-import { openFarm } from "../control/farm/controller.ts";
+import type { Driver } from "../control/drivers/driver.ts";
+import { openFarm, type FarmHandle } from "../control/farm/controller.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
 import orderProcessing from "../examples/order-processing/farm.ts";
 import { InventoryService, OrderService, PaymentService, WebFrontend } from "../examples/order-processing/roles.ts";
-import { startEmulator } from "./proxmox-emulator/index.ts";
+import { startEmulator, type Emulator } from "./proxmox-emulator/index.ts";
 import { waitFor } from "./helpers/proxy.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BALANCER_IMAGE = path.join(root, "control/images/balancer");
 
-test("the order-processing farm on emulated Proxmox: deployed, served, healed, removed", async () => {
-  // One template per image, on two nodes; the farm's balancer is a VM of its own template too.
+/**
+ * A two-node emulated cluster with one template per image of the example (the farm's balancer is a
+ * VM of its own template too), the Proxmox driver on it, and a farm "shop"; afterwards nothing of the
+ * farm may be left on the cluster.
+ */
+async function withProxmoxFarm(
+  body: (ctx: { farm: FarmHandle; driver: Driver; emulator: Emulator; events: FarmEvent[] }) => Promise<void>,
+): Promise<void> {
   const images = [PaymentService.image, InventoryService.image, OrderService.image, WebFrontend.image, BALANCER_IMAGE];
   const templates: Record<number, { name: string; node: string; image: string }> = {};
   const byImage: Record<string, number> = {};
@@ -51,6 +58,20 @@ test("the order-processing farm on emulated Proxmox: deployed, served, healed, r
   const events: FarmEvent[] = [];
   farm.on((e) => events.push(e));
   try {
+    await body({ farm, driver, emulator, events });
+  } finally {
+    // Removed: nothing of the farm is left on the cluster.
+    await farm.teardown();
+    assert.equal(await driver.list({ farm: "shop" }), []);
+    const leftover = [...emulator.state.vms.values()].filter((vm) => !(vm.vmid >= 9000 && vm.vmid < 9010));
+    assert.equal(leftover.map((vm) => vm.vmid), [], "no VM leaked");
+    await driver.close();
+    await emulator.close();
+  }
+}
+
+test("the order-processing farm on emulated Proxmox: deployed, served, healed, removed", async () => {
+  await withProxmoxFarm(async ({ farm, driver, emulator, events }) => {
     const result = await orderProcessing(farm);
     const site = result!.site.url;
     const orders = result!.orders.url;
@@ -92,15 +113,51 @@ test("the order-processing farm on emulated Proxmox: deployed, served, healed, r
       assert.is(r.statusCode, 200);
       await r.body.dump();
     }
-  } finally {
-    // Removed: nothing of the farm is left on the cluster.
-    await farm.teardown();
-    assert.equal(await driver.list({ farm: "shop" }), []);
-    const leftover = [...emulator.state.vms.values()].filter((vm) => !(vm.vmid >= 9000 && vm.vmid < 9010));
-    assert.equal(leftover.map((vm) => vm.vmid), [], "no VM leaked");
-    await driver.close();
-    await emulator.close();
-  }
+  });
+});
+
+test("on emulated Proxmox, a VM that will not start again is replaced, and the VMs importing it follow", async () => {
+  await withProxmoxFarm(async ({ farm, driver, emulator, events }) => {
+    const pay = await farm.vm(PaymentService, {});
+    const stock = await farm.vm(InventoryService, {});
+    const orders = await farm.replicate(2, OrderService, { payments: pay.api, inventory: stock.api });
+    const front = await farm.balance(orders.map((o) => o.api));
+    farm.heal([pay]);
+    const place = async () => {
+      const r = await request(`${front.url}/orders`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ item: "widget", quantity: 1 }),
+        reset: true,
+      });
+      return { status: r.statusCode, body: (await r.body.json()) as { status?: string; orderId?: string } };
+    };
+    assert.equal((await place()).body.status, "confirmed");
+
+    // The payments VM dies, and its start task fails once: restarting it in place fails, so it is
+    // destroyed and replaced by a new VM (a clone again, on a new address; its VMID may well be the
+    // old one, as /cluster/nextid gives the lowest free).
+    const old = (await driver.list({ farm: "shop", vm: pay.name }))[0];
+    emulator.faults.failTasks.push({ type: "qmstart", count: 1, message: "start failed: QEMU exited with code 1" });
+    signalGroup(emulator.state.vms.get(Number(old.id))!.proc!.pid, "SIGKILL");
+    const rewired = () => events.filter((e) => e.type === "vm-rewired").map((e) => e.vm).sort();
+    assert.ok(await waitFor(() => rewired().length === 2, 60_000), JSON.stringify(events.slice(-6)));
+    assert.equal(rewired(), orders.map((o) => o.name).sort(), "each order VM followed payments");
+    const healed = events.find((e) => e.type === "vm-healed") as { vm: string; how: string; address: string };
+    assert.equal([healed.vm, healed.how], [pay.name, "replaced"]);
+    const now = (await driver.list({ farm: "shop", vm: pay.name }))[0];
+    assert.is.not(`${now.address!.host}:${now.address!.port}`, `${old.address!.host}:${old.address!.port}`, "a new address");
+    assert.is(emulator.requests.filter((r) => r.method === "POST" && /\/qemu\/\d+\/clone$/.test(r.path)).length, 8, "five VMs, the replacement and the two rewired order VMs cloned");
+    // Orders are paid again, through both order VMs, which now import the new payments VM.
+    const placedBy = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const placed = await place();
+      assert.is(placed.status, 201, JSON.stringify(placed.body));
+      assert.is(placed.body.status, "confirmed");
+      placedBy.add(String(placed.body.orderId).replace(/-\d+$/, ""));
+    }
+    assert.equal([...placedBy].sort(), orders.map((o) => o.name).sort());
+  });
 });
 
 test("farmhand up/status/down --driver proxmox: the CLI drives the cluster from the environment", async () => {
