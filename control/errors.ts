@@ -50,6 +50,15 @@ export class UnknownEndpointError extends FarmError {
   }
 }
 
+/** A driver was asked to change a VM that must be stopped first. */
+export class VmRunningError extends FarmError {
+  readonly code = "FARMHAND_VM_RUNNING";
+  constructor(driver: string, vm: string, id: string, state: string) {
+    super(`${driver} driver: VM ${vm} (${id}) is ${state}; stop it before changing its imports`);
+    this.name = "VmRunningError";
+  }
+}
+
 /** An image's metadata (its farmhand.json) is missing, malformed, or disagrees with another image's. */
 export class MetadataError extends FarmError {
   readonly code = "FARMHAND_METADATA_INVALID";

@@ -118,7 +118,7 @@ test("create + start two VMs: own addresses, both answer, imports reach the proc
   });
 });
 
-test("stop emits vm-stopped, ends the process, and a stopped VM starts again on its address", async () => {
+test("stop emits vm-stopped, ends the process; a stopped VM starts again on its address, and can be rewired first", async () => {
   await withDriver(async (driver) => {
     const ev = recorder(driver);
     const vm = await driver.create(spec("web-1", "echo"));
@@ -133,6 +133,15 @@ test("stop emits vm-stopped, ends the process, and a stopped VM starts again on 
     const again = await driver.start(vm.id);
     assert.equal(again.address, running.address);
     assert.is((await get(again.address!.host, PORT, "/.well-known/farmhand")).status, 200);
+
+    // reconfigure: refused while it runs; once stopped, its next start gets the new imports, same address.
+    const refused = await driver.reconfigure(vm.id, { peer: "http://127.0.9.9:1" }).then(() => null, (e: { code?: string }) => e);
+    assert.is(refused?.code, "FARMHAND_VM_RUNNING");
+    await driver.stop(vm.id);
+    assert.equal((await driver.reconfigure(vm.id, { peer: "http://127.0.9.9:1" })).spec.imports, { peer: "http://127.0.9.9:1" });
+    const rewired = await driver.start(vm.id);
+    assert.equal(rewired.address, running.address);
+    assert.equal((await get(rewired.address!.host, PORT, "/x")).body, { vm: "web-1", imports: { peer: "http://127.0.9.9:1" }, path: "/x" });
   });
 });
 

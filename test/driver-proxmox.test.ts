@@ -89,7 +89,7 @@ test("helpers: tags normalised, first non-loopback IPv4 from the agent", () => {
   assert.is(pickAddress({ result: [{ name: "eth0" }] }), null);
 });
 
-test("create + start: the VM answers with its imports; the exact calls and payloads; stop; destroy", async () => {
+test("create + start: the VM answers with its imports; the exact calls and payloads; stop; reconfigure; destroy", async () => {
   await withEmulator(async (em) => {
     const d = driverFor(em, { sshKeys: "ssh-ed25519 AAAAC3Nza user@host" });
     try {
@@ -134,9 +134,26 @@ test("create + start: the VM answers with its imports; the exact calls and paylo
       assert.equal(st!.spec.labels, { farm: "shop", role: "web", vm: "web-1" });
       assert.match(await d.output(created.id), /TASK OK/);
 
+      const refused = await d.reconfigure(created.id, { api: "http://127.0.0.1:2/y" }).then(() => null, (e: { code?: string }) => e);
+      assert.is(refused?.code, "FARMHAND_VM_RUNNING", "a running VM is not rewired under its feet");
+
       await d.stop(created.id);
       assert.ok(em.requests.some((r) => r.method === "POST" && r.path === `/nodes/pve/qemu/${vmid}/status/shutdown`));
       assert.is((await d.status(created.id))!.state, "stopped");
+
+      // reconfigure: only the description changes; the same VM serves the new imports after its
+      // next start, on its address.
+      const rewired = await d.reconfigure(created.id, { api: "http://127.0.0.1:2/y" });
+      assert.equal(rewired.spec.imports, { api: "http://127.0.0.1:2/y" });
+      const put = em.requests.filter((r) => r.method === "PUT" && r.path === `/nodes/pve/qemu/${vmid}/config`).at(-1)!;
+      assert.equal(Object.keys(put.body), ["description"]);
+      const rewiredDesc = JSON.parse(String(put.body.description));
+      assert.equal([rewiredDesc.vm, rewiredDesc.imports, rewiredDesc.settings], ["web-1", { api: "http://127.0.0.1:2/y" }, { mode: "test" }]);
+      const again = await d.start(created.id);
+      assert.equal(again.address, rec.address);
+      assert.equal((await getJson(again.address!.host, again.address!.port, "/hello")).imports, { api: "http://127.0.0.1:2/y" });
+      assert.equal((await d.status(created.id))!.spec.imports, { api: "http://127.0.0.1:2/y" });
+      await d.stop(created.id);
 
       await d.destroy(created.id);
       const del = em.requests.find((r) => r.method === "DELETE" && r.path === `/nodes/pve/qemu/${vmid}`)!;

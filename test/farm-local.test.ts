@@ -357,6 +357,7 @@ test("route sends each path prefix to its endpoint; rewire re-points an import",
     assert.equal((await json(`${client.api.url}/x`)).imports, { peer: a.api.url });
     const rewired = await farm.rewire(client, "peer", b.api);
     assert.is(rewired.name, client.name);
+    assert.equal([rewired.id, rewired.address], [client.id, client.address], "the same VM, restarted in place");
     assert.equal((await json(`${rewired.api.url}/x`)).imports, { peer: b.api.url });
   });
 });

@@ -147,7 +147,15 @@ test("on emulated Proxmox, a VM that will not start again is replaced, and the V
     assert.equal([healed.vm, healed.how], [pay.name, "replaced"]);
     const now = (await driver.list({ farm: "shop", vm: pay.name }))[0];
     assert.is.not(`${now.address!.host}:${now.address!.port}`, `${old.address!.host}:${old.address!.port}`, "a new address");
-    assert.is(emulator.requests.filter((r) => r.method === "POST" && /\/qemu\/\d+\/clone$/.test(r.path)).length, 8, "five VMs, the replacement and the two rewired order VMs cloned");
+    assert.is(emulator.requests.filter((r) => r.method === "POST" && /\/qemu\/\d+\/clone$/.test(r.path)).length, 6, "five VMs and the replacement cloned");
+    // The order VMs were rewired in place: the same VMs, with the new address in their metadata.
+    for (const o of orders) {
+      const [record] = await driver.list({ farm: "shop", vm: o.name });
+      assert.is(record.id, o.id, `${o.name} kept its VMID`);
+      assert.equal(record.address, o.address, `${o.name} kept its address`);
+      const described = emulator.requests.filter((r) => r.method === "PUT" && r.path.endsWith(`/qemu/${o.id}/config`) && typeof r.body.description === "string");
+      assert.equal(JSON.parse(described.at(-1)!.body.description as string).imports.payments, `http://${healed.address}`);
+    }
     // Orders are paid again, through both order VMs, which now import the new payments VM.
     const placedBy = new Set<string>();
     for (let i = 0; i < 6; i++) {

@@ -44,6 +44,11 @@ export interface Driver {
   /** Starts it and resolves once it serves (its address is known and it answers). */
   start(id: string): Promise<VmRecord>;
   stop(id: string): Promise<void>;
+  /**
+   * Wires a VM that is not running to `imports` (they reach it at its next start): the same VM, id
+   * and address, which is what `rewire` wants. A running VM is refused (VmRunningError).
+   */
+  reconfigure(id: string, imports: Readonly<Record<string, string>>): Promise<VmRecord>;
   /** Removes it for good; a VM that no longer exists counts as destroyed. */
   destroy(id: string): Promise<void>;
   status(id: string): Promise<VmRecord | null>;

@@ -35,7 +35,7 @@ interface TrackedVm {
   readonly role: AnyRole;
   imports: Record<string, string>;
   healed: boolean;
-  /** Set while #recover works on it: a failure it causes itself is not a new one. */
+  /** Set while the farm itself restarts it (heal, rewire): a failure that causes is not a new one. */
   recovering: boolean;
   readonly vm: Vm<AnyRole>;
 }
@@ -289,25 +289,39 @@ class FarmController implements FarmHandle {
 
   /**
    * Restarts a VM with some imports changed (a process takes its imports at start): it leaves its
-   * balancers, comes back under its name, rejoins them, and when it came back on another address,
-   * whoever imports it follows. `visited` holds the VMs this cascade has rewired already: each is
-   * rewired once, so a cycle of imports cannot loop.
+   * balancers, is stopped, rewired and started again (the same VM, so normally on the same address),
+   * and rejoins them. Should it come back elsewhere, whoever imports it follows. `visited` holds the
+   * VMs this cascade has rewired already: each is rewired once, so a cycle of imports cannot loop.
+   * A VM that does not come back is destroyed, so nothing half-rewired stays.
    */
   async #rewireVm(tracked: TrackedVm, changes: Record<string, string>, visited: Set<string>): Promise<Vm<AnyRole>> {
     visited.add(tracked.name);
     const url = vmUrl(tracked.record);
     const memberOf = [...this.#balancers.values()].filter((b) => b.members.has(url));
     for (const b of memberOf) await this.#removeMember(b, url);
-    await this.#driver.destroy(tracked.record.id);
-    this.#vms.delete(tracked.name);
-    const fresh = await this.#ensureVm(tracked.name, tracked.role, { ...tracked.imports, ...changes });
-    const now = this.#vms.get(tracked.name)!;
-    now.healed = tracked.healed;
-    const moved = vmUrl(now.record);
+    const imports = { ...tracked.imports, ...changes };
+    const id = tracked.record.id;
+    let record: VmRecord;
+    try {
+      // Marked so that the stop it causes is not taken for a failure to heal.
+      tracked.recovering = true;
+      await this.#driver.stop(id);
+      await this.#driver.reconfigure(id, imports);
+      record = await this.#driver.start(id);
+      await this.#guard(tracked.name, tracked.role, record);
+    } catch (error) {
+      this.#vms.delete(tracked.name);
+      await this.#driver.destroy(id);
+      this.#emit({ type: "vm-stopped", vm: tracked.name, role: tracked.role.name });
+      throw error instanceof GuardMismatchError ? error : new VmStartError(tracked.name, error);
+    }
+    const vm = vmHandle(tracked.name, tracked.role, record);
+    this.#vms.set(tracked.name, { ...tracked, record, imports, recovering: false, vm });
+    const moved = vmUrl(record);
     for (const b of memberOf) await this.#addMember(b, moved);
-    this.#emit({ type: "vm-rewired", vm: tracked.name, role: tracked.role.name, imports: changes, address: hostPort(now.record) });
+    this.#emit({ type: "vm-rewired", vm: tracked.name, role: tracked.role.name, imports: changes, address: hostPort(record) });
     if (moved !== url) await this.#follow(url, moved, visited);
-    return fresh;
+    return vm;
   }
 
   /**

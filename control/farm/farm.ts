@@ -116,9 +116,10 @@ export interface Farm {
   /** Traffic to `primary`, or to `backup` while `primary` is down. */
   failover<C extends AnyContract>(primary: Endpoint<C>, backup: Endpoint<C>): Promise<Endpoint<C>>;
   /**
-   * Points a running VM's import at another endpoint of the same contract. The VM restarts wired
-   * anew (a process takes its imports at start), possibly on another address: the handle returned
-   * is the one to use from then on, and VMs that import it directly are rewired to follow.
+   * Points a running VM's import at another endpoint of the same contract. The VM leaves its
+   * balancers, is stopped, rewired and started again (a process takes its imports at start), and
+   * rejoins them. It is the same VM, normally on the same address; the handle returned is the one to
+   * use from then on, and should the address change, VMs that import it directly follow.
    */
   rewire<R extends AnyRole, K extends keyof R["requires"] & string>(vm: Vm<R>, importName: K, to: Endpoint<R["requires"][K]>): Promise<Vm<R>>;
   /**

@@ -12,7 +12,7 @@ import http from "node:http";
 import module from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { LocalVmStartError } from "../../errors.ts";
+import { LocalVmStartError, VmRunningError } from "../../errors.ts";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
 import { DriverEvents } from "../events.ts";
 import { KeyedSerializer } from "../serialize.ts";
@@ -384,6 +384,17 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
         const state: VmState = wasRunning ? "stopped" : liveState(cur) === "failed" ? "failed" : cur.state === "created" ? "created" : "stopped";
         await update(id, { state, pid: null, stopRequested: false });
         if (wasRunning) emit({ type: "vm-stopped", id });
+      });
+    },
+
+    reconfigure(id: string, imports: Readonly<Record<string, string>>): Promise<VmRecord> {
+      return serialize(id, async () => {
+        const vm = await store.read(id);
+        if (vm === null) throw unknown(id);
+        const state = liveState(vm);
+        if (state === "running" || state === "starting") throw new VmRunningError("local", vm.spec.labels.vm, id, state);
+        const next = await update(id, { spec: { ...vm.spec, imports: { ...imports } } });
+        return toRecord(next!, state);
       });
     },
 

@@ -12,6 +12,7 @@ import { Agent, buildConnector, fetch as undiciFetch, Response } from "undici";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
 import { DriverEvents } from "../events.ts";
 import { KeyedSerializer } from "../serialize.ts";
+import { MetadataError, VmRunningError } from "../../errors.ts";
 import {
   ProxmoxApiError,
   ProxmoxAuthError,
@@ -108,6 +109,12 @@ export function pickAddress(result: unknown): string | null {
     }
   }
   return null;
+}
+
+/** The farm metadata a VM carries in its `description` (which the guest turns into its FARMHAND_* environment). */
+function describeSpec(spec: VmSpec): string {
+  const { labels, imports, settings, image } = spec;
+  return JSON.stringify({ farm: labels.farm, role: labels.role, vm: labels.vm, imports: { ...imports }, settings: { ...(settings ?? {}) }, image });
 }
 
 /** Reads the farm metadata a driver wrote into `description`. */
@@ -431,7 +438,7 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
   // ----- state this instance knows
 
   const known = new Map<string, Known>();
-  /** Specs read from VM descriptions (a VMID's description does not change under this driver). */
+  /** Specs read from VM descriptions (this driver changes a description only through `reconfigure`, which updates both). */
   const specs = new Map<string, VmSpec>();
   const events = new DriverEvents();
   const emit = (event: DriverEvent) => events.emit(event);
@@ -598,9 +605,8 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
         if (Date.now() >= deadline) throw new ProxmoxTimeoutError(`proxmox: VM ${id} is still locked (${String(cfg.lock)}) ${lockMs} ms after its clone`);
         await sleep(delay);
       }
-      const meta = { farm: spec.labels.farm, role: spec.labels.role, vm: spec.labels.vm, imports: { ...spec.imports }, settings: { ...(spec.settings ?? {}) }, image: spec.image };
       const params: Record<string, unknown> = {
-        description: JSON.stringify(meta),
+        description: describeSpec(spec),
         tags: farmTags(spec.labels),
         ciuser: options.ciuser ?? "farmhand",
       };
@@ -692,6 +698,19 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
         const r = await find(id);
         if (r === null) throw new ProxmoxVmNotFoundError(id);
         if (await stopVm(id, r)) emit({ type: "vm-stopped", id });
+      }),
+    reconfigure: (id, imports) =>
+      serialize(id, async () => {
+        const r = await find(id);
+        if (r === null) throw new ProxmoxVmNotFoundError(id);
+        const spec = await specOf(id, r.node);
+        if (spec === null) throw new MetadataError(`proxmox: VM ${id} carries no farm metadata in its description`);
+        if (r.status === "running") throw new VmRunningError("proxmox", spec.labels.vm, id, "running");
+        const fresh: VmSpec = { ...spec, imports: { ...imports } };
+        await api("PUT", `/nodes/${r.node}/qemu/${id}/config`, { description: describeSpec(fresh) });
+        specs.set(id, fresh);
+        const k = remember(id, { node: r.node, spec: fresh });
+        return { id, spec: fresh, state: k.state === "running" ? "stopped" : k.state, address: null };
       }),
     destroy: (id) => serialize(id, () => destroyVm(id)),
     async status(id) {
