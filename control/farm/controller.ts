@@ -327,7 +327,8 @@ class FarmController implements FarmHandle {
   /**
    * The VM at `from` now serves at `to` (replaced, or rewired, on a new address). Balancers already
    * moved it in their pools; a router's part is moved here, and a VM that imports it directly is
-   * rewired. One that cannot be is reported and left as it was: the rest still follow.
+   * rewired. One that does not come back from its rewire is reported (and removed): the rest still
+   * follow.
    */
   async #follow(from: string, to: string, visited: Set<string>): Promise<void> {
     for (const balancer of this.#balancers.values()) {
