@@ -23,6 +23,12 @@ const DEADLINE_MS = 15_000;
 
 // ---- the child process -----------------------------------------------------------------------------
 
+interface CliOptions {
+  /** The CLI module to run (src/farmhand.mjs is the installed executable, with Node's compile cache on). */
+  readonly entry?: string;
+  readonly env?: Record<string, string>;
+}
+
 class Cli {
   readonly child: ChildProcess;
   stdout = "";
@@ -30,8 +36,7 @@ class Cli {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
-  /** `entry`: the CLI module to run (src/farmhand.mjs is the installed executable, with Node's compile cache on). */
-  constructor(configFile: string, options: { entry?: string; env?: Record<string, string> } = {}) {
+  constructor(configFile: string, options: CliOptions = {}) {
     this.child = spawn(process.execPath, [options.entry ?? "src/cli.ts", "proxy", "--config", configFile], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
@@ -124,6 +129,28 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * `farmhand proxy` on a fresh YAML config (listeners "web" and "raw" on free ports) in front of
+ * `backends`; the process is killed afterwards, whatever happened.
+ */
+async function withCli(
+  backends: readonly TestBackend[],
+  body: (ctx: { cli: Cli; ports: Ports; file: string; dir: string }) => Promise<void>,
+  options?: CliOptions,
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    const ports = await configPorts();
+    const file = path.join(dir, "proxy.yaml");
+    await writeFile(file, yamlConfig(ports, backends));
+    const cli = new Cli(file, options);
+    try {
+      await body({ cli, ports, file, dir });
+    } finally {
+      await cli.kill();
+    }
+  });
+}
+
 const LISTENING = (name: string, protocol: string) => new RegExp(`listener ${name} \\(${protocol}\\) listening on 127\\.0\\.0\\.1:(\\d+)`);
 
 /** "refused": the connection was refused; "accepted": the proxy took it (even if it then closed it). */
@@ -146,31 +173,23 @@ function tryConnect(port: number): Promise<"refused" | "accepted" | "other"> {
 test("cli: a valid YAML config starts, logs its listeners and serves HTTP and TCP", async () => {
   const a = await startBackend("a");
   try {
-    await withTempDir(async (dir) => {
-      const ports = await configPorts();
-      const file = path.join(dir, "proxy.yaml");
-      await writeFile(file, yamlConfig(ports, [a]));
-      const cli = new Cli(file);
-      try {
-        const http = Number((await cli.line(LISTENING("web", "http")))[1]);
-        const tcp = Number((await cli.line(LISTENING("raw", "tcp")))[1]);
-        assert.is(http, ports.http);
-        assert.is(tcp, ports.tcp);
-        await cli.line(/2 worker thread\(s\), pid \d+/);
+    await withCli([a], async ({ cli, ports }) => {
+      const http = Number((await cli.line(LISTENING("web", "http")))[1]);
+      const tcp = Number((await cli.line(LISTENING("raw", "tcp")))[1]);
+      assert.is(http, ports.http);
+      assert.is(tcp, ports.tcp);
+      await cli.line(/2 worker thread\(s\), pid \d+/);
 
-        const r = await request(`http://127.0.0.1:${http}/hello`);
-        assert.is(r.statusCode, 200);
-        assert.is(await r.body.text(), "a GET /hello 0");
-        const t = await rawRequest(tcp, "GET /tcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", { waitMs: 5000 });
-        assert.is(parseResponses(t.text)[0]?.body, "a GET /tcp 0");
+      const r = await request(`http://127.0.0.1:${http}/hello`);
+      assert.is(r.statusCode, 200);
+      assert.is(await r.body.text(), "a GET /hello 0");
+      const t = await rawRequest(tcp, "GET /tcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", { waitMs: 5000 });
+      assert.is(parseResponses(t.text)[0]?.body, "a GET /tcp 0");
 
-        cli.child.kill("SIGTERM");
-        const exit = await cli.exit();
-        assert.equal(exit, { code: 0, signal: null }, cli.stderr);
-        assert.is(cli.stderr, "");
-      } finally {
-        await cli.kill();
-      }
+      cli.child.kill("SIGTERM");
+      const exit = await cli.exit();
+      assert.equal(exit, { code: 0, signal: null }, cli.stderr);
+      assert.is(cli.stderr, "");
     });
   } finally {
     await a.close();
@@ -213,11 +232,7 @@ test("cli: SIGHUP with a swapped backend moves traffic without dropping an open 
   const b = await startBackend("b");
   let client: Client | null = null;
   try {
-    await withTempDir(async (dir) => {
-      const ports = await configPorts();
-      const file = path.join(dir, "proxy.yaml");
-      await writeFile(file, yamlConfig(ports, [a]));
-      const cli = new Cli(file);
+    await withCli([a], async ({ cli, ports, file }) => {
       try {
         await cli.line(LISTENING("web", "http"));
         await cli.line(LISTENING("raw", "tcp"));
@@ -270,7 +285,6 @@ test("cli: SIGHUP with a swapped backend moves traffic without dropping an open 
       } finally {
         await client?.close().catch(() => {});
         client = null;
-        await cli.kill();
       }
     });
   } finally {
@@ -284,42 +298,34 @@ test("cli: SIGHUP with a swapped backend moves traffic without dropping an open 
 test("cli: SIGTERM lets a slow request finish, refuses new connections, and exits 0", async () => {
   const a = await startBackend("a");
   try {
-    await withTempDir(async (dir) => {
-      const ports = await configPorts();
-      const file = path.join(dir, "proxy.yaml");
-      await writeFile(file, yamlConfig(ports, [a]));
-      const cli = new Cli(file);
-      try {
-        await cli.line(LISTENING("web", "http"));
-        await cli.line(LISTENING("raw", "tcp"));
-        const url = `http://127.0.0.1:${ports.http}`;
-        const gate = hold(a);
-        const slow = request(`${url}/slow`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
-        assert.ok(await waitFor(() => gate.held() === 1, DEADLINE_MS), "the slow request never reached the backend");
+    await withCli([a], async ({ cli, ports }) => {
+      await cli.line(LISTENING("web", "http"));
+      await cli.line(LISTENING("raw", "tcp"));
+      const url = `http://127.0.0.1:${ports.http}`;
+      const gate = hold(a);
+      const slow = request(`${url}/slow`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+      assert.ok(await waitFor(() => gate.held() === 1, DEADLINE_MS), "the slow request never reached the backend");
 
-        const mark = cli.stdout.length;
-        cli.child.kill("SIGTERM");
-        await cli.line(/SIGTERM: draining/, mark);
+      const mark = cli.stdout.length;
+      cli.child.kill("SIGTERM");
+      await cli.line(/SIGTERM: draining/, mark);
 
-        // Once the workers have closed their listeners, connecting is refused (polled: the log line
-        // comes just before the workers hear of the drain).
-        let last = "";
-        const refused = await waitFor(async () => {
-          last = `${await tryConnect(ports.http)}/${await tryConnect(ports.tcp)}`;
-          return last === "refused/refused";
-        }, DEADLINE_MS, 20);
-        assert.ok(refused, `new connections still not refused during the drain: http/tcp ${last}`);
-        assert.ok(cli.running, "exited before the slow request finished");
-        assert.is(gate.held(), 1);
+      // Once the workers have closed their listeners, connecting is refused (polled: the log line
+      // comes just before the workers hear of the drain).
+      let last = "";
+      const refused = await waitFor(async () => {
+        last = `${await tryConnect(ports.http)}/${await tryConnect(ports.tcp)}`;
+        return last === "refused/refused";
+      }, DEADLINE_MS, 20);
+      assert.ok(refused, `new connections still not refused during the drain: http/tcp ${last}`);
+      assert.ok(cli.running, "exited before the slow request finished");
+      assert.is(gate.held(), 1);
 
-        gate.release();
-        assert.equal(await slow, { status: 200, body: "a GET /slow 0" });
-        const exit = await cli.exit();
-        assert.equal(exit, { code: 0, signal: null }, `stderr: ${cli.stderr}`);
-        assert.match(cli.stdout.slice(mark), /drained, exiting/);
-      } finally {
-        await cli.kill();
-      }
+      gate.release();
+      assert.equal(await slow, { status: 200, body: "a GET /slow 0" });
+      const exit = await cli.exit();
+      assert.equal(exit, { code: 0, signal: null }, `stderr: ${cli.stderr}`);
+      assert.match(cli.stdout.slice(mark), /drained, exiting/);
     });
   } finally {
     await a.close();
@@ -330,26 +336,25 @@ test("cli: a proxy killed with SIGKILL has written Node's compile cache as fully
   // Its next start then skips type stripping, in the main thread and in every worker.
   const a = await startBackend("a");
   try {
-    await withTempDir(async (dir) => {
-      const file = path.join(dir, "proxy.yaml");
-      const cachedAfter = async (signal: "SIGKILL" | "SIGTERM"): Promise<number> => {
-        const cache = path.join(dir, `cache-after-${signal}`);
-        await writeFile(file, yamlConfig(await configPorts(), [a]));
-        const cli = new Cli(file, { entry: "src/farmhand.mjs", env: { NODE_COMPILE_CACHE: cache } });
-        try {
+    const cachedAfter = async (signal: "SIGKILL" | "SIGTERM"): Promise<number> => {
+      let entries = 0;
+      const cache = await mkdtemp(path.join(os.tmpdir(), "farmhand-compile-cache-"));
+      try {
+        await withCli([a], async ({ cli }) => {
           await cli.line(/2 worker thread\(s\), pid \d+/);
           cli.child.kill(signal);
           await cli.exit();
-        } finally {
-          await cli.kill();
-        }
-        return readdirSync(cache, { recursive: true }).length;
-      };
-      const stopped = await cachedAfter("SIGTERM");
-      const killed = await cachedAfter("SIGKILL");
-      assert.ok(stopped > 10, `a stopped proxy wrote ${stopped} cache entries`);
-      assert.is(killed, stopped);
-    });
+          entries = readdirSync(cache, { recursive: true }).length;
+        }, { entry: "src/farmhand.mjs", env: { NODE_COMPILE_CACHE: cache } });
+      } finally {
+        await rm(cache, { recursive: true, force: true });
+      }
+      return entries;
+    };
+    const stopped = await cachedAfter("SIGTERM");
+    const killed = await cachedAfter("SIGKILL");
+    assert.ok(stopped > 10, `a stopped proxy wrote ${stopped} cache entries`);
+    assert.is(killed, stopped);
   } finally {
     await a.close();
   }
