@@ -1,14 +1,10 @@
 // `farmhand proxy --config FILE`: the balancer as a long-running service.
 
-import module from "node:module";
 import { Balancer, loadConfigFile, type BalancerEvent } from "../../native-free-core/index.ts";
 
 export async function runProxy(file: string): Promise<number> {
   const config = await loadConfigFile(file);
   const balancer = await Balancer.start(config, { onEvent: logEvent });
-  // Node writes its compile cache at exit, which a killed service never reaches: written now (before
-  // saying it serves), every later start skips type stripping, and holds about 35 MB less.
-  module.flushCompileCache?.();
   for (const l of balancer.listeners) {
     log(`listener ${l.name} (${l.protocol}) listening on ${formatHost(l.address)}:${l.port}`);
   }

@@ -5,7 +5,6 @@
 // the admin API. With a "routes" setting ([{prefix, backend}]) it is a router instead: each prefix
 // goes to its own pool of the one import it names, and the main pool stays empty (404s become 503s).
 
-import module from "node:module";
 import { startBalancer, type BackendSpec } from "../../../native-free-core/index.ts";
 
 const listen = required("FARMHAND_LISTEN");
@@ -48,8 +47,6 @@ const balancer = await startBalancer({
   admin: { address: host, port: Number(setting("adminPort")), token: setting("adminToken") },
   drainTimeoutMs: 5000,
 });
-// Written now, not at exit: a balancer VM that dies and is started again skips type stripping.
-module.flushCompileCache?.();
 process.stdout.write(`balancer for ${contract} on ${listen}, admin ${balancer.adminUrl}\n`);
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
