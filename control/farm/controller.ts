@@ -44,13 +44,14 @@ interface TrackedBalancer {
   readonly name: string;
   adminUrl: string;
   readonly token: string;
-  /** Whether the farm keeps its main pool equal to live members (a router's main pool stays empty). */
-  readonly tracksMembers: boolean;
-  /** Backend URLs (http://host:port) now in its main pool. */
+  /** Backend URLs (http://host:port) now in its main pool, kept equal to the live members. */
   readonly members: Set<string>;
   /** Members that serve only while no other is routable (a failover's backup). */
   readonly backups: ReadonlySet<string>;
-  /** A router's parts: pool name -> the one backend URL that pool holds. */
+  /**
+   * A router's parts: pool name -> the one backend URL that pool holds. A router's main pool stays
+   * empty, so a balancer with parts has no members.
+   */
   readonly parts: Map<string, string>;
 }
 
@@ -160,8 +161,8 @@ class FarmController implements FarmHandle {
     const routed = Object.freeze({ kind: "contract", id, name: "route", version: 1, operations, parts: contracts });
     const name = this.#nextName("router");
     const settings = { contract: id, routes: JSON.stringify(routes) };
-    // A router tracks no members: each prefix has a pool of its own, holding the one endpoint routed there.
-    return this.#startBalancer(name, routed as unknown as RoutedContract<PartContracts<Parts>>, backends, settings, false);
+    // Each prefix has a pool of its own, holding the one endpoint routed there.
+    return this.#startBalancer(name, routed as unknown as RoutedContract<PartContracts<Parts>>, backends, settings);
   }
 
   async failover<C extends AnyContract>(primary: Endpoint<C>, backup: Endpoint<C>): Promise<Endpoint<C>> {
@@ -363,7 +364,6 @@ class FarmController implements FarmHandle {
     contract: C,
     backends: Record<string, string>,
     settings: Record<string, string>,
-    tracksMembers = true,
   ): Promise<Endpoint<C>> {
     const balancerRole = defineRole("balancer", { provides: { api: contract }, requires: {}, image: BALANCER_IMAGE });
     // An adopted balancer keeps the token it was started with; sameSpec ignores it for that reason.
@@ -375,14 +375,14 @@ class FarmController implements FarmHandle {
     const tracked = this.#vms.get(name)!;
     // An intermediary the farm made is the farm's to keep alive: its clients know only its address.
     tracked.healed = true;
+    const parts = routePools(settings, backends);
     const balancer: TrackedBalancer = {
       name,
       adminUrl: adminUrlOf(tracked.record),
       token,
-      tracksMembers,
-      members: new Set(tracksMembers ? Object.values(backends) : []),
+      members: new Set(parts.size === 0 ? Object.values(backends) : []),
       backups: new Set(Object.entries(backends).filter(([key]) => settings[`${key}.backup`] === "true").map(([, url]) => url)),
-      parts: routePools(settings, backends),
+      parts,
     };
     try {
       // Level-triggered: an adopted balancer may hold an older pool (replicas healed or dropped since
@@ -400,7 +400,7 @@ class FarmController implements FarmHandle {
   /** Sets a balancer's whole pools to what the farm tracks, once its admin API answers. */
   async #syncPool(balancer: TrackedBalancer): Promise<void> {
     await this.#untilAdminAnswers(balancer);
-    if (balancer.tracksMembers) {
+    if (balancer.parts.size === 0) {
       const pool = [...balancer.members].map((url) => ({ ...backendAt(url), backup: balancer.backups.has(url) }));
       await this.#admin(balancer, "PUT", "/pools/main/backends", pool);
     }
@@ -586,7 +586,7 @@ function importUrls(imports: Record<string, AnyEndpoint>): Record<string, string
 
 function vmUrl(record: VmRecord): string {
   if (record.address === null) throw new Error(`VM ${record.spec.labels.vm} has no address yet`);
-  return `http://${formatHost(record.address.host)}:${record.address.port}`;
+  return `http://${hostPort(record)}`;
 }
 
 function hostPort(record: VmRecord): string {
