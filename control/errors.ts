@@ -41,12 +41,45 @@ export class BalancerCallError extends FarmError {
   }
 }
 
-/** An endpoint handed to a combinator is not one this farm knows (it did not come from this farm). */
+/**
+ * An endpoint or VM handle given to a combinator is not one this farm made: built by hand, copied,
+ * or taken from another farm. `where` says which argument it was.
+ */
 export class UnknownEndpointError extends FarmError {
   readonly code = "FARMHAND_UNKNOWN_ENDPOINT";
-  constructor(url: string) {
-    super(`endpoint ${url} was not made by this farm`);
+  readonly where: string;
+  constructor(what: string, where = "") {
+    super(`${where === "" ? "" : `${where}: `}${what.startsWith("VM handle") ? what : `endpoint ${what}`} was not made by this farm`);
     this.name = "UnknownEndpointError";
+    this.where = where;
+  }
+}
+
+/**
+ * Wiring that the types should have refused, found when the script runs (before anything is made):
+ * an import missing, extra or of another contract, a balancer over two contracts, an empty pool, a
+ * route prefix that is not a path. `node` is the VM or combinator, `field` the import or argument.
+ */
+export class WiringError extends FarmError {
+  readonly code = "FARMHAND_WIRING";
+  readonly node: string;
+  readonly field: string;
+  readonly got: unknown;
+  constructor(node: string, field: string, problem: string, got: unknown) {
+    super(`${node}: ${field}: ${problem}${got === undefined ? "" : ` (got ${describe(got)})`}`);
+    this.name = "WiringError";
+    this.node = node;
+    this.field = field;
+    this.got = got;
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
   }
 }
 
@@ -80,5 +113,40 @@ export class LocalVmStartError extends FarmError {
     this.id = id;
     this.vm = vm;
     this.output = output;
+  }
+}
+
+/**
+ * The local driver's record of a VM (`<state dir>/<id>.json`) cannot be used: unreadable, not JSON,
+ * not shaped as a record, or naming another VM. Such a VM can only be destroyed.
+ */
+export class LocalVmDamagedError extends FarmError {
+  readonly code = "FARMHAND_LOCAL_VM_DAMAGED";
+  readonly id: string;
+  readonly file: string;
+  /** Why the record cannot be used. */
+  readonly problem: string;
+  constructor(id: string, file: string, problem: string) {
+    super(`local driver: the record of VM ${id} is damaged: ${file} ${problem}; only destroying it (farmhand down) is possible`);
+    this.name = "LocalVmDamagedError";
+    this.id = id;
+    this.file = file;
+    this.problem = problem;
+  }
+}
+
+/**
+ * The local driver could not wholly remove a VM. `problems` names each process that would not end
+ * and each file it could not remove, with why; what is left stays recorded, so a later destroy retries.
+ */
+export class LocalVmCleanupError extends FarmError {
+  readonly code = "FARMHAND_LOCAL_VM_CLEANUP_FAILED";
+  readonly id: string;
+  readonly problems: readonly string[];
+  constructor(id: string, vm: string, problems: readonly string[]) {
+    super(`local driver: VM ${vm} (${id}) is not wholly removed: ${problems.join("; ")}`);
+    this.name = "LocalVmCleanupError";
+    this.id = id;
+    this.problems = problems;
   }
 }

@@ -3,6 +3,7 @@
 // path (e.g. "pools[0].backends[2].port") and the offending value, so an operator can fix it without
 // reading this code.
 
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { BlockList, isIP } from "node:net";
@@ -217,7 +218,9 @@ const ROUTE_KEYS = ["prefix", "pool"];
 const ROUTE_PREFIX = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 const POOL_KEYS = ["name", "policy", "hashKey", "backends", "healthCheck", "outlierDetection", "slowStartMs", "upstream"];
 const BACKEND_KEYS = ["address", "port", "weight", "backup"];
-const ADMIN_KEYS = ["address", "port", "token", "tokenFile"];
+/** The ways to give the admin token; at most one of them. */
+const TOKEN_KEYS = ["token", "tokenFile", "tokenSha256"] as const;
+const ADMIN_KEYS = ["address", "port", ...TOKEN_KEYS];
 
 const PROTOCOLS: readonly Protocol[] = ["http", "tcp"];
 const POLICIES: readonly PolicyName[] = ["round-robin", "least-request", "consistent-hash", "random"];
@@ -229,6 +232,7 @@ const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Anything sent in an Authorization header must be visible ASCII without spaces. */
 const TOKEN_PATTERN = /^[\x21-\x7e]+$/;
 const MIN_TOKEN_LENGTH = 16;
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
 const CLIENT_ADDRESS: HashKey = Object.freeze({ kind: "client-address" });
 
@@ -314,8 +318,11 @@ function backendList(ctx: Ctx, path: string, raw: unknown): BackendConfig[] {
 function backend(ctx: Ctx, path: string, raw: unknown): BackendConfig {
   if (typeof raw === "string") return backendFromString(ctx, path, raw);
   const o = objectWithKeys(ctx, path, raw, BACKEND_KEYS, `a backend: { address, port, weight } or "host:port"`);
+  const address = hostAddress(ctx, at(path, "address"), get(o, "address"));
+  const refusal = backendAddressProblem(address);
+  if (refusal !== null) fail(ctx, at(path, "address"), address, refusal);
   return {
-    address: hostAddress(ctx, at(path, "address"), get(o, "address")),
+    address,
     port: integer(ctx, at(path, "port"), get(o, "port"), PORT),
     weight: integer(ctx, at(path, "weight"), get(o, "weight"), WEIGHT, 1),
     backup: flag(ctx, at(path, "backup"), get(o, "backup")),
@@ -340,6 +347,8 @@ function backendFromString(ctx: Ctx, path: string, text: string): BackendConfig 
   const [, host, portText] = match;
   if (bracketed !== null && isIP(host) !== 6) fail(ctx, path, text, "only IPv6 addresses go in brackets");
   if (plain !== null && !isHostAddress(host)) fail(ctx, path, text, `${JSON.stringify(host)} is not an IP address or host name`);
+  const refusal = backendAddressProblem(host);
+  if (refusal !== null) fail(ctx, path, text, refusal);
   const port = Number(portText);
   if (port < PORT.min || port > PORT.max) fail(ctx, path, text, `the port must be ${describeRange(PORT)}`);
   return { address: host, port, weight: 1, backup: false };
@@ -445,6 +454,8 @@ function httpLimits(ctx: Ctx, path: string, raw: unknown): HttpLimits {
     headTimeoutMs: TIMER_MS,
     keepAliveTimeoutMs: TIMER_MS,
     bodyTimeoutMs: TIMER_MS,
+    bufferBodyBytes: BODY_BUFFER_BYTES,
+    minBodyBytesPerSecond: COUNT_OR_ZERO,
   });
   const proxiesPath = at(path, "trustedProxies");
   const proxiesRaw = get(o, "trustedProxies");
@@ -457,25 +468,48 @@ function httpLimits(ctx: Ctx, path: string, raw: unknown): HttpLimits {
 
 function adminConfig(ctx: Ctx, path: string, raw: unknown, listeners: readonly ListenerConfig[]): AdminConfig | null {
   if (raw === undefined || raw === false) return null;
-  const o = objectWithKeys(ctx, path, raw, ADMIN_KEYS, "false or an admin object { address, port, token }");
+  const o = objectWithKeys(ctx, path, raw, ADMIN_KEYS, "false or an admin object { address, port, token | tokenFile | tokenSha256 }");
   const address = hostAddress(ctx, at(path, "address"), get(o, "address"), "127.0.0.1");
   const port = integer(ctx, at(path, "port"), get(o, "port"), LISTEN_PORT);
   const clash = listeners.findIndex((l) => port !== 0 && l.port === port && sameHost(l.address, address));
   if (clash !== -1) fail(ctx, at(path, "port"), port, `port ${port} on ${address} is already used by listeners[${clash}]`);
-  const token = adminToken(ctx, path, o);
+  const tokenSha256 = adminTokenDigest(ctx, path, o);
   // The admin API can rewrite pools; unauthenticated, it must stay reachable from this host only.
-  if (token === null && !isLoopback(address)) {
-    fail(ctx, at(path, "token"), undefined, `a token is required when the admin API listens on a non-loopback address (admin.address is ${JSON.stringify(address)}); set admin.token or admin.tokenFile, or listen on 127.0.0.1`);
+  if (tokenSha256 === null && !isLoopback(address)) {
+    fail(ctx, at(path, "token"), undefined, `a token is required when the admin API listens on a non-loopback address (admin.address is ${JSON.stringify(address)}); set admin.token, admin.tokenFile or admin.tokenSha256, or listen on 127.0.0.1`);
   }
-  return { address, port, token };
+  return { address, port, tokenSha256 };
+}
+
+/** The token's SHA-256 digest (lowercase hex), from whichever one of the token fields is given; null for none. */
+function adminTokenDigest(ctx: Ctx, path: string, o: Record<string, unknown>): string | null {
+  const given = TOKEN_KEYS.filter((key) => get(o, key) !== undefined);
+  if (given.length > 1) {
+    const second = given[1];
+    // Only a file name may be shown; the other two are secrets, or nearly.
+    const shown = second === "tokenFile" ? get(o, second) : "<redacted>";
+    fail(ctx, at(path, second), shown, `give only one of admin.token, admin.tokenFile and admin.tokenSha256 (got ${given.map((k) => `admin.${k}`).join(" and ")})`);
+  }
+  const digestRaw = get(o, "tokenSha256");
+  if (digestRaw !== undefined) {
+    if (typeof digestRaw !== "string" || !SHA256_HEX.test(digestRaw)) {
+      // Someone may have pasted the token itself here, so the value is never echoed.
+      const shown = typeof digestRaw === "string" ? `<redacted, ${digestRaw.length} characters>` : `<redacted ${typeof digestRaw}>`;
+      fail(ctx, at(path, "tokenSha256"), shown, `expected exactly 64 hexadecimal digits: the token's SHA-256 digest (e.g. printf %s "$TOKEN" | sha256sum)`);
+    }
+    return digestRaw.toLowerCase();
+  }
+  const token = adminToken(ctx, path, o);
+  return token === null ? null : sha256Hex(token);
+}
+
+function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 function adminToken(ctx: Ctx, path: string, o: Record<string, unknown>): string | null {
   const tokenRaw = get(o, "token");
   const fileRaw = get(o, "tokenFile");
-  if (tokenRaw !== undefined && fileRaw !== undefined) {
-    fail(ctx, at(path, "tokenFile"), fileRaw, "give either admin.token or admin.tokenFile, not both");
-  }
   if (tokenRaw !== undefined) return checkToken(ctx, at(path, "token"), tokenRaw);
   if (fileRaw === undefined) return null;
   const filePath = str(ctx, at(path, "tokenFile"), fileRaw);
@@ -525,6 +559,46 @@ function isHostAddress(text: string): boolean {
   return !/^\d+$/.test(labels[labels.length - 1]);
 }
 
+/**
+ * Addresses that name no single host a proxy should forward to. Link-local matters most: in a cloud
+ * VM, 169.254.169.254 is the metadata service that hands out the VM's credentials, so a backend
+ * there turns the proxy into a way to read them. IPv4 rules match their IPv4-mapped IPv6 spellings
+ * too (::ffff:169.254.169.254, ::ffff:a9fe:a9fe), which BlockList checks against IPv4 rules.
+ */
+const FORBIDDEN_BACKEND_RANGES: readonly { readonly ranges: BlockList; readonly why: string }[] = [
+  forbiddenRange("is unspecified (0.0.0.0/8 or ::): it names no host, and connecting to it reaches this machine", [
+    ["0.0.0.0", 8, "ipv4"],
+    ["::", 128, "ipv6"],
+  ]),
+  forbiddenRange("is the broadcast address", [["255.255.255.255", 32, "ipv4"]]),
+  forbiddenRange("is link-local (169.254.0.0/16 or fe80::/10), where cloud metadata services answer (169.254.169.254)", [
+    ["169.254.0.0", 16, "ipv4"],
+    ["fe80::", 10, "ipv6"],
+  ]),
+  forbiddenRange("is multicast (224.0.0.0/4 or ff00::/8)", [
+    ["224.0.0.0", 4, "ipv4"],
+    ["ff00::", 8, "ipv6"],
+  ]),
+];
+
+function forbiddenRange(why: string, subnets: readonly (readonly [string, number, "ipv4" | "ipv6"])[]): { ranges: BlockList; why: string } {
+  const ranges = new BlockList();
+  for (const [network, prefix, family] of subnets) ranges.addSubnet(network, prefix, family);
+  return { ranges, why };
+}
+
+/** Why `address` cannot be a backend, or null when it can (host names always can: they are resolved later). */
+function backendAddressProblem(address: string): string | null {
+  const family = isIP(address);
+  if (family === 0) return null;
+  for (const { ranges, why } of FORBIDDEN_BACKEND_RANGES) {
+    if (ranges.check(address, family === 6 ? "ipv6" : "ipv4")) {
+      return `${address} ${why}; a backend must be a unicast host address (loopback and private addresses are fine)`;
+    }
+  }
+  return null;
+}
+
 function isLoopback(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return /^localhost\.?$/i.test(address);
@@ -558,6 +632,8 @@ const WEIGHT: Range = { min: 1, max: 1000 };
 const PERCENT: Range = { min: 0, max: 100 };
 const PIPELINE_DEPTH: Range = { min: 1, max: 64 };
 const COUNT: Range = { min: 1, max: Number.MAX_SAFE_INTEGER };
+/** A body held whole in a worker's memory: up to 16 MiB. */
+const BODY_BUFFER_BYTES: Range = { min: 0, max: 16 * 1024 * 1024 };
 const COUNT_OR_ZERO: Range = { min: 0, max: Number.MAX_SAFE_INTEGER };
 const TIMER_MS: Range = { min: 1, max: MAX_TIMER_MS };
 const TIMER_MS_OR_ZERO: Range = { min: 0, max: MAX_TIMER_MS };

@@ -108,6 +108,17 @@ export interface HttpLimits {
   readonly keepAliveTimeoutMs: number;
   /** Longest pause between two pieces of a request body. */
   readonly bodyTimeoutMs: number;
+  /**
+   * Request bodies up to this size are read whole before an upstream connection is taken, so a
+   * client that sends its body slowly holds only its own socket, never a backend's (0: stream every
+   * body at once).
+   */
+  readonly bufferBodyBytes: number;
+  /**
+   * A body that streams must arrive at no less than this many bytes per second, measured over
+   * 10-second windows in which the proxy was reading from the client (0: no minimum). Past it: 408.
+   */
+  readonly minBodyBytesPerSecond: number;
   /** Addresses whose X-Forwarded-For is extended; from anyone else it is overwritten. */
   readonly trustedProxies: readonly string[];
 }
@@ -115,8 +126,12 @@ export interface HttpLimits {
 export interface AdminConfig {
   readonly address: string;
   readonly port: number;
-  /** null: no token; allowed only on a loopback address. */
-  readonly token: string | null;
+  /**
+   * SHA-256 digest of the bearer token, 64 lowercase hex digits; null: no token, allowed only on a
+   * loopback address. Only the digest is kept, so a running balancer (its config, a heap dump, the
+   * admin API) never holds the token itself.
+   */
+  readonly tokenSha256: string | null;
 }
 
 export interface ProxyConfig {
@@ -163,6 +178,8 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   headTimeoutMs: 10_000,
   keepAliveTimeoutMs: 60_000,
   bodyTimeoutMs: 30_000,
+  bufferBodyBytes: 64 * 1024,
+  minBodyBytesPerSecond: 1024,
   trustedProxies: [],
 };
 

@@ -33,6 +33,11 @@ export interface PoolSnapshot {
 export interface WorkerInit {
   readonly index: number;
   readonly stats: SharedStats;
+  /**
+   * This balancer's mark in the Via field of the requests it forwards (the same in every worker): a
+   * request that already carries it has come round in a loop.
+   */
+  readonly instanceId: string;
 }
 
 export type SupervisorMessage =
@@ -44,12 +49,33 @@ export type SupervisorMessage =
       readonly http: HttpLimits;
     }
   /** Stop accepting, finish what is in flight, close idle keep-alive connections, then report drained. */
-  | { readonly type: "drain" };
+  | { readonly type: "drain" }
+  /**
+   * (Worker 0 only.) Bind these listeners for a change that is not committed yet, answering
+   * "prepared" or "prepare-failed" for each. Their connections are held, unserved, until a configure
+   * that names the listener at the same address and port commits it, or abort-listeners closes it.
+   */
+  | { readonly type: "prepare-listeners"; readonly listeners: readonly ListenerConfig[] }
+  /** The change was refused: close these prepared listeners (held connections go to an open listener on the same port, if any). */
+  | { readonly type: "abort-listeners"; readonly names: readonly string[] };
 
 export type WorkerMessage =
   | { readonly type: "applied"; readonly version: number }
   | { readonly type: "listening"; readonly listener: string; readonly address: string; readonly port: number }
   | { readonly type: "listen-failed"; readonly listener: string; readonly message: string }
+  /** A listener asked for by prepare-listeners is bound (port: the one it got). */
+  | { readonly type: "prepared"; readonly listener: string; readonly address: string; readonly port: number }
+  | { readonly type: "prepare-failed"; readonly listener: string; readonly message: string }
   /** A backend's consecutive failures reached the pool's threshold. */
   | { readonly type: "outlier"; readonly pool: string; readonly backend: string; readonly reason: "5xx" | "connect-failure" }
-  | { readonly type: "drained" };
+  | { readonly type: "drained" }
+  /**
+   * Accepting a client connection failed (EMFILE: out of file descriptors, ENFILE, ENOMEM...). The
+   * listener stays open; the first failure and then at most one report a second say how many.
+   */
+  | { readonly type: "accept-failed"; readonly listener: string; readonly code: string; readonly count: number }
+  /**
+   * A connection handler threw (a bug: no input may do that). The connection was closed cleanly and
+   * the worker kept serving; the first fault and then at most one report a second carry the error.
+   */
+  | { readonly type: "session-fault"; readonly error: string; readonly count: number };

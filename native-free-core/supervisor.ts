@@ -3,14 +3,17 @@
 // the workers, replaces a worker that dies, serves the admin API and metrics, and drains on shutdown.
 // Workers never share mutable balancing state; they only write counters into shared memory.
 
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync } from "node:fs";
 import module from "node:module";
 import { Worker } from "node:worker_threads";
-import { backendId, type BackendConfig, type BackendSpec, type ListenerConfig, type PoolConfig, type ProxyConfig } from "./config.ts";
-import { startAdminServer, type AdminServer } from "./admin/server.ts";
+import { backendId, type AdminConfig, type BackendConfig, type BackendSpec, type ListenerConfig, type PoolConfig, type ProxyConfig } from "./config.ts";
+import { normalizePoolBackends } from "./config-load.ts";
+import { checkAdminConfig, startAdminServer, type AdminServer } from "./admin/server.ts";
 import { ListenError, StatsCapacityError, UnknownBackendError, UnknownPoolError } from "./errors.ts";
 import { ActiveHealthChecker } from "./health/active-checker.ts";
 import { OutlierDetector } from "./health/outlier-detector.ts";
-import type { BackendSnapshot, PoolSnapshot, SupervisorMessage, WorkerMessage } from "./messages.ts";
+import type { BackendSnapshot, PoolSnapshot, SupervisorMessage, WorkerInit, WorkerMessage } from "./messages.ts";
 import type { MetricsExporter } from "./stats/exporter.ts";
 import { BACKEND, OUTLIER_STRIDE, allocateSharedStats, type SharedStats } from "./stats/layout.ts";
 import { StatsReader } from "./stats/reader.ts";
@@ -22,6 +25,8 @@ const BACKEND_CAPACITY = 4096;
 const SAMPLE_INTERVAL_MS = 1000;
 const DRAIN_POLL_MS = 50;
 const MAX_RESTART_DELAY_MS = 5000;
+/** How long worker 0 may take to bind new listeners before the change is refused. */
+const LISTEN_TIMEOUT_MS = 10_000;
 /**
  * V8 lets a busy isolate's young generation grow well past what a proxy's short-lived garbage
  * needs. Capped at 24 MB, a worker holding 10,000 idle connections is about 10 MB smaller with no
@@ -57,7 +62,13 @@ interface WorkerSlot {
   readonly index: number;
   worker: Worker;
   applied: number;
+  /** Times this worker index was replaced, in all. */
   restarts: number;
+  /** Deaths in quick succession that led to this worker (0: its predecessor had served a while). */
+  readonly streak: number;
+  /** performance.now() when it was spawned. */
+  readonly startedAt: number;
+  exited: boolean;
   drained: boolean;
   /** The worker is being replaced or stopped on purpose. */
   stopping: boolean;
@@ -73,17 +84,66 @@ export interface ResolvedListener {
 }
 
 export type BalancerEvent =
-  /** A worker died; `error` is the uncaught error that ended it, when one did. */
-  | { readonly type: "worker-exit"; readonly index: number; readonly code: number; readonly error: string | null }
+  /**
+   * A worker died; `error` is the uncaught error that ended it, when one did. It is replaced after
+   * `restartInMs` (0 unless workers die in quick succession).
+   */
+  | { readonly type: "worker-exit"; readonly index: number; readonly code: number; readonly error: string | null; readonly restartInMs: number }
   | { readonly type: "backend-health"; readonly pool: string; readonly backend: string; readonly healthy: boolean }
   | { readonly type: "backend-ejected"; readonly pool: string; readonly backend: string; readonly until: number }
   | { readonly type: "backend-returned"; readonly pool: string; readonly backend: string }
-  | { readonly type: "backend-drained"; readonly pool: string; readonly backend: string };
+  | { readonly type: "backend-drained"; readonly pool: string; readonly backend: string }
+  /** A listener could not accept `count` connections (since the last report) for `code`, e.g. EMFILE. */
+  | { readonly type: "accept-failed"; readonly listener: string; readonly code: string; readonly count: number }
+  /**
+   * The process ran out of file descriptors (`code`: EMFILE for its own limit, ENFILE for the
+   * system's): until "descriptors-available", new connections on every listener cannot be accepted.
+   */
+  | { readonly type: "descriptors-exhausted"; readonly code: "EMFILE" | "ENFILE" }
+  | { readonly type: "descriptors-available" }
+  /**
+   * A connection handler threw in worker `index` (a bug: no input may cause it). That connection was
+   * closed cleanly and the worker serves on; `count` faults since the last report, `error` the latest.
+   */
+  | { readonly type: "session-fault"; readonly index: number; readonly error: string; readonly count: number };
 
 export interface BalancerOptions {
   /** Called for notable events (the CLI logs them). */
   readonly onEvent?: (event: BalancerEvent) => void;
+  /**
+   * A worker that dies within this long of its start is restarted after a delay that doubles with
+   * each such death in a row (200 ms, 400 ms, ... up to 5 s), so a crash loop does not spin. One that
+   * served longer is restarted at once and its successors start the count afresh: otherwise a rare
+   * crashing request, over days, would push every restart to the cap.
+   */
+  readonly restartBackoffResetMs?: number;
 }
+
+export const DEFAULT_BALANCER_OPTIONS: Required<BalancerOptions> = {
+  onEvent: () => {},
+  restartBackoffResetMs: 30_000,
+};
+
+/** A change whose listeners and admin API are bound but not yet serving: it can still be called off. */
+interface PreparedChange {
+  /** Every listener of the change, with real ports. */
+  readonly listeners: ListenerConfig[];
+  /** Listeners worker 0 has bound and holds for the change. */
+  readonly prepared: readonly string[];
+  readonly admin: AdminChange;
+}
+
+/** What a change does to the admin API. */
+type AdminPlan =
+  | { readonly kind: "keep" }
+  | { readonly kind: "close" }
+  /** Same address and port: only the token changes, on the running server. */
+  | { readonly kind: "retoken"; readonly config: AdminConfig }
+  /** A new server, bound before the old one closes. */
+  | { readonly kind: "bind"; readonly config: AdminConfig };
+
+/** The plan once carried out as far as it can be without committing: a new server is bound. */
+type AdminChange = Exclude<AdminPlan, { kind: "bind" }> | { readonly kind: "replace"; readonly config: AdminConfig; readonly server: AdminServer };
 
 export class Balancer implements AdminControl {
   #config: ProxyConfig;
@@ -105,16 +165,31 @@ export class Balancer implements AdminControl {
   #drainPoller: NodeJS.Timeout | null = null;
   #ejectionTimer: NodeJS.Timeout | null = null;
   #stopping = false;
+  /** Marks this balancer's hop in Via, to recognise a request that loops back to it. */
+  readonly #instanceId = randomBytes(6).toString("hex");
   readonly #onEvent: (event: BalancerEvent) => void;
-  /** Waiters for listener results of a worker, keyed by listener name. */
+  readonly #restartBackoffResetMs: number;
+  /** Waiters for worker 0 to have bound a prepared listener, keyed by listener name. */
   readonly #listenWaiters = new Map<string, { resolve: (port: number) => void; reject: (error: Error) => void }>();
+  /** Reloads run one at a time, each against the state the previous one left. */
+  #reloading: Promise<void> = Promise.resolve();
+  /** A new admin server bound for a change not yet committed (closed on teardown if it never is). */
+  #pendingAdmin: AdminServer | null = null;
+  /** Accept failures per listener name since the start, for the metrics. */
+  readonly #acceptFailures = new Map<string, number>();
+  /** Why the last check could not open a file descriptor, or null when it could. */
+  #descriptorsExhausted: "EMFILE" | "ENFILE" | null = null;
 
   private constructor(config: ProxyConfig, options: BalancerOptions) {
     this.#config = config;
-    this.#onEvent = options.onEvent ?? (() => {});
+    this.#onEvent = options.onEvent ?? DEFAULT_BALANCER_OPTIONS.onEvent;
+    this.#restartBackoffResetMs = options.restartBackoffResetMs ?? DEFAULT_BALANCER_OPTIONS.restartBackoffResetMs;
     this.#stats = allocateSharedStats({ workers: config.workers, pools: POOL_CAPACITY, backends: BACKEND_CAPACITY });
     this.#reader = new StatsReader(this.#stats);
-    this.#sampler = setInterval(() => this.#reader.sample(), SAMPLE_INTERVAL_MS);
+    this.#sampler = setInterval(() => {
+      this.#reader.sample();
+      this.#checkDescriptors();
+    }, SAMPLE_INTERVAL_MS);
     this.#sampler.unref();
   }
 
@@ -131,11 +206,12 @@ export class Balancer implements AdminControl {
   }
 
   async #boot(): Promise<void> {
+    this.#checkCapacity(new Map(this.#config.pools.map((p) => [p.name, p.backends])), true);
     for (const pool of this.#config.pools) this.#addPool(pool);
     // The first worker opens the listeners alone, so that a port 0 becomes one real port that the
     // others then share.
     this.#workers.push(this.#spawn(0));
-    this.#listeners = await this.#openListeners(this.#config.listeners);
+    this.#listeners = (await this.#prepareListeners(this.#config.listeners)).listeners;
     for (let i = 1; i < this.#config.workers; i++) this.#workers.push(this.#spawn(i));
     await this.#settle();
     if (this.#config.admin !== null) this.#admin = await startAdminServer(this.#config.admin, this);
@@ -160,13 +236,24 @@ export class Balancer implements AdminControl {
 
   // ---- workers ----------------------------------------------------------------------------------
 
-  #spawn(index: number, restarts = 0): WorkerSlot {
+  #spawn(index: number, restarts = 0, streak = 0): WorkerSlot {
     const worker = new Worker(WORKER_URL, {
-      workerData: { index, stats: this.#stats },
+      workerData: { index, stats: this.#stats, instanceId: this.#instanceId } satisfies WorkerInit,
       env: workerEnvironment(),
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
-    const slot: WorkerSlot = { index, worker, applied: 0, restarts, drained: false, stopping: false, error: null };
+    const slot: WorkerSlot = {
+      index,
+      worker,
+      applied: 0,
+      restarts,
+      streak,
+      startedAt: performance.now(),
+      exited: false,
+      drained: false,
+      stopping: false,
+      error: null,
+    };
     worker.on("message", (message: WorkerMessage) => this.#onWorkerMessage(slot, message));
     worker.on("error", (error) => (slot.error = error.stack ?? String(error)));
     worker.on("exit", (code) => this.#onWorkerExit(slot, code));
@@ -175,15 +262,44 @@ export class Balancer implements AdminControl {
   }
 
   #onWorkerExit(slot: WorkerSlot, code: number): void {
+    slot.exited = true;
     if (slot.stopping || this.#stopping || this.#workers[slot.index] !== slot) return;
-    this.#onEvent({ type: "worker-exit", index: slot.index, code, error: slot.error });
+    // Listeners it was binding for a change died with it; the change is refused rather than left waiting.
+    if (slot.index === 0) this.#rejectListenWaiters(new Error(`worker 0 exited (code ${code}) while opening listeners`));
+    const served = performance.now() - slot.startedAt >= this.#restartBackoffResetMs;
+    const streak = served ? 0 : slot.streak;
+    const delay = streak === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** Math.min(streak, 6));
+    this.#onEvent({ type: "worker-exit", index: slot.index, code, error: slot.error, restartInMs: delay });
     // Its requests died with it; its counters stay so totals remain monotonic.
     this.#reader.clearWorkerGauges(slot.index);
-    const delay = Math.min(MAX_RESTART_DELAY_MS, slot.restarts === 0 ? 0 : 100 * 2 ** Math.min(slot.restarts, 6));
     setTimeout(() => {
       if (this.#stopping || this.#workers[slot.index] !== slot) return;
-      this.#workers[slot.index] = this.#spawn(slot.index, slot.restarts + 1);
+      this.#workers[slot.index] = this.#spawn(slot.index, slot.restarts + 1, streak + 1);
     }, delay).unref();
+  }
+
+  /**
+   * Checks that the process can still open a file descriptor. Out of them, a listener hears nothing:
+   * Node 24's libuv reports no failed accept, it sheds the waiting connections (accepting and closing
+   * them with a descriptor it holds in reserve) or, with that reserve gone too, leaves them queued.
+   * Opening /dev/null fails exactly then, so a failed open is how the operator gets told.
+   */
+  #checkDescriptors(): void {
+    let exhausted: "EMFILE" | "ENFILE" | null = null;
+    try {
+      closeSync(openSync("/dev/null", "r"));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EMFILE" || code === "ENFILE") exhausted = code;
+    }
+    if (exhausted === this.#descriptorsExhausted) return;
+    this.#descriptorsExhausted = exhausted;
+    this.#onEvent(exhausted === null ? { type: "descriptors-available" } : { type: "descriptors-exhausted", code: exhausted });
+  }
+
+  #rejectListenWaiters(error: Error): void {
+    for (const waiter of [...this.#listenWaiters.values()]) waiter.reject(error);
+    this.#listenWaiters.clear();
   }
 
   #onWorkerMessage(slot: WorkerSlot, message: WorkerMessage): void {
@@ -191,51 +307,80 @@ export class Balancer implements AdminControl {
       case "applied":
         slot.applied = message.version;
         return;
+      case "prepared":
+        if (slot.index === 0) this.#listenWaiters.get(message.listener)?.resolve(message.port);
+        return;
+      case "prepare-failed":
+        if (slot.index === 0) this.#listenWaiters.get(message.listener)?.reject(new Error(message.message));
+        return;
       case "listening":
-        this.#listenWaiters.get(message.listener)?.resolve(message.port);
+      case "listen-failed":
+        // A worker opening the listeners of a committed change: worker 0 had bound them already, so
+        // the others, sharing the port, do too.
         return;
-      case "listen-failed": {
-        const config = this.#listeners.find((l) => l.name === message.listener) ??
-          this.#config.listeners.find((l) => l.name === message.listener);
-        const error = new ListenError(message.listener, config?.address ?? "?", config?.port ?? 0, new Error(message.message));
-        this.#listenWaiters.get(message.listener)?.reject(error);
-        return;
-      }
       case "outlier":
         this.#onOutlier(message.pool, message.backend, message.reason);
         return;
       case "drained":
         slot.drained = true;
         return;
+      case "session-fault":
+        this.#onEvent({ type: "session-fault", index: slot.index, error: message.error, count: message.count });
+        return;
+      case "accept-failed":
+        this.#acceptFailures.set(message.listener, (this.#acceptFailures.get(message.listener) ?? 0) + message.count);
+        this.#onEvent({ type: "accept-failed", listener: message.listener, code: message.code, count: message.count });
+        return;
     }
   }
 
-  /** Opens listeners on worker 0 first and learns their ports; returns the configs with real ports. */
-  async #openListeners(wanted: readonly ListenerConfig[]): Promise<ListenerConfig[]> {
+  /**
+   * Has worker 0 bind the listeners in `wanted` that are not open yet (port 0 included) and learns
+   * their ports. It holds their connections until a configure names them (the commit) or
+   * #abortListeners closes them; listeners that keep their name, address and port keep their sockets.
+   * Throws, having closed whatever it bound, if any cannot be bound.
+   */
+  async #prepareListeners(wanted: readonly ListenerConfig[]): Promise<{ listeners: ListenerConfig[]; prepared: string[] }> {
     const known = new Map(this.#listeners.map((l) => [l.name, l]));
-    const resolved: ListenerConfig[] = [];
-    const fresh: Promise<void>[] = [];
+    const listeners: ListenerConfig[] = [];
+    const fresh: { config: ListenerConfig; port: Promise<number> }[] = [];
     for (const config of wanted) {
       const existing = known.get(config.name);
       const reusable = existing !== undefined && existing.address === config.address &&
         (config.port === 0 || existing.port === config.port);
       if (reusable) {
-        resolved.push({ ...config, port: existing.port });
+        listeners.push({ ...config, port: existing.port });
         continue;
       }
-      const entry = { ...config };
-      resolved.push(entry);
-      fresh.push(new Promise<number>((resolve, reject) => {
-        this.#listenWaiters.set(config.name, { resolve, reject });
-      }).then((port) => {
-        entry.port = port;
-      }).finally(() => this.#listenWaiters.delete(config.name)));
+      const port = new Promise<number>((resolve, reject) => this.#listenWaiters.set(config.name, { resolve, reject }));
+      fresh.push({ config, port });
     }
-    if (fresh.length === 0) return resolved;
-    // Worker 0 binds the new listeners (port 0 included) and tells the ports it got.
-    this.#workers[0].worker.postMessage(this.#configureMessage(resolved));
-    await Promise.all(fresh);
-    return resolved;
+    if (fresh.length === 0) return { listeners, prepared: [] };
+    const prepared = fresh.map((f) => f.config.name);
+    const timer = setTimeout(() => this.#rejectListenWaiters(new Error(`not bound within ${LISTEN_TIMEOUT_MS} ms`)), LISTEN_TIMEOUT_MS);
+    this.#workers[0].worker.postMessage({ type: "prepare-listeners", listeners: fresh.map((f) => f.config) } satisfies SupervisorMessage);
+    const results = await Promise.allSettled(fresh.map((f) => f.port));
+    clearTimeout(timer);
+    for (const name of prepared) this.#listenWaiters.delete(name);
+    const failed = results.findIndex((r) => r.status === "rejected");
+    if (failed !== -1) {
+      this.#abortListeners(prepared);
+      const { config } = fresh[failed];
+      throw new ListenError(config.name, config.address, config.port, (results[failed] as PromiseRejectedResult).reason);
+    }
+    for (const [i, { config }] of fresh.entries()) {
+      listeners.push({ ...config, port: (results[i] as PromiseFulfilledResult<number>).value });
+    }
+    // The configured order, which is the order the workers open and report them in.
+    const order = new Map(wanted.map((l, i) => [l.name, i]));
+    listeners.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+    return { listeners, prepared };
+  }
+
+  /** Closes listeners worker 0 bound for a change that will not happen. */
+  #abortListeners(names: readonly string[]): void {
+    if (names.length === 0) return;
+    this.#workers[0]?.worker.postMessage({ type: "abort-listeners", names } satisfies SupervisorMessage);
   }
 
   // ---- snapshots ----------------------------------------------------------------------------------
@@ -290,7 +435,8 @@ export class Balancer implements AdminControl {
     this.#broadcast();
     const version = this.#version;
     const deadline = Date.now() + 10_000;
-    while (this.#workers.some((w) => w.applied < version)) {
+    // A dead worker is not waited for: its replacement starts from the newest snapshot.
+    while (this.#workers.some((w) => !w.exited && w.applied < version)) {
       if (Date.now() > deadline) throw new Error("workers did not apply the configuration within 10 s");
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -298,9 +444,36 @@ export class Balancer implements AdminControl {
 
   // ---- pools and backends -------------------------------------------------------------------------
 
+  /**
+   * Throws StatsCapacityError unless shared memory has room for the pools in `wanted` (name to
+   * backends) as they would be after a change. Backends a pool already has keep their slots, draining
+   * ones included; with `dropOthers`, the pools not in `wanted` go away and give theirs back. Called
+   * before a change touches anything, so a change that does not fit changes nothing.
+   */
+  #checkCapacity(wanted: ReadonlyMap<string, readonly BackendSpec[]>, dropOthers: boolean): void {
+    let freePools = this.#freePoolSlots.length + POOL_CAPACITY - this.#nextPoolSlot;
+    let freeBackends = this.#freeBackendSlots.length + BACKEND_CAPACITY - this.#nextBackendSlot;
+    if (dropOthers) {
+      for (const [name, pool] of this.#pools) {
+        if (wanted.has(name)) continue;
+        freePools++;
+        freeBackends += pool.backends.size;
+      }
+    }
+    let newPools = 0;
+    let newBackends = 0;
+    for (const [name, backends] of wanted) {
+      const pool = this.#pools.get(name);
+      if (pool === undefined) newPools++;
+      for (const b of backends) if (pool?.backends.has(backendId(b)) !== true) newBackends++;
+    }
+    if (newPools > freePools) throw new StatsCapacityError("pool", POOL_CAPACITY);
+    if (newBackends > freeBackends) throw new StatsCapacityError("backend", BACKEND_CAPACITY);
+  }
+
   #addPool(config: PoolConfig): void {
+    if (this.#freePoolSlots.length === 0 && this.#nextPoolSlot >= POOL_CAPACITY) throw new StatsCapacityError("pool", POOL_CAPACITY);
     const slot = this.#freePoolSlots.pop() ?? this.#nextPoolSlot++;
-    if (slot >= POOL_CAPACITY) throw new StatsCapacityError("pool", POOL_CAPACITY);
     this.#reader.resetPool(slot);
     const pool: PoolState = {
       config,
@@ -350,8 +523,8 @@ export class Balancer implements AdminControl {
       }
       return existing;
     }
+    if (this.#freeBackendSlots.length === 0 && this.#nextBackendSlot >= BACKEND_CAPACITY) throw new StatsCapacityError("backend", BACKEND_CAPACITY);
     const slot = this.#freeBackendSlots.pop() ?? this.#nextBackendSlot++;
-    if (slot >= BACKEND_CAPACITY) throw new StatsCapacityError("backend", BACKEND_CAPACITY);
     this.#reader.resetBackend(slot);
     this.#resetOutlierCounters(slot);
     const backend: BackendState = {
@@ -480,13 +653,17 @@ export class Balancer implements AdminControl {
     return this.#status(this.#pool(name));
   }
 
-  replaceBackends(name: string, backends: readonly BackendSpec[]): PoolStatus {
+  // Every mutation validates and checks capacity first, so one it refuses has changed nothing.
+
+  replaceBackends(name: string, specs: readonly BackendSpec[]): PoolStatus {
     const pool = this.#pool(name);
+    const backends = normalizePoolBackends(specs, "backends");
+    this.#checkCapacity(new Map([[name, backends]]), false);
     const wanted = new Set(backends.map(backendId));
     for (const backend of pool.backends.values()) {
       if (!wanted.has(backend.id)) this.#drain(pool, backend, true);
     }
-    for (const spec of backends) this.#addBackend(pool, withDefaults(spec), true);
+    for (const backend of backends) this.#addBackend(pool, backend, true);
     this.#syncHealth(pool);
     this.#broadcast();
     return this.#status(pool);
@@ -494,7 +671,9 @@ export class Balancer implements AdminControl {
 
   addBackend(name: string, spec: BackendSpec): PoolStatus {
     const pool = this.#pool(name);
-    this.#addBackend(pool, withDefaults(spec), true);
+    const [backend] = normalizePoolBackends([spec], "backend");
+    this.#checkCapacity(new Map([[name, [backend]]]), false);
+    this.#addBackend(pool, backend, true);
     this.#syncHealth(pool);
     this.#broadcast();
     return this.#status(pool);
@@ -526,8 +705,19 @@ export class Balancer implements AdminControl {
   }
 
   metrics(): Promise<{ readonly contentType: string; readonly body: string }> {
-    this.#exporter ??= import("./stats/exporter.ts").then(({ MetricsExporter }) => new MetricsExporter(this.#reader, () => this.pools()));
+    this.#exporter ??= import("./stats/exporter.ts").then(({ MetricsExporter }) =>
+      new MetricsExporter(this.#reader, () => this.pools(), () => ({
+        acceptFailures: this.#acceptFailureCounts(),
+        descriptorsExhausted: this.#descriptorsExhausted !== null,
+      })));
     return this.#exporter.then((exporter) => exporter.text());
+  }
+
+  /** Every listener's accept failures so far, 0 for those that had none. */
+  #acceptFailureCounts(): ReadonlyMap<string, number> {
+    const counts = new Map(this.#listeners.map((l) => [l.name, 0]));
+    for (const [name, count] of this.#acceptFailures) counts.set(name, count);
+    return counts;
   }
 
   #status(pool: PoolState): PoolStatus {
@@ -563,10 +753,97 @@ export class Balancer implements AdminControl {
 
   /**
    * Applies a new configuration without dropping traffic: pools and backends are diffed (removed
-   * backends drain), listeners that keep their address and port keep their sockets.
+   * backends drain), listeners that keep their address and port keep their sockets. Everything that
+   * can fail (capacity, binding new listeners and a moved admin API) is done before anything is
+   * swapped, so a refused reload leaves the balancer exactly as it was, every worker included.
    */
-  async reload(config: ProxyConfig): Promise<void> {
-    const wantedPools = new Set(config.pools.map((p) => p.name));
+  reload(config: ProxyConfig): Promise<void> {
+    const run = this.#reloading.then(() => this.#reload(config));
+    this.#reloading = run.catch(() => {});
+    return run;
+  }
+
+  async #reload(config: ProxyConfig): Promise<void> {
+    if (this.#stopping) throw new Error("the balancer is stopping");
+    const pools = new Map(config.pools.map((p) => [p.name, p.backends]));
+    this.#checkCapacity(pools, true);
+    const change = await this.#prepare(config);
+    try {
+      if (this.#stopping) throw new Error("the balancer is stopping");
+      // The admin API may have added backends while the listeners were being bound.
+      this.#checkCapacity(pools, true);
+    } catch (error) {
+      await this.#abort(change);
+      throw error;
+    }
+    // ---- commit: nothing from here on can refuse the change.
+    this.#applyPools(config.pools);
+    this.#config = { ...config, workers: this.#config.workers };
+    this.#listeners = change.listeners;
+    const retired = this.#commitAdmin(change.admin);
+    await this.#settle();
+    await retired?.close();
+  }
+
+  /** Binds what the change needs bound (new listeners, a moved admin API); throws, having bound nothing, if any cannot be. */
+  async #prepare(config: ProxyConfig): Promise<PreparedChange> {
+    const admin = this.#planAdmin(config.admin);
+    const { listeners, prepared } = await this.#prepareListeners(config.listeners);
+    if (admin.kind !== "bind") return { listeners, prepared, admin };
+    try {
+      this.#pendingAdmin = await startAdminServer(admin.config, this);
+    } catch (error) {
+      this.#abortListeners(prepared);
+      throw error;
+    }
+    return { listeners, prepared, admin: { kind: "replace", config: admin.config, server: this.#pendingAdmin } };
+  }
+
+  async #abort(change: PreparedChange): Promise<void> {
+    this.#abortListeners(change.prepared);
+    if (change.admin.kind === "replace") {
+      this.#pendingAdmin = null;
+      await change.admin.server.close();
+    }
+  }
+
+  /** What becomes of the admin API; throws (binding nothing) what the new config's admin API would refuse. */
+  #planAdmin(next: AdminConfig | null): AdminPlan {
+    const current = this.#adminConfig;
+    if (next === null) return current === null ? { kind: "keep" } : { kind: "close" };
+    checkAdminConfig(next);
+    if (current !== null && this.#admin !== null && current.address === next.address &&
+      (next.port === 0 ? current.port === 0 : next.port === this.#admin.port)) {
+      return current.tokenSha256 === next.tokenSha256 ? { kind: "keep" } : { kind: "retoken", config: next };
+    }
+    return { kind: "bind", config: next };
+  }
+
+  /** Puts the planned admin API in place; returns the server it retired, for the caller to close. */
+  #commitAdmin(plan: AdminChange): AdminServer | null {
+    const retired = this.#admin;
+    switch (plan.kind) {
+      case "keep":
+        return null;
+      case "retoken":
+        this.#admin!.setTokenSha256(plan.config.tokenSha256);
+        this.#adminConfig = plan.config;
+        return null;
+      case "close":
+        this.#admin = null;
+        this.#adminConfig = null;
+        return retired;
+      case "replace":
+        this.#pendingAdmin = null;
+        this.#admin = plan.server;
+        this.#adminConfig = plan.config;
+        return retired;
+    }
+  }
+
+  /** Pools become what `configs` says: removed ones go, kept ones are diffed (removed backends drain), new ones start. */
+  #applyPools(configs: readonly PoolConfig[]): void {
+    const wantedPools = new Set(configs.map((p) => p.name));
     for (const [name, pool] of this.#pools) {
       if (wantedPools.has(name)) continue;
       pool.checker?.close();
@@ -574,7 +851,7 @@ export class Balancer implements AdminControl {
       this.#freePoolSlots.push(pool.slot);
       this.#pools.delete(name);
     }
-    for (const poolConfig of config.pools) {
+    for (const poolConfig of configs) {
       const pool = this.#pools.get(poolConfig.name);
       if (pool === undefined) {
         this.#addPool(poolConfig);
@@ -589,14 +866,6 @@ export class Balancer implements AdminControl {
       }
       for (const backend of poolConfig.backends) this.#addBackend(pool, backend, true);
       this.#syncHealth(pool);
-    }
-    this.#config = { ...config, workers: this.#config.workers };
-    this.#listeners = await this.#openListeners(config.listeners);
-    await this.#settle();
-    if (JSON.stringify(config.admin) !== JSON.stringify(this.#adminConfig)) {
-      await this.#admin?.close();
-      this.#admin = config.admin === null ? null : await startAdminServer(config.admin, this);
-      this.#adminConfig = config.admin;
     }
   }
 
@@ -625,13 +894,14 @@ export class Balancer implements AdminControl {
     if (this.#drainPoller !== null) clearInterval(this.#drainPoller);
     if (this.#ejectionTimer !== null) clearTimeout(this.#ejectionTimer);
     for (const pool of this.#pools.values()) pool.checker?.close();
-    for (const waiter of this.#listenWaiters.values()) waiter.reject(new Error("balancer stopped"));
+    this.#rejectListenWaiters(new Error("balancer stopped"));
     await Promise.all(this.#workers.map((w) => {
       w.stopping = true;
       return w.worker.terminate();
     }));
-    await this.#admin?.close();
+    await Promise.all([this.#admin?.close(), this.#pendingAdmin?.close()]);
     this.#admin = null;
+    this.#pendingAdmin = null;
   }
 }
 
@@ -646,8 +916,4 @@ function workerEnvironment(): NodeJS.ProcessEnv {
 
 function snapshotOf(b: BackendState): BackendSnapshot {
   return { id: b.id, address: b.address, port: b.port, weight: b.weight, slot: b.slot, warmUntil: b.warmUntil };
-}
-
-function withDefaults(spec: BackendSpec): BackendConfig {
-  return { address: spec.address, port: spec.port, weight: spec.weight ?? 1, backup: spec.backup ?? false };
 }

@@ -25,6 +25,12 @@ interface OpenListener {
   config: ListenerConfig;
   readonly runtime: ListenerRuntime;
   readonly server: net.Server;
+  /**
+   * Connections accepted while the listener is only prepared for a change, unserved (null once it
+   * serves): the commit serves them; if the change is refused they go to the listener already open
+   * on the same port, when there is one.
+   */
+  held: net.Socket[] | null;
 }
 
 const port = parentPort!;
@@ -32,11 +38,15 @@ const init = workerData as WorkerInit;
 const stats = new StatsWriter(init.stats, init.index);
 const pools = new Map<string, PoolRuntime>();
 const listeners = new Map<string, OpenListener>();
+/** Listeners bound for a change that is not committed yet (only worker 0 has any), by name. */
+const prepared = new Map<string, OpenListener>();
 const env = new WorkerEnvironment(
   DEFAULT_HTTP_LIMITS,
+  init.instanceId,
   stats,
   (backend, reason) => post({ type: "outlier", pool: backend.pool.name, backend: backend.id, reason }),
   () => post({ type: "drained" }),
+  (error, count) => post({ type: "session-fault", error, count }),
 );
 
 function post(message: WorkerMessage): void {
@@ -53,6 +63,12 @@ port.on("message", (message: SupervisorMessage) => {
       return;
     case "drain":
       drain();
+      return;
+    case "prepare-listeners":
+      for (const config of message.listeners) prepare(config);
+      return;
+    case "abort-listeners":
+      for (const name of message.names) abortPrepared(name);
       return;
   }
 });
@@ -103,6 +119,13 @@ function applyListeners(configs: readonly ListenerConfig[]): void {
   }
   for (const config of configs) {
     const open = listeners.get(config.name);
+    const ready = prepared.get(config.name);
+    if (ready !== undefined && ready.config.address === config.address && ready.config.port === config.port) {
+      prepared.delete(config.name);
+      open?.server.close();
+      commit(ready, config);
+      continue;
+    }
     if (open !== undefined && open.config.address === config.address && open.config.port === config.port) {
       // Same socket: only where new connections go, and how they are spoken to, changes.
       open.config = config;
@@ -119,7 +142,53 @@ function applyListeners(configs: readonly ListenerConfig[]): void {
   }
 }
 
-function listen(config: ListenerConfig): void {
+/** Binds a listener for a change; it serves only once a configure commits it. */
+function prepare(config: ListenerConfig): void {
+  if (env.draining) return post({ type: "prepare-failed", listener: config.name, message: "the worker is draining" });
+  // A leftover of an earlier change that was neither committed nor aborted.
+  abortPrepared(config.name);
+  listen(config, true);
+}
+
+/** Puts a prepared listener in service, with the configuration that committed it. */
+function commit(open: OpenListener, config: ListenerConfig): void {
+  open.config = config;
+  open.runtime.pool = pools.get(config.pool);
+  open.runtime.wellKnown = wellKnownResponse(config);
+  open.runtime.routes = routesOf(config);
+  listeners.set(config.name, open);
+  const held = open.held ?? [];
+  open.held = null;
+  for (const socket of held) handOver(socket, open);
+}
+
+/** Closes a prepared listener of a refused change. */
+function abortPrepared(name: string): void {
+  const ready = prepared.get(name);
+  if (ready === undefined) return;
+  prepared.delete(name);
+  ready.server.close();
+  const held = ready.held ?? [];
+  ready.held = null;
+  // With reusePort, the kernel may have given the new socket connections meant for the open
+  // listener whose port it shares.
+  const sibling = [...listeners.values()].find((o) => o.config.address === ready.config.address && o.config.port === ready.config.port);
+  for (const socket of held) {
+    if (sibling !== undefined) handOver(socket, sibling);
+    else socket.destroy();
+  }
+}
+
+/** Serves a held connection on `to`, as if `to` had accepted it. */
+function handOver(socket: net.Socket, to: OpenListener): void {
+  if (socket.destroyed) return;
+  to.server.emit("connection", socket);
+  socket.off("error", ignore);
+}
+
+function ignore(): void {}
+
+function listen(config: ListenerConfig, forChange = false): void {
   const runtime: ListenerRuntime = {
     name: config.name,
     pool: pools.get(config.pool),
@@ -127,23 +196,56 @@ function listen(config: ListenerConfig): void {
     routes: routesOf(config),
   };
   const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
-  const open: OpenListener = { config, runtime, server };
+  const open: OpenListener = { config, runtime, server, held: forChange ? [] : null };
+  const registry = forChange ? prepared : listeners;
   server.on("connection", (socket) => {
+    if (open.held !== null) {
+      // Nothing reads it yet, so an error (a reset) must not go unhandled and end the worker.
+      socket.on("error", ignore);
+      open.held.push(socket);
+      return;
+    }
     if (open.config.protocol === "tcp") new TcpSession(socket, env, runtime);
     else new ClientSession(socket, env, runtime);
   });
-  server.on("error", (error) => {
-    listeners.delete(config.name);
-    post({ type: "listen-failed", listener: config.name, message: error.message });
+  let listening = false;
+  server.on("error", (error: NodeJS.ErrnoException) => {
+    if (listening) {
+      // An accept that failed (out of file descriptors, say): the listener itself is fine and keeps
+      // accepting once the cause passes, so it stays; the supervisor is told, at most once a second.
+      acceptFailed(config.name, error.code ?? "UNKNOWN");
+      return;
+    }
+    if (registry.get(config.name) === open) registry.delete(config.name);
+    post({ type: forChange ? "prepare-failed" : "listen-failed", listener: config.name, message: error.message });
   });
   server.listen({ host: config.address, port: config.port, reusePort: true, backlog: 4096 }, () => {
+    listening = true;
     const address = server.address() as net.AddressInfo;
     // Remember the port really bound (port 0 asks for any), so the next snapshot, which names it,
     // is seen as the same listener and not rebound.
     open.config = { ...open.config, port: address.port };
-    post({ type: "listening", listener: config.name, address: address.address, port: address.port });
+    post({ type: forChange ? "prepared" : "listening", listener: config.name, address: address.address, port: address.port });
   });
-  listeners.set(config.name, open);
+  registry.set(config.name, open);
+}
+
+/** Accept failures per listener since the last report, and when that report went out. */
+const acceptFailures = new Map<string, { count: number; reportedAt: number; code: string }>();
+
+function acceptFailed(listener: string, code: string): void {
+  let entry = acceptFailures.get(listener);
+  if (entry === undefined) acceptFailures.set(listener, (entry = { count: 0, reportedAt: -Infinity, code }));
+  entry.count++;
+  entry.code = code;
+  reportAcceptFailures(listener, entry, performance.now());
+}
+
+function reportAcceptFailures(listener: string, entry: { count: number; reportedAt: number; code: string }, now: number): void {
+  if (entry.count === 0 || now - entry.reportedAt < 1000) return;
+  post({ type: "accept-failed", listener, code: entry.code, count: entry.count });
+  entry.reportedAt = now;
+  entry.count = 0;
 }
 
 function routesOf(config: ListenerConfig): ListenerRuntime["routes"] {
@@ -164,6 +266,7 @@ function wellKnownResponse(config: ListenerConfig): Buffer | null {
 
 function drain(): void {
   env.draining = true;
+  for (const name of [...prepared.keys()]) abortPrepared(name);
   for (const open of listeners.values()) open.server.close();
   listeners.clear();
   for (const session of [...env.sessions]) session.drain();
@@ -173,6 +276,7 @@ function drain(): void {
 setInterval(() => {
   const now = performance.now();
   env.coarseNow = now;
+  for (const [listener, entry] of acceptFailures) reportAcceptFailures(listener, entry, now);
   for (const session of env.sessions) session.sweep(now);
   for (const pool of pools.values()) {
     const cutoff = now - pool.upstream.idleTimeoutMs;

@@ -1,7 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { request } from "undici";
+import { Client, request } from "undici";
 import { isLoopback, startAdminServer, type AdminServer } from "../native-free-core/admin/server.ts";
 import type { BackendConfig } from "../native-free-core/config.ts";
 import { InsecureAdminError, UnknownBackendError, UnknownPoolError } from "../native-free-core/errors.ts";
@@ -124,6 +125,7 @@ class MemoryControl implements AdminControl {
 
 const TOKEN = "s3cret-token-with-some-length";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 const initialPools = (): Record<string, BackendConfig[]> => ({
   web: [
@@ -135,7 +137,7 @@ const initialPools = (): Record<string, BackendConfig[]> => ({
 
 async function withServer(token: string | null, fn: (server: AdminServer, control: MemoryControl) => Promise<void>) {
   const control = new MemoryControl(initialPools());
-  const server = await startAdminServer({ address: "127.0.0.1", port: 0, token }, control);
+  const server = await startAdminServer({ address: "127.0.0.1", port: 0, tokenSha256: token === null ? null : sha256(token) }, control);
   try {
     await fn(server, control);
   } finally {
@@ -226,14 +228,14 @@ test("refuses a non-loopback address without a token; loopback without one is fi
   const control = new MemoryControl(initialPools());
   for (const address of ["0.0.0.0", "::", "192.0.2.1"]) {
     try {
-      await startAdminServer({ address, port: 0, token: null }, control);
+      await startAdminServer({ address, port: 0, tokenSha256: null }, control);
       assert.unreachable(`started on ${address} without a token`);
     } catch (error) {
       assert.instance(error, InsecureAdminError);
       assert.is((error as InsecureAdminError).code, "FARMHAND_ADMIN_INSECURE");
     }
   }
-  const server = await startAdminServer({ address: "127.0.0.1", port: 0, token: null }, control);
+  const server = await startAdminServer({ address: "127.0.0.1", port: 0, tokenSha256: null }, control);
   try {
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.ok(server.port > 0);
@@ -402,6 +404,25 @@ test("GET /workers and GET /metrics", async () => {
   });
 });
 
+test("JSON nested deeper than 64 levels is a 400 naming the limit, whatever route reads it", async () => {
+  await withServer(TOKEN, async (server) => {
+    const deep = "[".repeat(100_000) + "]".repeat(100_000);
+    for (const [method, path] of [["PUT", "/pools/web/backends"], ["POST", "/pools/web/backends"], ["PATCH", "/pools/web/backends/127.0.0.1%3A9001"]]) {
+      const a = await call(server, method, path, { headers: AUTH, raw: deep });
+      assertError(a, 400, "FARMHAND_ADMIN_BAD_JSON");
+      assert.match(a.json.error.message, /deeper than 64 levels/);
+    }
+    const objects = '{"a":'.repeat(65) + "1" + "}".repeat(65);
+    assertError(await call(server, "PATCH", "/pools/web/backends/127.0.0.1%3A9001", { headers: AUTH, raw: objects }), 400, "FARMHAND_ADMIN_BAD_JSON");
+    // Brackets inside strings do not count, after an escaped quote included: the value gets as far as validation.
+    const inString = `[${JSON.stringify('"' + "[".repeat(100))}]`;
+    assertError(await call(server, "PUT", "/pools/web/backends", { headers: AUTH, raw: inString }), 400, "FARMHAND_CONFIG_INVALID");
+    // 64 levels are fine as far as nesting goes (the value is then refused for what it is).
+    const at64 = "[".repeat(64) + "]".repeat(64);
+    assertError(await call(server, "PUT", "/pools/web/backends", { headers: AUTH, raw: at64 }), 400, "FARMHAND_CONFIG_INVALID");
+  });
+});
+
 test("malformed JSON is a 400 FARMHAND_ADMIN_BAD_JSON", async () => {
   await withServer(TOKEN, async (server) => {
     const a = await call(server, "PUT", "/pools/web/backends", {
@@ -449,8 +470,8 @@ test("unknown route is a 404; a known path with the wrong method is a 405 with A
   });
 });
 
-test("close() stops listening", async () => {
-  const server = await startAdminServer({ address: "127.0.0.1", port: 0, token: null }, new MemoryControl(initialPools()));
+test("close() stops listening, and closing again is harmless", async () => {
+  const server = await startAdminServer({ address: "127.0.0.1", port: 0, tokenSha256: null }, new MemoryControl(initialPools()));
   assert.is((await call(server, "GET", "/healthz")).status, 200);
   await server.close();
   try {
@@ -458,6 +479,55 @@ test("close() stops listening", async () => {
     assert.unreachable("still answering after close()");
   } catch (error) {
     assert.is((error as NodeJS.ErrnoException).code, "ECONNREFUSED");
+  }
+  await server.close();
+});
+
+test("a server that could not bind leaves the port to its holder, and the old one serves on", async () => {
+  const first = await startAdminServer({ address: "127.0.0.1", port: 0, tokenSha256: null }, new MemoryControl(initialPools()));
+  try {
+    await startAdminServer({ address: "127.0.0.1", port: first.port, tokenSha256: null }, new MemoryControl(initialPools()));
+    assert.unreachable("bound a port already in use");
+  } catch (error) {
+    assert.is((error as { code?: string }).code, "FARMHAND_LISTEN_FAILED");
+    assert.match((error as Error).message, /EADDRINUSE/);
+  }
+  assert.is((await call(first, "GET", "/healthz")).status, 200);
+  await first.close();
+});
+
+test("the token is kept as its SHA-256 digest and can change without a rebind", async () => {
+  await withServer(TOKEN, async (server) => {
+    // One keep-alive connection throughout: a rebind would have closed it.
+    const client = new Client(server.url, { keepAliveTimeout: 60_000 });
+    let connects = 0;
+    client.on("connect", () => connects++);
+    const get = async (token: string) => {
+      const r = await client.request({ path: "/pools", method: "GET", headers: { authorization: `Bearer ${token}` } });
+      await r.body.text();
+      return r.statusCode;
+    };
+    try {
+      assert.is(await get(TOKEN), 200);
+      const next = "the-next-token-0123456789";
+      assert.throws(() => server.setTokenSha256("not-a-digest"), /64 lowercase hexadecimal digits/);
+      assert.is(await get(TOKEN), 200, "a refused token change changed the token");
+      server.setTokenSha256(sha256(next));
+      assert.is(await get(next), 200);
+      assert.is(connects, 1);
+      assert.is(await get(TOKEN), 401);
+    } finally {
+      await client.close();
+    }
+  });
+  // Off loopback, dropping the token is refused and the old one stays.
+  const control = new MemoryControl(initialPools());
+  const server = await startAdminServer({ address: "127.0.0.1", port: 0, tokenSha256: sha256(TOKEN) }, control);
+  try {
+    assert.throws(() => server.setTokenSha256("A".repeat(64)), /lowercase/);
+    assert.is((await call(server, "GET", "/pools", { headers: AUTH })).status, 200);
+  } finally {
+    await server.close();
   }
 });
 

@@ -1,14 +1,17 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stringify as toYaml } from "yaml";
+import { parse as fromYaml, stringify as toYaml } from "yaml";
 import { loadConfigFile, normalizeConfig, normalizePoolBackends, parseConfigText } from "../native-free-core/config-load.ts";
 import { DEFAULT_HEALTH_CHECK, DEFAULT_HTTP_LIMITS, DEFAULT_OUTLIER_DETECTION, DEFAULT_UPSTREAM } from "../native-free-core/config.ts";
 import { ConfigError } from "../native-free-core/errors.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "farmhand-config-"));
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 let fileCounter = 0;
 
 test.after(async () => {
@@ -138,7 +141,7 @@ test("a valid JSON config loads with the defaults filled in, deeply frozen", asy
   assert.equal(config.pools[0].hashKey, { kind: "header", name: "x-user" });
   assert.is(config.pools[0].healthCheck, null);
   assert.equal(config.http, DEFAULT_HTTP_LIMITS);
-  assert.equal(config.admin, { address: "127.0.0.1", port: 0, token: null });
+  assert.equal(config.admin, { address: "127.0.0.1", port: 0, tokenSha256: null });
   assert.ok(Object.isFrozen(config));
   assert.ok(Object.isFrozen(config.pools[0].backends[0]));
   assert.ok(Object.isFrozen(config.http.trustedProxies));
@@ -310,6 +313,93 @@ test("refuses a configuration that is not an object", async () => {
   }
 });
 
+test("refuses backends that are no unicast host: unspecified, broadcast, link-local, multicast, and their IPv4-mapped forms", async () => {
+  const refused: Array<[string, RegExp]> = [
+    ["0.0.0.0", /is unspecified \(0\.0\.0\.0\/8 or ::\)/],
+    ["0.1.2.3", /is unspecified/],
+    ["::", /is unspecified/],
+    ["0:0:0:0:0:0:0:0", /is unspecified/],
+    ["255.255.255.255", /is the broadcast address/],
+    ["169.254.169.254", /is link-local \(169\.254\.0\.0\/16 or fe80::\/10\), where cloud metadata services answer/],
+    ["169.254.0.1", /is link-local/],
+    ["fe80::1", /is link-local/],
+    ["FEBF::1", /is link-local/],
+    ["fe80::1%eth0", /is link-local/],
+    ["224.0.0.1", /is multicast \(224\.0\.0\.0\/4 or ff00::\/8\)/],
+    ["239.255.255.250", /is multicast/],
+    ["ff02::1", /is multicast/],
+    ["::ffff:169.254.169.254", /is link-local/],
+    ["::ffff:a9fe:a9fe", /is link-local/],
+    ["0:0:0:0:0:ffff:a9fe:a9fe", /is link-local/],
+    ["::ffff:0.0.0.0", /is unspecified/],
+    ["::ffff:224.0.0.1", /is multicast/],
+    ["::ffff:255.255.255.255", /is the broadcast address/],
+  ];
+  for (const [address, why] of refused) {
+    // As an object in a file: the field is the address, the value is shown.
+    const c = base();
+    c.pools[0].backends = [{ address: "127.0.0.1", port: 9001 }, { address, port: 80 }];
+    const { error } = await refusal(c, "json");
+    assert.is(error.field, "pools[0].backends[1].address", address);
+    assert.ok(error.message.includes(`(got ${JSON.stringify(address)})`), error.message);
+    assert.match(error.message, why);
+    assert.match(error.message, /a backend must be a unicast host address/);
+    // As a string, and through the admin API's validation (PUT and POST both use it).
+    const text = address.includes(":") ? `[${address}]:80` : `${address}:80`;
+    assert.throws(
+      () => normalizePoolBackends(["127.0.0.1:1", text], "body"),
+      (e: Error) => e instanceof ConfigError && e.field === "body[1]" && e.message.includes(JSON.stringify(text)) && why.test(e.message),
+      text,
+    );
+    assert.throws(() => normalizePoolBackends([{ address, port: 80 }], "body"), (e: Error) => e instanceof ConfigError && e.field === "body[0].address", address);
+  }
+  // Loopback, private, shared, public addresses and host names stay allowed.
+  const allowed = ["127.0.0.1", "127.9.9.9", "::1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "100.64.0.1", "fd00::1", "fec0::1",
+    "8.8.8.8", "2001:db8::1", "::ffff:10.0.0.1", "169.253.255.255", "169.255.0.1", "223.255.255.255", "240.0.0.1", "metadata.google.internal", "backend.local"];
+  for (const address of allowed) {
+    assert.equal(normalizePoolBackends([{ address, port: 80 }], "body"), [{ address, port: 80, weight: 1, backup: false }], address);
+  }
+});
+
+test("http.bufferBodyBytes (0..16 MiB) and http.minBodyBytesPerSecond (>= 0) are integers in range", async () => {
+  const limits = normalizeConfig({ ...base(), http: { bufferBodyBytes: 0, minBodyBytesPerSecond: 0 } }, "<inline>").http;
+  assert.is(limits.bufferBodyBytes, 0);
+  assert.is(limits.minBodyBytesPerSecond, 0);
+  const max = normalizeConfig({ ...base(), http: { bufferBodyBytes: 16 * 1024 * 1024, minBodyBytesPerSecond: 10_000_000 } }, "<inline>").http;
+  assert.is(max.bufferBodyBytes, 16 * 1024 * 1024);
+  assert.is(max.minBodyBytesPerSecond, 10_000_000);
+  const defaults = normalizeConfig(base(), "<inline>").http;
+  assert.is(defaults.bufferBodyBytes, DEFAULT_HTTP_LIMITS.bufferBodyBytes);
+  assert.is(defaults.minBodyBytesPerSecond, DEFAULT_HTTP_LIMITS.minBodyBytesPerSecond);
+
+  const range = "expected an integer between 0 and 16777216";
+  await assertRefused({ ...base(), http: { bufferBodyBytes: 16 * 1024 * 1024 + 1 } }, "http.bufferBodyBytes", range, "16777217");
+  await assertRefused({ ...base(), http: { bufferBodyBytes: -1 } }, "http.bufferBodyBytes", range, "-1");
+  await assertRefused({ ...base(), http: { bufferBodyBytes: 1.5 } }, "http.bufferBodyBytes", range, "1.5", "json");
+  await assertRefused({ ...base(), http: { bufferBodyBytes: "64k" } }, "http.bufferBodyBytes", range, `"64k"`);
+  await assertRefused({ ...base(), http: { minBodyBytesPerSecond: -1 } }, "http.minBodyBytesPerSecond", "expected a non-negative integer", "-1");
+  await assertRefused({ ...base(), http: { minBodyBytesPerSecond: 0.5 } }, "http.minBodyBytesPerSecond", "expected a non-negative integer", "0.5", "json");
+  await assertRefused({ ...base(), http: { minBodyBytesPerSecond: true } }, "http.minBodyBytesPerSecond", "expected a non-negative integer", "true", "json");
+});
+
+test("the README's example configuration is valid, shows every http limit, and names each way to give the admin token", () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const section = readme.slice(readme.indexOf("## The proxy"));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(yaml !== undefined, "no YAML example in the proxy section");
+  const example = fromYaml(yaml);
+  // The token file it names does not exist here; the rest must load as it is.
+  const config = normalizeConfig({ ...example, admin: { ...example.admin, tokenFile: undefined } }, "<inline>");
+  assert.equal(Object.keys(example.http).sort(), Object.keys(DEFAULT_HTTP_LIMITS).sort());
+  for (const key of ["bufferBodyBytes", "minBodyBytesPerSecond"]) {
+    assert.is(example.http[key], DEFAULT_HTTP_LIMITS[key as keyof typeof DEFAULT_HTTP_LIMITS], `${key} is shown with its default`);
+    assert.match(yaml, new RegExp(`^\\s*# ${key}: .+`, "m"), `${key} has a one-line comment`);
+  }
+  assert.is(config.http.bufferBodyBytes, DEFAULT_HTTP_LIMITS.bufferBodyBytes);
+  const adminLine = yaml.split("\n").find((l) => l.startsWith("admin:"));
+  for (const key of ["token", "tokenFile", "tokenSha256"]) assert.match(adminLine ?? "", new RegExp(`\\b${key}\\b`), `the admin line mentions ${key}`);
+});
+
 // --- string backend forms --------------------------------------------------------------------
 
 test("string backend forms: IPv4, host name and bracketed IPv6", () => {
@@ -361,18 +451,20 @@ test("admin on a non-loopback address is refused without a token", async () => {
 test("admin on loopback needs no token; off loopback a token is accepted", async () => {
   for (const address of ["127.0.0.1", "127.8.9.10", "::1", "localhost"]) {
     const config = normalizeConfig({ ...base(), admin: { address, port: 9900 } }, "<inline>");
-    assert.equal(config.admin, { address, port: 9900, token: null });
+    assert.equal(config.admin, { address, port: 9900, tokenSha256: null });
   }
   const token = "s3cret-token-0123456789";
   const config = await loadConfigFile(await write("admin.json", JSON.stringify({ ...base(), admin: { address: "0.0.0.0", port: 9900, token } })));
-  assert.equal(config.admin, { address: "0.0.0.0", port: 9900, token });
+  // Only the digest is kept: the token itself appears nowhere in the loaded configuration.
+  assert.equal(config.admin, { address: "0.0.0.0", port: 9900, tokenSha256: sha256(token) });
+  assert.not.ok(JSON.stringify(config).includes(token));
 });
 
 test("admin.tokenFile is read relative to the config file", async () => {
   await write("admin-token", "  file-token-0123456789abcdef\n");
   const text = toYaml({ ...base(), admin: { address: "192.0.2.1", port: 9900, tokenFile: "admin-token" } });
   const config = await loadConfigFile(await write("admin-file.yaml", text));
-  assert.equal(config.admin, { address: "192.0.2.1", port: 9900, token: "file-token-0123456789abcdef" });
+  assert.equal(config.admin, { address: "192.0.2.1", port: 9900, tokenSha256: sha256("file-token-0123456789abcdef") });
 
   await assertRefused(
     { ...base(), admin: { address: "::", port: 9900, tokenFile: "no-such-token" } },
@@ -383,8 +475,32 @@ test("admin.tokenFile is read relative to the config file", async () => {
   await assertRefused(
     { ...base(), admin: { port: 9900, token: "a-long-enough-token", tokenFile: "admin-token" } },
     "admin.tokenFile",
-    "give either admin.token or admin.tokenFile, not both",
+    "give only one of admin.token, admin.tokenFile and admin.tokenSha256 (got admin.token and admin.tokenFile)",
     `"admin-token"`,
+  );
+});
+
+test("admin.tokenSha256 gives the digest itself: 64 hex digits, kept in lower case, alone", async () => {
+  const digest = sha256("some-operator-token-0123");
+  const config = normalizeConfig({ ...base(), admin: { address: "::", port: 9900, tokenSha256: digest.toUpperCase() } }, "<inline>");
+  assert.equal(config.admin, { address: "::", port: 9900, tokenSha256: digest });
+  // A normalised config normalises to itself, and a token given from code is hashed the same way.
+  assert.equal(normalizeConfig(config, "<inline>"), config);
+  assert.equal(normalizeConfig({ ...base(), admin: { address: "::", port: 9900, token: "some-operator-token-0123" } }, "<inline>"), config);
+
+  const problem = `expected exactly 64 hexadecimal digits: the token's SHA-256 digest (e.g. printf %s "$TOKEN" | sha256sum)`;
+  await assertRefused({ ...base(), admin: { port: 9900, tokenSha256: digest.slice(1) } }, "admin.tokenSha256", problem, `"<redacted, 63 characters>"`);
+  await assertRefused({ ...base(), admin: { port: 9900, tokenSha256: digest + "0" } }, "admin.tokenSha256", problem, `"<redacted, 65 characters>"`);
+  // Pasting the token where its digest belongs does not put the token in the message.
+  const { error } = await refusal({ ...base(), admin: { port: 9900, tokenSha256: "g".repeat(64) } });
+  assert.is(error.field, "admin.tokenSha256");
+  assert.not.ok(error.message.includes("gggg"), error.message);
+  await assertRefused({ ...base(), admin: { port: 9900, tokenSha256: 12345 } }, "admin.tokenSha256", problem, `"<redacted number>"`, "json");
+  await assertRefused(
+    { ...base(), admin: { port: 9900, token: "a-long-enough-token", tokenSha256: digest } },
+    "admin.tokenSha256",
+    "give only one of admin.token, admin.tokenFile and admin.tokenSha256 (got admin.token and admin.tokenSha256)",
+    `"<redacted>"`,
   );
 });
 

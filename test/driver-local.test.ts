@@ -4,7 +4,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -42,20 +44,49 @@ function get(host: string, port: number, p: string): Promise<{ status: number; b
   });
 }
 
-/** A driver on a fresh temp state dir, torn down (every VM destroyed, dir removed) afterwards. */
-async function withDriver(fn: (driver: Driver, stateDir: string) => Promise<void>): Promise<void> {
-  const stateDir = await mkdtemp(path.join(os.tmpdir(), "farmhand-local-"));
-  const driver = localDriver({ stateDir, port: PORT, stopGraceMs: 2_000, watchIntervalMs: 200 });
+/**
+ * A driver on a fresh temp state dir, torn down (every VM destroyed, dir removed) afterwards. With
+ * `addressDir`, the driver reserves its addresses there (a dir the test can look into).
+ */
+async function withDriver(
+  fn: (driver: Driver, stateDir: string) => Promise<void>,
+  extra: { addressDir?: string; stateDir?: string; outputBytes?: number; maxLogBytes?: number } = {},
+): Promise<void> {
+  const stateDir = extra.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), "farmhand-local-")));
+  const options = { stateDir, port: PORT, stopGraceMs: 2_000, addressDir: extra.addressDir };
+  const driver = localDriver({ ...options, watchIntervalMs: 200, outputBytes: extra.outputBytes, maxLogBytes: extra.maxLogBytes });
   try {
     await fn(driver, stateDir);
   } finally {
-    const cleanup = localDriver({ stateDir, port: PORT, stopGraceMs: 2_000 });
-    for (const vm of await cleanup.list({})) await cleanup.destroy(vm.id);
+    const cleanup = localDriver(options);
+    for (const vm of await cleanup.list({})) await cleanup.destroy(vm.id).catch(() => {});
     await cleanup.close();
     await driver.close();
     await rm(stateDir, { recursive: true, force: true });
   }
 }
+
+/** Whether /proc shows the process alive (a zombie is not). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^[ZXx]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return false;
+  }
+}
+
+/** The reservations in `addressDir` held by VMs of `stateDir`: host -> id. */
+async function reservations(addressDir: string, stateDir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const host of await readdir(addressDir).catch(() => [] as string[])) {
+    const [dir, id] = (await readFile(path.join(addressDir, host), "utf8")).split("\n");
+    if (dir === path.resolve(stateDir)) out[host] = id;
+  }
+  return out;
+}
+
+const mode = async (file: string) => (await stat(file)).mode & 0o777;
 
 function recorder(driver: Driver) {
   const events: DriverEvent[] = [];
@@ -310,6 +341,164 @@ test("a controller killed mid-flight: its VM survives, a new instance lists it a
       await closed;
     }
   });
+});
+
+test("records that cannot be read are listed as damaged, by file and why; destroy still ends their processes, files and addresses", async () => {
+  const addressDir = await mkdtemp(path.join(os.tmpdir(), "farmhand-addr-"));
+  try {
+    await withDriver(async (driver, stateDir) => {
+      const [a, b, c] = await Promise.all(["web-1", "web-2", "web-3"].map((vm) => driver.create(spec(vm, "echo"))));
+      for (const vm of [a, b, c]) await driver.start(vm.id);
+      const d = await driver.create(spec("web-4", "echo"));
+      const e = await driver.create(spec("web-5", "echo"));
+      const pids = { a: findVmPids(a.id), b: findVmPids(b.id) };
+      assert.is(pids.a.length, 1);
+      assert.is(pids.b.length, 1);
+      const file = (id: string) => path.join(stateDir, `${id}.json`);
+
+      // Two running VMs: one record cut short, one overwritten with garbage. Two that never ran: one
+      // of another shape, one naming another VM.
+      await truncate(file(a.id), Math.floor((await stat(file(a.id))).size / 2));
+      await writeFile(file(b.id), Buffer.concat([Buffer.from("\x1b]0;owned\x07\x1b[2J"), randomBytes(256)]));
+      await writeFile(file(d.id), JSON.stringify({ version: 1, id: d.id }));
+      await writeFile(`${file(d.id)}.tmp-1-0badf00d`, "{"); // a write a crash cut off
+      await writeFile(file(e.id), (await readFile(file(e.id), "utf8")).replace(`"id": "${e.id}"`, `"id": "someone-else"`));
+
+      const listed = await driver.list({ farm: "testfarm" });
+      const by = Object.fromEntries(listed.map((r) => [r.id, r]));
+      assert.equal(Object.keys(by).sort(), [a.id, b.id, c.id, d.id, e.id].sort());
+      assert.is(by[c.id].state, "running");
+      for (const [vm, name] of [[a, "web-1"], [b, "web-2"]] as const) {
+        const r = by[vm.id];
+        assert.is(r.state, "damaged");
+        assert.is(r.address, null);
+        // Labels recovered from the process, which still runs.
+        assert.equal(r.spec.labels, { farm: "testfarm", role: "web", vm: name });
+        assert.ok(r.problem?.startsWith(`${file(vm.id)} is not valid JSON (`), r.problem);
+        assert.match(r.problem!, `still runs`);
+        // The bytes JSON.parse quotes from a garbled file reach no terminal as control sequences.
+        assert.not.match(r.problem!, /[\u0000-\u001f\u007f-\u009f]/);
+      }
+      // No process: labelled as far as the id tells (no role).
+      assert.equal(by[d.id].spec.labels, { farm: "testfarm", role: "", vm: "web-4" });
+      assert.is(by[d.id].problem, `${file(d.id)} is not a VM record (field "spec.labels" is missing or malformed); no process of it runs`);
+      assert.is(by[e.id].problem, `${file(e.id)} names VM "someone-else", not ${e.id} as its file name does; no process of it runs`);
+
+      assert.equal(await driver.list({ farm: "other" }), []);
+      assert.equal((await driver.list({ farm: "testfarm", vm: "web-1" })).map((r) => r.id), [a.id]);
+      assert.equal((await driver.list({ farm: "testfarm", vm: "web-4" })).map((r) => r.id), [d.id]);
+      assert.equal((await driver.list({ role: "web" })).map((r) => r.id).sort(), [a.id, b.id, c.id].sort());
+      assert.is((await driver.status(b.id))?.state, "damaged");
+
+      for (const op of [() => driver.start(a.id), () => driver.stop(b.id), () => driver.reconfigure(d.id, {})]) {
+        const err = await op().then(() => null, (x: { code?: string; message: string }) => x);
+        assert.is(err?.code, "FARMHAND_LOCAL_VM_DAMAGED");
+      }
+
+      for (const vm of [a, b, d, e]) await driver.destroy(vm.id);
+      for (const pid of [...pids.a, ...pids.b]) assert.not.ok(alive(pid), `process ${pid} is gone`);
+      assert.equal([...findVmPids(a.id), ...findVmPids(b.id)], []);
+      const left = (await readdir(stateDir)).filter((f) => !f.startsWith(c.id));
+      assert.equal(left, [], "no file of a destroyed VM is left");
+      assert.equal(Object.values(await reservations(addressDir, stateDir)), [c.id], "only the healthy VM holds an address");
+      assert.equal((await driver.list({})).map((r) => `${r.id}:${r.state}`), [`${c.id}:running`]);
+    }, { addressDir });
+  } finally {
+    await rm(addressDir, { recursive: true, force: true });
+  }
+});
+
+test("what destroy cannot remove is named with why, and stays recorded for a later destroy", async () => {
+  const addressDir = await mkdtemp(path.join(os.tmpdir(), "farmhand-addr-"));
+  try {
+    await withDriver(async (driver, stateDir) => {
+      const vm = await driver.create(spec("web-1", "echo"));
+      await driver.start(vm.id);
+      const [pid] = findVmPids(vm.id);
+      await writeFile(path.join(stateDir, `${vm.id}.json`), "{ not json");
+      // Something in the way: a directory where the previous log segment goes.
+      const stuck = path.join(stateDir, `${vm.id}.log.1`);
+      await mkdir(stuck);
+      await writeFile(path.join(stuck, "x"), "x");
+
+      const err = await driver.destroy(vm.id).then(() => null, (x: { code?: string; message: string }) => x);
+      assert.is(err?.code, "FARMHAND_LOCAL_VM_CLEANUP_FAILED");
+      assert.match(err!.message, `could not remove ${stuck}: EISDIR`);
+      assert.not.ok(alive(pid), "its process is ended all the same");
+      // Still recorded, address still held: a later destroy finds it.
+      const [left] = await driver.list({ farm: "testfarm" });
+      assert.is(left.state, "damaged");
+      assert.match(left.problem!, "no process of it runs");
+      assert.equal(Object.values(await reservations(addressDir, stateDir)), [vm.id]);
+
+      await rm(stuck, { recursive: true });
+      await driver.destroy(vm.id);
+      assert.equal(await readdir(stateDir), []);
+      assert.equal(await reservations(addressDir, stateDir), {});
+    }, { addressDir });
+  } finally {
+    await rm(addressDir, { recursive: true, force: true });
+  }
+});
+
+test("everything the driver writes is private: directories 0700 (existing ones tightened), files 0600", async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), "farmhand-perm-"));
+  const stateDir = path.join(root, "state");
+  const addressDir = path.join(root, "addresses");
+  try {
+    for (const dir of [stateDir, addressDir]) {
+      await mkdir(dir);
+      await chmod(dir, 0o755);
+    }
+    await withDriver(async (driver) => {
+      const vm = await driver.create(spec("web-1", "echo"));
+      await driver.start(vm.id);
+      const logFile = path.join(stateDir, `${vm.id}.log`);
+      // The log outgrows the (tiny) limit: it is rotated on the next watch.
+      for (let i = 0; ; i++) {
+        if ((await readdir(stateDir)).includes(`${vm.id}.log.1`)) break;
+        if (i > 200) assert.unreachable("the log was not rotated");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const [host] = Object.keys(await reservations(addressDir, stateDir));
+      assert.equal(
+        {
+          stateDir: await mode(stateDir),
+          addressDir: await mode(addressDir),
+          record: await mode(path.join(stateDir, `${vm.id}.json`)),
+          log: await mode(logFile),
+          previousLog: await mode(`${logFile}.1`),
+          reservation: await mode(path.join(addressDir, host)),
+        },
+        { stateDir: 0o700, addressDir: 0o700, record: 0o600, log: 0o600, previousLog: 0o600, reservation: 0o600 },
+      );
+      // A record rewritten (stop) keeps its mode and leaves no temp file behind.
+      await driver.stop(vm.id);
+      assert.is(await mode(path.join(stateDir, `${vm.id}.json`)), 0o600);
+      assert.equal((await readdir(stateDir)).filter((f) => f.includes(".tmp-")), []);
+    }, { stateDir, addressDir, outputBytes: 8, maxLogBytes: 8 });
+
+    // A fresh state dir (and its missing parents) is made 0700.
+    const nested = path.join(root, "a", "b", "state");
+    await withDriver(async (driver) => {
+      await driver.create(spec("web-1", "echo"));
+      assert.is(await mode(nested), 0o700);
+      assert.is(await mode(path.join(root, "a")), 0o700);
+    }, { stateDir: nested, addressDir });
+
+    // An address dir of another user (made first in the shared temp dir) is refused.
+    if (process.getuid?.() === 0) {
+      const foreign = path.join(root, "foreign");
+      await mkdir(foreign, { mode: 0o777 });
+      await chown(foreign, 4242, 4242);
+      await withDriver(async (driver) => {
+        const err = await driver.create(spec("web-1", "echo")).then(() => null, (x: Error) => x);
+        assert.match(err?.message ?? "", `${foreign} belongs to uid 4242`);
+      }, { stateDir: path.join(root, "state-2"), addressDir: foreign });
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });
 
 test("destroying an unknown id succeeds; stopping or starting one fails", async () => {

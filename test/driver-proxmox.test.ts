@@ -168,7 +168,9 @@ test("create + start: the VM answers with its imports; the exact calls and paylo
     } finally {
       await d.close();
     }
-  });
+    // The guest boots for longer than the driver takes to ask its agent first, even on a loaded
+    // machine, so the agent is seen answering 500 before it answers.
+  }, { bootDelayMs: 500 });
 });
 
 test("twenty concurrent creates get distinct VMIDs and all succeed", async () => {
@@ -469,6 +471,39 @@ test("tls: verification on; a given CA or a SHA-256 fingerprint is trusted; a wr
       }
     },
     { tls: true },
+  );
+});
+
+test("tls: a pinned fingerprint is checked on every new connection, and a wrong one on every call", async () => {
+  await withEmulator(
+    async (em) => {
+      const fp = new X509Certificate(em.certificate!).fingerprint256;
+      const withCa = driverFor(em, { schema: "https", tls: { ca: em.certificate! } });
+      const pinned = driverFor(em, { schema: "https", tls: { fingerprint: fp } });
+      const wrong = driverFor(em, { schema: "https", tls: { fingerprint: fp.replace(/^../, fp.startsWith("00") ? "11" : "00") } });
+      try {
+        // The emulator closes each connection after its answer: every call below shakes hands anew.
+        // A client that caches sessions resumes them, so this setup does reach resumed connections.
+        for (let i = 0; i < 3; i++) assert.equal(await withCa.list({}), []);
+        assert.ok(em.handshakes.resumed >= 1, `the CA-trusting client resumed a session: ${JSON.stringify(em.handshakes)}`);
+
+        const before = { ...em.handshakes };
+        for (let i = 0; i < 3; i++) assert.equal(await pinned.list({}), [], `pinned call ${i + 1}`);
+        assert.equal(em.handshakes, { full: before.full + 3, resumed: before.resumed }, "three fresh connections, each checked against the pin");
+
+        const requests = em.requests.length;
+        for (let i = 0; i < 3; i++) {
+          await wrong.list({}).then(
+            () => assert.unreachable(`wrong pin accepted on call ${i + 1}`),
+            (e: Error) => assert.match(e.message, /fingerprint [0-9A-F:]{95} does not match/),
+          );
+        }
+        assert.is(em.requests.length, requests, "no request got through a connection with the wrong certificate");
+      } finally {
+        for (const d of [withCa, pinned, wrong]) await d.close();
+      }
+    },
+    { tls: true, keepAlive: false },
   );
 });
 

@@ -4,6 +4,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -234,6 +235,64 @@ test("a missing FARMHAND_IMPORTS entry stops the service with a message naming t
     assert.match(noListen.output(), /FARMHAND_LISTEN is not set/);
   } finally {
     for (const c of [orders, web, noListen]) c.proc.kill("SIGKILL");
+  }
+});
+
+/** Waits for `pattern` in the child's output (its log), which may arrive after its answer did. */
+async function logged(child: Child, pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  while (!pattern.test(child.output())) {
+    if (Date.now() >= deadline) throw new Error(`${child.name} never logged ${pattern}; its output:\n${child.output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return child.output();
+}
+
+/** Something that looks like an internal detail: an address, a port, a socket error, a stack frame. */
+const INTERNAL = /\d+\.\d+\.\d+\.\d+|:\d{2,5}\b|ECONN|ENOTFOUND|http:\/\/|\bat \S+ \(|inventory@1|orders@1/;
+
+test("a failed import reaches callers as '<import> unavailable'; addresses and causes go only to the log", async () => {
+  const [deadPort, ordersPort, webPort, oddPort, oddWebPort] = await freePorts(5);
+  const dead = `http://${HOST}:${deadPort}`; // nothing listens there
+  // A stand-in for whatever may sit between web and orders, answering refusals not in the kit's shape.
+  const odd = http.createServer((req, res) => {
+    req.resume();
+    if (req.url === "/orders") res.writeHead(404, { "content-type": "text/plain" }).end(`no route to 10.9.8.7:8080 via ${HOST}:${oddPort}`);
+    else res.writeHead(500).end();
+  });
+  await new Promise<void>((r) => odd.listen(oddPort, HOST, () => r()));
+  const orders = spawnVm(OrderService, "orders-2", {
+    FARMHAND_LISTEN: `${HOST}:${ordersPort}`,
+    FARMHAND_IMPORTS: JSON.stringify({ payments: url.payments, inventory: dead }),
+  });
+  const web = spawnVm(WebFrontend, "web-2", { FARMHAND_LISTEN: `${HOST}:${webPort}`, FARMHAND_IMPORTS: JSON.stringify({ orders: `http://${HOST}:${ordersPort}` }) });
+  const oddWeb = spawnVm(WebFrontend, "web-3", { FARMHAND_LISTEN: `${HOST}:${oddWebPort}`, FARMHAND_IMPORTS: JSON.stringify({ orders: `http://${HOST}:${oddPort}` }) });
+  try {
+    await Promise.all([waitReady(orders, `http://${HOST}:${ordersPort}`), waitReady(web, `http://${HOST}:${webPort}`), waitReady(oddWeb, `http://${HOST}:${oddWebPort}`)]);
+
+    const direct = await call("POST", `http://${HOST}:${ordersPort}/orders`, { item: "widget", quantity: 1 });
+    assert.is(direct.status, 502, direct.text);
+    assert.equal(direct.json, { error: "inventory unavailable" });
+    assert.not.match(direct.text, INTERNAL);
+    assert.match(await logged(orders, /dependency failed/), new RegExp(`dependency failed: inventory \\(inventory@1\\) reserve: POST ${dead}/inventory/reserve: .*ECONNREFUSED`));
+
+    // Through web: orders' 502 is not passed on either, not even as orders' own words.
+    const shop = await call("POST", `http://${HOST}:${webPort}/checkout`, { item: "widget", quantity: 1 });
+    assert.is(shop.status, 502, shop.text);
+    assert.equal(shop.json, { error: "orders unavailable" });
+    assert.not.match(shop.text, INTERNAL);
+    assert.match(await logged(web, /dependency failed/), new RegExp(`orders \\(orders@1\\) place: POST http://${HOST}:${ordersPort}/orders answered 502`));
+
+    // A refusal web would pass on (404), but not in the kit's error shape: its text stays in the log.
+    const refused = await call("POST", `http://${HOST}:${oddWebPort}/checkout`, { item: "widget", quantity: 1 });
+    assert.is(refused.status, 502, refused.text);
+    assert.equal(refused.json, { error: "orders unavailable" });
+    assert.not.match(refused.text, INTERNAL);
+    assert.match(await logged(oddWeb, /dependency failed/), /answered 404: no route to 10\.9\.8\.7:8080/);
+  } finally {
+    for (const c of [orders, web, oddWeb]) c.proc.kill("SIGKILL");
+    await Promise.all([orders, web, oddWeb].map((c) => c.exited));
+    await new Promise<void>((r) => odd.close(() => r()));
   }
 });
 

@@ -6,6 +6,7 @@ import * as assert from "uvu/assert";
 import { Pool, request } from "undici";
 import { startBalancer } from "../native-free-core/index.ts";
 import { startBackend, type TestBackend } from "./helpers/backends.ts";
+import { EVERY_WORKER, freshConnections } from "./helpers/every-worker.ts";
 import { startProxy, waitFor, type ProxyUnderTest } from "./helpers/proxy.ts";
 import { hold, spread } from "./helpers/traffic.ts";
 
@@ -33,10 +34,13 @@ async function withProxy(
   pool: Record<string, unknown>,
   fn: (proxy: ProxyUnderTest, backends: TestBackend[], admin: string) => Promise<void>,
   spare: readonly string[] = [],
+  extraPools: readonly Record<string, unknown>[] = [],
 ): Promise<void> {
   const started = await Promise.all([...names, ...spare].map((n) => startBackend(n)));
   try {
-    const proxy = await startProxy(started.slice(0, names.length), pool, ADMIN);
+    const backends = started.slice(0, names.length).map((b) => ({ address: b.address, port: b.port }));
+    const extra = extraPools.length === 0 ? ADMIN : { ...ADMIN, pools: [{ name: "p", backends, ...pool }, ...extraPools] };
+    const proxy = await startProxy(started.slice(0, names.length), pool, extra);
     try {
       assert.ok(proxy.balancer.adminUrl !== null, "the admin API did not start");
       await fn(proxy, started, proxy.balancer.adminUrl!);
@@ -347,6 +351,112 @@ test("admin: /metrics sums both workers: responses by class, latency histogram, 
     }
     assert.is(backend2xx, N);
     assert.is(backendAll, N + 2);
+  });
+});
+
+// ---- refused changes change nothing ----------------------------------------------------------------
+
+/** `n` distinct backends that nothing listens on (no traffic is sent to them). */
+const idle = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `127.0.0.1:${10_000 + from + i}`);
+
+test("admin: a PUT past the statistics capacity (4096 backends) is a 409 that changes nothing, in the supervisor or any worker", async () => {
+  await withProxy(["a"], {}, async (proxy, [a, b], base) => {
+    const put = await admin(base, "PUT", "/pools/p/backends", [a.id, ...idle(4096)]);
+    assert.is(put.status, 409, put.text);
+    assert.is(put.json.error.code, "FARMHAND_STATS_CAPACITY");
+    assert.equal((await getPool(base)).backends.map((x) => `${x.id}=${x.lifecycle}`), [`${a.id}=active`]);
+    assert.equal(await freshConnections(proxy.url), { a: EVERY_WORKER });
+
+    // A change after it applies as if the refused one never happened.
+    const next = await admin(base, "PUT", "/pools/p/backends", [b.id]);
+    assert.is(next.status, 200, next.text);
+    assert.equal(await freshConnections(proxy.url), { b: EVERY_WORKER });
+    assert.ok(await waitFor(async () => (await getPool(base)).backends.length === 1, 5000, 20), "the old backend was never forgotten");
+  }, ["b"]);
+});
+
+test("admin: at capacity, POST and PUT of one backend more are 409s that change nothing; freeing slots lets them through", async () => {
+  await withProxy(["a"], {}, async (proxy, [a, b], base) => {
+    // "big" holds every slot but a's; nothing routes to it.
+    const fill = await admin(base, "PUT", "/pools/big/backends", idle(4095));
+    assert.is(fill.status, 200, fill.text);
+    const post = await admin(base, "POST", "/pools/p/backends", { address: b.address, port: b.port });
+    assert.is(post.status, 409, post.text);
+    const put = await admin(base, "PUT", "/pools/p/backends", [a.id, b.id]);
+    assert.is(put.status, 409, put.text);
+    assert.equal((await getPool(base)).backends.map((x) => `${x.id}=${x.lifecycle}=${x.weight}`), [`${a.id}=active=1`]);
+    assert.equal(await freshConnections(proxy.url), { a: EVERY_WORKER });
+    // Re-adding a backend the pool has needs no slot (the weight then changes, and back).
+    assert.is((await admin(base, "POST", "/pools/p/backends", { address: a.address, port: a.port, weight: 2 })).status, 201);
+    assert.is((await admin(base, "POST", "/pools/p/backends", { address: a.address, port: a.port })).status, 201);
+
+    assert.is((await admin(base, "PUT", "/pools/big/backends", [])).status, 200);
+    assert.ok(await waitFor(async () => (await getPool(base, "big")).backends.length === 0, 5000, 20), "big's backends were not forgotten");
+    const again = await admin(base, "POST", "/pools/p/backends", { address: b.address, port: b.port });
+    assert.is(again.status, 201, again.text);
+    const counts = await freshConnections(proxy.url);
+    assert.ok((counts.a ?? 0) > 0 && (counts.b ?? 0) > 0 && counts.a + counts.b === EVERY_WORKER, JSON.stringify(counts));
+  }, ["b"], [{ name: "big" }]);
+});
+
+// ---- hostile bodies -------------------------------------------------------------------------------
+
+test("admin: hostile bodies get a 4xx from every route, never a 500, and change nothing", async () => {
+  await withProxy(["a"], {}, async (proxy, [a], base) => {
+    const deep = 100_000;
+    const bodies: (string | Buffer)[] = [
+      "[".repeat(deep) + "]".repeat(deep),
+      '{"a":'.repeat(deep) + "1" + "}".repeat(deep),
+      "[".repeat(deep),
+      `[${"[".repeat(64)}${"]".repeat(64)}]`,
+      `{"address":"127.0.0.1","port":1e400,"weight":1e400}`,
+      `[{"address":"127.0.0.1","port":${"9".repeat(5000)}}]`,
+      `{"weight":${"9".repeat(5000)}}`,
+      `{"weight":-0}`,
+      `{"weight":1e308}`,
+      "null", "true", "123", `"x"`, "{}", "[null]", "[[]]", `[{}]`,
+      `[{"address":["127.0.0.1"],"port":"80"}]`,
+      `{"address":{"toString":1},"port":80}`,
+      `{"__proto__":{"weight":5}}`,
+      `{"__proto__":{"address":"127.0.0.1","port":${a.port}}}`,
+      `[{"__proto__":{"address":"127.0.0.1","port":${a.port}}}]`,
+      `{"address":"127.0.0.1","port":${a.port},"__proto__":null}`,
+      `{"constructor":{"prototype":{"polluted":1}},"address":"127.0.0.1","port":${a.port}}`,
+      `["LOCALHOST:80","localhost:80"]`,
+      `{"address":"${"a".repeat(500_000)}","port":80}`,
+      `{"address":"127.0.0.1\u0000","port":80}`,
+      `{"address":"\ud800","port":80}`,
+      `["169.254.169.254:80"]`,
+      `{"address":"::ffff:169.254.169.254","port":80}`,
+      Buffer.from([0xff, 0xfe, 0x5b, 0x5d]),
+      "",
+    ];
+    const missing = encodeURIComponent("127.0.0.1:1");
+    const routes: [method: string, path: string, readsBody: boolean][] = [
+      ["GET", "/healthz", false],
+      ["GET", "/metrics", false],
+      ["GET", "/workers", false],
+      ["GET", "/pools", false],
+      ["GET", "/pools/p", false],
+      ["PUT", "/pools/p/backends", true],
+      ["POST", "/pools/p/backends", true],
+      ["PATCH", `/pools/p/backends/${idPath(a)}`, true],
+      ["DELETE", `/pools/p/backends/${missing}`, false],
+      ["POST", `/pools/p/backends/${missing}/drain`, false],
+      ["PUT", "/pools/nope/backends", true],
+    ];
+    for (const [method, path, readsBody] of routes) {
+      for (const body of bodies) {
+        const r = await request(`${base}${path}`, { method: method as "GET", headers: { ...AUTH, "content-type": "application/json" }, body });
+        const text = await r.body.text();
+        const what = `${method} ${path} with ${JSON.stringify(String(body).slice(0, 60))}: ${r.statusCode} ${text.slice(0, 200)}`;
+        assert.ok(r.statusCode < 500, what);
+        if (readsBody) assert.ok(r.statusCode >= 400, what);
+      }
+    }
+    assert.is(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal((await getPool(base)).backends.map((x) => `${x.id}=${x.lifecycle}=${x.weight}`), [`${a.id}=active=1`]);
+    assert.equal(await freshConnections(proxy.url), { a: EVERY_WORKER });
   });
 });
 

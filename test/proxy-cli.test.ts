@@ -3,170 +3,20 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Client, request } from "undici";
-import { freePorts } from "../bench/lib/net.ts";
-import { startBackend, type TestBackend } from "./helpers/backends.ts";
+import { startBackend } from "./helpers/backends.ts";
+import { Cli, DEADLINE_MS, LISTENING, proxyYaml, tryConnect, withCli, yamlConfig } from "./helpers/cli.ts";
 import { waitFor } from "./helpers/proxy.ts";
 import { parseResponses, rawRequest } from "./helpers/raw-client.ts";
 import { hold } from "./helpers/traffic.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = path.join("test", "fixtures", "cli");
-const DEADLINE_MS = 15_000;
-
-// ---- the child process -----------------------------------------------------------------------------
-
-interface CliOptions {
-  /** The CLI module to run (src/farmhand.mjs is the installed executable, with Node's compile cache on). */
-  readonly entry?: string;
-  readonly env?: Record<string, string>;
-}
-
-class Cli {
-  readonly child: ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-
-  constructor(configFile: string, options: CliOptions = {}) {
-    this.child = spawn(process.execPath, [options.entry ?? "src/cli.ts", "proxy", "--config", configFile], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...options.env },
-    });
-    this.child.stdout!.setEncoding("utf8").on("data", (d: string) => (this.stdout += d));
-    this.child.stderr!.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
-        this.#exit = { code, signal };
-        resolve(this.#exit);
-      });
-    });
-  }
-
-  get running(): boolean {
-    return this.#exit === null;
-  }
-
-  /** Waits for a stdout line matching `re` (searching from `from` characters in); fails on exit or timeout. */
-  async line(re: RegExp, from = 0, timeoutMs = DEADLINE_MS): Promise<RegExpExecArray> {
-    const found = await waitFor(() => re.test(this.stdout.slice(from)) || !this.running, timeoutMs, 10);
-    const m = re.exec(this.stdout.slice(from));
-    if (!found || m === null) {
-      throw new Error(`no line matching ${re} (exited: ${JSON.stringify(this.#exit)})\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-    }
-    return m;
-  }
-
-  async exit(timeoutMs = DEADLINE_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const timeout = new Promise<null>((r) => setTimeout(() => r(null), timeoutMs).unref());
-    const result = await Promise.race([this.exited, timeout]);
-    if (result === null) throw new Error(`the process did not exit within ${timeoutMs} ms\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-    return result;
-  }
-
-  /** Always called in a finally: nothing outlives its test. */
-  async kill(): Promise<void> {
-    if (this.running) {
-      this.child.kill("SIGKILL");
-      await this.exited;
-    }
-  }
-}
-
-// ---- configuration files -----------------------------------------------------------------------------
-
-interface Ports {
-  http: number;
-  tcp: number;
-}
-
-/** Two distinct ports that were free a moment ago (the CLI's config needs real port numbers). */
-async function configPorts(): Promise<Ports> {
-  const [http, tcp] = await freePorts(2);
-  return { http: http!, tcp: tcp! };
-}
-
-function yamlConfig(ports: Ports, backends: readonly TestBackend[]): string {
-  return [
-    "# written by test/proxy-cli.test.ts",
-    "workers: 2",
-    "drainTimeoutMs: 20000",
-    "listeners:",
-    "  - name: web",
-    "    protocol: http",
-    "    address: 127.0.0.1",
-    `    port: ${ports.http}`,
-    "    pool: main",
-    "  - name: raw",
-    "    protocol: tcp",
-    "    address: 127.0.0.1",
-    `    port: ${ports.tcp}`,
-    "    pool: main",
-    "pools:",
-    "  - name: main",
-    "    policy: round-robin",
-    "    backends:",
-    ...backends.map((b) => `      - ${b.address}:${b.port}`),
-    "",
-  ].join("\n");
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "farmhand-cli-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/**
- * `farmhand proxy` on a fresh YAML config (listeners "web" and "raw" on free ports) in front of
- * `backends`; the process is killed afterwards, whatever happened.
- */
-async function withCli(
-  backends: readonly TestBackend[],
-  body: (ctx: { cli: Cli; ports: Ports; file: string; dir: string }) => Promise<void>,
-  options?: CliOptions,
-): Promise<void> {
-  await withTempDir(async (dir) => {
-    const ports = await configPorts();
-    const file = path.join(dir, "proxy.yaml");
-    await writeFile(file, yamlConfig(ports, backends));
-    const cli = new Cli(file, options);
-    try {
-      await body({ cli, ports, file, dir });
-    } finally {
-      await cli.kill();
-    }
-  });
-}
-
-const LISTENING = (name: string, protocol: string) => new RegExp(`listener ${name} \\(${protocol}\\) listening on 127\\.0\\.0\\.1:(\\d+)`);
-
-/** "refused": the connection was refused; "accepted": the proxy took it (even if it then closed it). */
-function tryConnect(port: number): Promise<"refused" | "accepted" | "other"> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve("accepted");
-    });
-    socket.once("error", (error: NodeJS.ErrnoException) => {
-      socket.destroy();
-      resolve(error.code === "ECONNREFUSED" ? "refused" : "other");
-    });
-  });
-}
 
 // ---- a valid configuration -----------------------------------------------------------------------------
 
@@ -328,6 +178,49 @@ test("cli: SIGTERM lets a slow request finish, refuses new connections, and exit
       assert.match(cli.stdout.slice(mark), /drained, exiting/);
     });
   } finally {
+    await a.close();
+  }
+});
+
+// ---- out of file descriptors ---------------------------------------------------------------------------
+
+/** The soft limit on file descriptors that leaves `pid` exactly `free` more (limits bound the descriptor's number, not the count). */
+function limitLeaving(pid: number, free: number): number {
+  const used = new Set(readdirSync(`/proc/${pid}/fd`).map(Number));
+  let limit = 0;
+  for (let left = free; left > 0 || used.has(limit); limit++) if (!used.has(limit)) left--;
+  return limit;
+}
+
+test("cli: out of file descriptors, it logs that connections cannot be accepted (EMFILE, with a hint), and serves again once they are closed", async () => {
+  const a = await startBackend("a");
+  const token = "proxy-cli-test-token-0123456789";
+  const clients: net.Socket[] = [];
+  try {
+    await withCli([a], async ({ cli, ports }) => {
+      await cli.line(/admin API listening on/);
+      const pid = cli.child.pid!;
+      // Room for a few connections; only the soft limit, so that it could be raised again.
+      execFileSync("prlimit", ["--pid", String(pid), `--nofile=${limitLeaving(pid, 6)}:`]);
+      const mark = cli.stdout.length;
+      for (let i = 0; i < 60; i++) clients.push(net.connect(ports.http, "127.0.0.1").on("error", () => {}));
+      const line = await cli.line(/new connections cannot be accepted on any listener: .*$/m, mark);
+      assert.match(line[0], /: EMFILE \(out of file descriptors for this process: raise its limit, ulimit -n\)/);
+
+      const closed = cli.stdout.length;
+      for (const c of clients) c.destroy();
+      await cli.line(/file descriptors are available again/, closed);
+      const r = await request(`http://127.0.0.1:${ports.http}/again`);
+      assert.is(r.statusCode, 200);
+      assert.is(await r.body.text(), "a GET /again 0");
+      const metrics = await request(`http://127.0.0.1:${ports.admin}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      const text = await metrics.body.text();
+      assert.match(text, /^farmhand_file_descriptors_exhausted 0$/m);
+      assert.match(text, /^farmhand_accept_failures_total\{listener="web"\} \d+$/m);
+      assert.ok(cli.running);
+    }, { config: (ports) => proxyYaml({ listeners: [{ name: "web", protocol: "http", port: ports.http }], backends: [a], admin: { port: ports.admin, token } }) });
+  } finally {
+    for (const c of clients) c.destroy();
     await a.close();
   }
 });

@@ -5,6 +5,7 @@ import net from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Pool, request } from "undici";
+import { startBalancer, type BalancerEvent } from "../native-free-core/index.ts";
 import { startBackend, startRawServer, type TestBackend } from "./helpers/backends.ts";
 import { sleep, startProxy, waitFor } from "./helpers/proxy.ts";
 
@@ -161,6 +162,45 @@ test("a killed worker thread is replaced while the proxy keeps answering", async
     assert.ok(await waitFor(() => proxy.balancer.workers()[1].restarts === 1));
   } finally {
     await proxy.stop();
+    await a.close();
+  }
+});
+
+/**
+ * Kills worker 0 `times` times, each time once its replacement is up and answering, and returns the
+ * restart delays the balancer announced.
+ */
+async function restartDelays(a: TestBackend, restartBackoffResetMs: number, times: number): Promise<number[]> {
+  const delays: number[] = [];
+  const balancer = await startBalancer(
+    { workers: 2, listeners: [{ name: "http", port: 0, pool: "p" }], pools: [{ name: "p", backends: [a.id] }] },
+    { restartBackoffResetMs, onEvent: (e: BalancerEvent) => e.type === "worker-exit" && delays.push(e.restartInMs) },
+  );
+  try {
+    const url = `http://127.0.0.1:${balancer.listeners[0].port}`;
+    for (let i = 1; i <= times; i++) {
+      await balancer.killWorker(0);
+      assert.ok(await waitFor(() => balancer.workers()[0].restarts === i, 10_000), `worker 0 was not replaced (${i})`);
+      for (let j = 0; j < 10; j++) {
+        const r = await request(`${url}/after-kill/${i}/${j}`, { reset: true });
+        assert.is(r.statusCode, 200);
+        await r.body.text();
+      }
+    }
+  } finally {
+    await balancer.shutdown(2000);
+  }
+  return delays;
+}
+
+test("worker restarts back off while workers die in quick succession, and not once a worker has served a while", async () => {
+  const a = await startBackend("a");
+  try {
+    // Each replacement lives far less than a minute: deaths in quick succession.
+    assert.equal(await restartDelays(a, 60_000, 4), [0, 200, 400, 800]);
+    // Each replacement lives longer than 1 ms: every death comes after a while of service, so none waits.
+    assert.equal(await restartDelays(a, 1, 4), [0, 0, 0, 0]);
+  } finally {
     await a.close();
   }
 });

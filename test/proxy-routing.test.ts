@@ -7,6 +7,7 @@ import { request } from "undici";
 import { startBalancer } from "../native-free-core/index.ts";
 import { startBackend } from "./helpers/backends.ts";
 import { waitFor } from "./helpers/proxy.ts";
+import { parseResponses, rawRequest } from "./helpers/raw-client.ts";
 
 async function get(url: string): Promise<{ status: number; body: string; backend: string }> {
   const r = await request(url, { reset: true });
@@ -125,6 +126,62 @@ test("a listener that serves a contract answers /.well-known/farmhand itself", a
   } finally {
     await balancer.shutdown(1000);
     await a.close();
+  }
+});
+
+test("absolute-form targets: routed by their path, sent upstream in origin form with Host set to their authority; malformed ones refused, no worker dies", async () => {
+  const [api, rest] = await Promise.all(["api", "rest"].map((n) => startBackend(n)));
+  const events: string[] = [];
+  const balancer = await startBalancer({
+    workers: 2,
+    listeners: [{ port: 0, pool: "rest", routes: [{ prefix: "/api/", pool: "api" }] }],
+    pools: [
+      { name: "api", backends: [`127.0.0.1:${api.port}`] },
+      { name: "rest", backends: [`127.0.0.1:${rest.port}`] },
+    ],
+  }, { onEvent: (e) => events.push(e.type) });
+  const port = balancer.listeners[0].port;
+  try {
+    const routed = await rawRequest(port, "GET http://Example.TEST:8080/api/x?q=1 HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n", { waitMs: 5000 });
+    assert.is(parseResponses(routed.text)[0]?.status, 200, routed.text);
+    assert.is(api.received.at(-1)?.url, "/api/x?q=1", "origin form upstream");
+    assert.is(api.received.at(-1)?.headers.host, "Example.TEST:8080", "Host is the target's authority");
+    const bare = await rawRequest(port, "GET http://example.test HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n", { waitMs: 5000 });
+    assert.is(parseResponses(bare.text)[0]?.status, 200);
+    assert.is(rest.received.at(-1)?.url, "/");
+
+    // Each of these once killed the worker that read it (the routing step threw on them).
+    const refused = [
+      "GET http:// HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET http:///api/x HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET http://@/api/x HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET http://user:pw@example.test/api/x HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET http://exa mple/ HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET https://[::1/api HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET http://example.test/api/x#frag HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /api/../admin HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /api/%2e%2e/admin HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /api/x%2Fy HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /api/.. HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /api\\..\\admin HTTP/1.1\r\nHost: x\r\n\r\n",
+    ];
+    const apiBefore = api.received.length;
+    const restBefore = rest.received.length;
+    for (let round = 0; round < 3; round++) {
+      for (const data of refused) {
+        const r = await rawRequest(port, data, { waitMs: 5000 });
+        assert.is(parseResponses(r.text)[0]?.status, 400, `${JSON.stringify(data)}: ${JSON.stringify(r.text.slice(0, 60))}`);
+        assert.ok(r.closed);
+      }
+    }
+    assert.is(api.received.length, apiBefore);
+    assert.is(rest.received.length, restBefore);
+    assert.not.ok(events.includes("worker-exit"), `no worker died: ${events.join(", ")}`);
+    assert.equal(balancer.workers().map((w) => w.restarts), [0, 0]);
+    assert.is((await get(`http://127.0.0.1:${port}/api/after`)).backend, "api");
+  } finally {
+    await balancer.shutdown(1000);
+    await Promise.all([api, rest].map((b) => b.close()));
   }
 });
 

@@ -6,7 +6,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startBackend, type TestBackend } from "./helpers/backends.ts";
+import { startBackend, startRawServer, type TestBackend } from "./helpers/backends.ts";
 import { startProxy, waitFor, type ProxyUnderTest } from "./helpers/proxy.ts";
 import { openRaw, parseResponses, rawRequest } from "./helpers/raw-client.ts";
 
@@ -109,6 +109,7 @@ test("Transfer-Encoding other than a single final chunked: 400, closed, nothing 
         data: "POST /p HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
       },
       { name: "TE with a space before the colon", data: post("Transfer-Encoding : chunked\r\n", "0\r\n\r\n") },
+      { name: "TE 'gzip, chunked' (a coding no backend here decodes)", data: post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), status: 501 },
       { name: "TE continued by obs-fold", data: post("Transfer-Encoding: x\r\n chunked\r\n", "0\r\n\r\n") },
     ]);
   });
@@ -179,7 +180,8 @@ test("invalid chunked framing after the head went upstream: 400, closed, the bac
     // The backend's connections were cut, so the partial requests never completed.
     assert.is(backend.received.length, 0, JSON.stringify(backend.received.map((x) => x.url)));
     await expectBackendReachable(proxy, backend);
-  });
+    // Bodies stream at once here, so that the head goes upstream before the body is all in.
+  }, {}, { http: { bufferBodyBytes: 0 } });
 });
 
 // ---- header field syntax ------------------------------------------------------------------------
@@ -404,6 +406,126 @@ test("a refused request ends the connection: requests pipelined behind it are no
     assert.equal(responses.map((x) => x.status), [200, 400]);
     assert.ok(g.closed);
     assert.equal(backend.received.map((x) => x.url), ["/good"]);
+  });
+});
+
+// ---- Connection may not unframe a request ----------------------------------------------------------
+
+test("a Connection header naming Content-Length, Transfer-Encoding or Host does not strip them: the body stays a body", async () => {
+  await withProxy(async (proxy, backend) => {
+    const smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n";
+    const cases: [string, string][] = [
+      ["Content-Length", post(`Content-Length: ${smuggled.length}\r\nConnection: content-length\r\n`, smuggled)],
+      ["Content-Length, among other options", post(`Content-Length: ${smuggled.length}\r\nConnection: keep-alive, Content-Length, x-y\r\n`, smuggled)],
+      ["Transfer-Encoding", post("Transfer-Encoding: chunked\r\nConnection: transfer-encoding\r\n", `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`)],
+      ["Host", "GET /h HTTP/1.1\r\nHost: x\r\nConnection: host\r\n\r\n"],
+    ];
+    for (const [name, attack] of cases) {
+      const before = backend.received.length;
+      // The attack, then on another client connection an innocent request, which must get its own
+      // answer over the same pooled upstream connection.
+      const a = await rawRequest(proxy.port, attack, { waitMs: 5000, until: (t) => parseResponses(t).length === 1 });
+      assert.is(statusOf(a.text), 200, `${name}: ${JSON.stringify(a.text.slice(0, 80))}`);
+      const v = await rawRequest(proxy.port, "GET /victim HTTP/1.1\r\nHost: x\r\n\r\n", { waitMs: 5000, until: (t) => parseResponses(t).length === 1 });
+      assert.is(parseResponses(v.text)[0]?.body, "b GET /victim 0", `${name}: the victim got its own response`);
+      const seen = backend.received.slice(before);
+      assert.equal(seen.map((x) => x.url), [attack.split(" ")[1], "/victim"], `${name}: ${JSON.stringify(seen.map((x) => x.url))}`);
+      if (name !== "Host") assert.is(seen[0].body, smuggled, `${name}: the body arrived as the body`);
+      assert.is(seen[0].headers.host, "x", `${name}: Host kept`);
+    }
+    assert.not.ok(backend.received.some((x) => x.url === "/smuggled"));
+  });
+});
+
+test("a backend's Connection header naming Content-Length or Transfer-Encoding does not strip them from the client's response", async () => {
+  for (const [option, framing, body] of [
+    ["content-length", "Content-Length: 5", "hello"],
+    ["transfer-encoding", "Transfer-Encoding: chunked", "5\r\nhello\r\n0\r\n\r\n"],
+  ] as const) {
+    // A raw backend, so its framing field and its Connection option are exactly these.
+    const raw = await startRawServer((socket) => {
+      socket.once("data", () => socket.write(`HTTP/1.1 200 OK\r\nConnection: ${option}\r\n${framing}\r\n\r\n${body}`));
+    });
+    const proxy = await startProxy([{ address: "127.0.0.1", port: raw.port } as TestBackend]);
+    const conn = await openRaw(proxy.port);
+    try {
+      conn.write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.ok(await conn.waitFor((t) => t.includes("hello")), `${option}: ${JSON.stringify(conn.text)}`);
+      const head = conn.text.slice(0, conn.text.indexOf("\r\n\r\n")).toLowerCase();
+      assert.ok(head.includes(framing.toLowerCase()), `${option}: the client's head keeps the framing field: ${JSON.stringify(head)}`);
+    } finally {
+      conn.destroy();
+      await proxy.stop();
+      await raw.close();
+    }
+  }
+});
+
+// ---- strict chunk lines, Transfer-Encoding lists and trailers ----------------------------------------
+
+test("lax chunk lines, empty Transfer-Encoding elements and framing fields in trailers: 400, closed, nothing upstream", async () => {
+  await withProxy(async (proxy, backend) => {
+    await expectAllRefused(proxy, backend, [
+      { name: "chunk size followed by a space", data: chunkedPost("5 \r\nhello\r\n0\r\n\r\n") },
+      { name: "chunk size followed by a tab", data: chunkedPost("5\t\r\nhello\r\n0\r\n\r\n") },
+      { name: "chunk size followed by junk", data: chunkedPost("5x\r\nhello\r\n0\r\n\r\n") },
+      { name: "space before the extension", data: chunkedPost("5 ;a=b\r\nhello\r\n0\r\n\r\n") },
+      { name: "extension without a name", data: chunkedPost("5;\r\nhello\r\n0\r\n\r\n") },
+      { name: "extension '=v' without a name", data: chunkedPost("5;=v\r\nhello\r\n0\r\n\r\n") },
+      { name: "extension with trailing whitespace", data: chunkedPost("5;a=b \r\nhello\r\n0\r\n\r\n") },
+      { name: "extension with a space around '='", data: chunkedPost("5;a = b\r\nhello\r\n0\r\n\r\n") },
+      { name: "extension value empty", data: chunkedPost("5;a=\r\nhello\r\n0\r\n\r\n") },
+      { name: "extension with an unterminated quoted value", data: chunkedPost('5;a="b\r\nhello\r\n0\r\n\r\n') },
+      { name: "extension with junk after a quoted value", data: chunkedPost('5;a="b"c\r\nhello\r\n0\r\n\r\n') },
+      { name: "last-chunk extension with whitespace", data: chunkedPost("5\r\nhello\r\n0 \r\n\r\n") },
+      { name: "empty Transfer-Encoding", data: post("Transfer-Encoding: \r\n", "") },
+      { name: "empty Transfer-Encoding beside Content-Length", data: post("Transfer-Encoding:\r\nContent-Length: 5\r\n", "hello") },
+      { name: "comma-only Transfer-Encoding beside Content-Length", data: post("Transfer-Encoding: ,\r\nContent-Length: 5\r\n", "hello") },
+      { name: "Transfer-Encoding 'chunked,'", data: post("Transfer-Encoding: chunked,\r\n", "0\r\n\r\n") },
+      { name: "Transfer-Encoding ', chunked'", data: post("Transfer-Encoding: , chunked\r\n", "0\r\n\r\n") },
+      { name: "Transfer-Encoding 'gzip,,chunked'", data: post("Transfer-Encoding: gzip,,chunked\r\n", "0\r\n\r\n") },
+      { name: "empty Transfer-Encoding line beside a chunked one", data: post("Transfer-Encoding: chunked\r\nTransfer-Encoding: \r\n", "0\r\n\r\n") },
+      { name: "Content-Length in a trailer", data: chunkedPost("5\r\nhello\r\n0\r\nContent-Length: 50\r\n\r\n") },
+      { name: "Transfer-Encoding in a trailer", data: chunkedPost("5\r\nhello\r\n0\r\ntransfer-encoding: chunked\r\n\r\n") },
+      { name: "Host in a trailer", data: chunkedPost("5\r\nhello\r\n0\r\nHOST: evil\r\n\r\n") },
+      { name: "X-Forwarded-For in a trailer", data: chunkedPost("5\r\nhello\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n") },
+      { name: "Connection in a trailer", data: chunkedPost("5\r\nhello\r\n0\r\nConnection: close\r\n\r\n") },
+    ]);
+  });
+});
+
+test("well-formed chunk extensions and ordinary trailers still pass, byte for byte", async () => {
+  await withProxy(async (proxy, backend) => {
+    const bodies = [
+      "5;a\r\nhello\r\n0\r\n\r\n",
+      "5;a=b;c=d\r\nhello\r\n0;last\r\n\r\n",
+      '5;name="quoted value; with \\"escapes\\""\r\nhello\r\n0\r\n\r\n',
+      "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Content-Length-Like: 1\r\n\r\n",
+    ];
+    for (const body of bodies) {
+      const r = await rawRequest(proxy.port, chunkedPost(body).replace("Host: x\r\n", "Host: x\r\nConnection: close\r\n"), { waitMs: 5000 });
+      assert.is(statusOf(r.text), 200, `${JSON.stringify(body)}: ${JSON.stringify(r.text.slice(0, 80))}`);
+      assert.is(backend.received.at(-1)?.body, "hello", JSON.stringify(body));
+    }
+    assert.is(backend.received.at(-1)?.trailers["x-checksum"], "abc");
+  });
+});
+
+test("framing fields go upstream in one plain form: whitespace and repeats are not passed on", async () => {
+  await withProxy(async (proxy, backend) => {
+    const framingOf = (rawHeaders: readonly string[]) =>
+      rawHeaders.flatMap((v, i, a) => (i % 2 === 1 && /^(content-length|transfer-encoding)$/i.test(a[i - 1]) ? [`${a[i - 1]}: ${v}`] : []));
+    for (const [headers, body, expected] of [
+      ["Transfer-Encoding: chunked\t\r\n", "5\r\nhello\r\n0\r\n\r\n", ["Transfer-Encoding: chunked"]],
+      ["Transfer-Encoding:  CHUNKED \r\n", "5\r\nhello\r\n0\r\n\r\n", ["Transfer-Encoding: chunked"]],
+      ["Content-Length: 5\t\r\n", "hello", ["Content-Length: 5"]],
+      ["Content-Length: 5\r\ncontent-length:  5\r\n", "hello", ["Content-Length: 5"]],
+    ] as const) {
+      const r = await rawRequest(proxy.port, post(`${headers}Connection: close\r\n`, body), { waitMs: 5000 });
+      assert.is(statusOf(r.text), 200, JSON.stringify(headers));
+      assert.equal(framingOf(backend.received.at(-1)!.rawHeaders), expected, JSON.stringify(headers));
+      assert.is(backend.received.at(-1)!.body, "hello");
+    }
   });
 });
 

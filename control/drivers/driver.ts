@@ -20,15 +20,26 @@ export interface VmSpec {
   readonly settings?: Readonly<Record<string, string>>;
 }
 
-export type VmState = "created" | "starting" | "running" | "stopped" | "failed";
+/**
+ * "damaged": the driver's own record of the VM cannot be read (see VmRecord.problem). What it
+ * describes may still run and hold resources, so it is listed rather than skipped; it can only be
+ * destroyed, which still stops and removes everything of it the driver can find.
+ */
+export type VmState = "created" | "starting" | "running" | "stopped" | "failed" | "damaged";
 
 export interface VmRecord {
   /** The driver's own identifier (a VMID, a process key). */
   readonly id: string;
+  /**
+   * For a damaged VM, only what could be recovered without its record: its labels, from its live
+   * process or else from its id (which tells no role: ""); no image, imports or settings.
+   */
   readonly spec: VmSpec;
   readonly state: VmState;
   /** Where the VM serves its endpoints, once it runs; null before. */
   readonly address: { readonly host: string; readonly port: number } | null;
+  /** Set when state is "damaged": which record is damaged, and why. */
+  readonly problem?: string;
 }
 
 export type DriverEvent =
@@ -49,10 +60,16 @@ export interface Driver {
    * and address, which is what `rewire` wants. A running VM is refused (VmRunningError).
    */
   reconfigure(id: string, imports: Readonly<Record<string, string>>): Promise<VmRecord>;
-  /** Removes it for good; a VM that no longer exists counts as destroyed. */
+  /**
+   * Removes it for good, also when it is damaged; a VM that no longer exists counts as destroyed.
+   * Rejects, naming each leftover and why, when something of it could not be removed.
+   */
   destroy(id: string): Promise<void>;
   status(id: string): Promise<VmRecord | null>;
-  /** Every VM whose labels include all of `labels`: how a controller finds the VMs it made. */
+  /**
+   * Every VM whose labels include all of `labels`: how a controller finds the VMs it made. Damaged
+   * VMs are included (state "damaged"), matched by the labels the driver could recover.
+   */
   list(labels: Partial<VmLabels>): Promise<VmRecord[]>;
   /** The VM's output so far (the tail, bounded). */
   output(id: string): Promise<string>;
@@ -65,10 +82,21 @@ export interface Driver {
 /** Time as the Farm sees it: real for real drivers, virtual in simulation. */
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or as soon as `signal` aborts (so a farm that closes leaves no timer behind). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener("abort", done, { once: true });
+    }),
 };

@@ -57,12 +57,18 @@ export class DependencyError extends Error {
     this.status = status;
     this.body = body;
   }
-  /** The `error` text the dependency answered with, if it answered in the kit's error shape. */
+  /**
+   * The `error` text the dependency answered with, if it answered in the kit's error shape. It is
+   * the dependency's message to its caller: pass it on only for refusals the caller can act on.
+   */
   get remoteError(): string | undefined {
     const b = this.body as { error?: unknown } | undefined;
     return typeof b?.error === "string" ? b.error : undefined;
   }
 }
+
+/** What a caller of this service is told when an import failed it: the import's name, no details. */
+const unavailable = (err: DependencyError): string => `${err.importName} unavailable`;
 
 export interface FieldError {
   /** JSON pointer of the offending field, e.g. "/quantity" ("" for the body itself). */
@@ -530,8 +536,10 @@ export function createService<R extends AnyRole>(role: R, options: ServiceOption
     handle(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) return fail(res, err.status, err.message, { ...err.extra });
       if (err instanceof DependencyError) {
+        // The details name internal addresses and the dependency's own errors: they are for the
+        // service's log. Whoever called this service learns only which import failed it.
         console.error(`${env.vm} dependency failed: ${err.message}`);
-        return fail(res, 502, err.message);
+        return fail(res, 502, unavailable(err));
       }
       console.error(`${env.vm} internal error on ${req.method} ${req.url}:`, err);
       fail(res, 500, "internal error");

@@ -26,11 +26,22 @@ export interface AdminServer {
   /** Base URL, e.g. "http://127.0.0.1:9901". */
   readonly url: string;
   readonly port: number;
+  /**
+   * Requires another token from the next request on (its SHA-256 digest, or null for none), without
+   * rebinding: open connections stay. Throws, changing nothing, what startAdminServer would refuse.
+   */
+  setTokenSha256(tokenSha256: string | null): void;
+  /** Stops listening; in-flight requests get a grace period. Safe to call again. */
   close(): Promise<void>;
 }
 
 /** Largest request body accepted; a full backend list is far smaller. */
 export const MAX_ADMIN_BODY_BYTES = 1024 * 1024;
+/**
+ * Deepest nesting of arrays and objects accepted in a body; a valid one nests two deep. Checked before
+ * parsing, since what follows a parse (validation, error messages) recurses over the value.
+ */
+export const MAX_ADMIN_JSON_DEPTH = 64;
 /** The whole request (head and body) must arrive within this; slow clients only hold a socket this long. */
 const REQUEST_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
@@ -172,10 +183,18 @@ function pathSegments(url: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // Server
 
+/** Throws what startAdminServer would refuse about `config` (a tokenless non-loopback address, a malformed digest). */
+export function checkAdminConfig(config: AdminConfig): void {
+  if (config.tokenSha256 === null && !isLoopback(config.address)) throw new InsecureAdminError(config.address);
+  if (config.tokenSha256 !== null && !/^[0-9a-f]{64}$/.test(config.tokenSha256)) {
+    throw new ConfigError("<inline>", "admin.tokenSha256", `<redacted, ${String(config.tokenSha256).length} characters>`, "expected 64 lowercase hexadecimal digits (use null for no token)");
+  }
+}
+
 export async function startAdminServer(config: AdminConfig, control: AdminControl): Promise<AdminServer> {
-  if (config.token === null && !isLoopback(config.address)) throw new InsecureAdminError(config.address);
-  if (config.token === "") throw new ConfigError("<inline>", "admin.token", "", "must not be empty (use null for no token)");
-  const tokenDigest = config.token === null ? null : sha256(config.token);
+  checkAdminConfig(config);
+  // Read by every request, so a new token applies at once.
+  const auth = { tokenDigest: digestOf(config.tokenSha256) };
 
   const server = http.createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
@@ -188,14 +207,18 @@ export async function startAdminServer(config: AdminConfig, control: AdminContro
   server.maxHeadersCount = MAX_HEADERS;
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    handle(req, res, control, tokenDigest).catch((error: unknown) => {
+    handle(req, res, control, auth.tokenDigest).catch((error: unknown) => {
       // Only reachable if writing the response itself failed; the connection is of no further use.
       res.destroy(error instanceof Error ? error : undefined);
     });
   });
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error) => reject(new ListenError("admin", config.address, config.port, error));
+    const onError = (error: Error) => {
+      // Never listening, it holds no connections; closing only releases the handle.
+      server.close(() => {});
+      reject(new ListenError("admin", config.address, config.port, error));
+    };
     server.once("error", onError);
     server.listen({ host: config.address, port: config.port }, () => {
       server.off("error", onError);
@@ -205,15 +228,20 @@ export async function startAdminServer(config: AdminConfig, control: AdminContro
 
   const port = (server.address() as AddressInfo).port;
   const host = isIPv6(config.address) ? `[${config.address}]` : config.address;
+  let closed: Promise<void> | null = null;
   return {
     url: `http://${host}:${port}`,
     port,
+    setTokenSha256(tokenSha256) {
+      checkAdminConfig({ ...config, tokenSha256 });
+      auth.tokenDigest = digestOf(tokenSha256);
+    },
     close: () =>
-      new Promise<void>((resolve, reject) => {
+      (closed ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
-      }),
+      })),
   };
 }
 
@@ -287,11 +315,37 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 function parseJson(body: Buffer): unknown {
   if (body.length === 0) throw new HttpError(400, "FARMHAND_ADMIN_BAD_JSON", "a JSON request body is required");
+  if (nestingExceeds(body, MAX_ADMIN_JSON_DEPTH)) {
+    throw new HttpError(400, "FARMHAND_ADMIN_BAD_JSON", `request body nests arrays and objects deeper than ${MAX_ADMIN_JSON_DEPTH} levels`);
+  }
   try {
     return JSON.parse(body.toString("utf8"));
   } catch (error) {
     throw new HttpError(400, "FARMHAND_ADMIN_BAD_JSON", `request body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/**
+ * Whether JSON text opens more than `limit` arrays and objects at once: one pass over the bytes,
+ * counting brackets outside strings. Malformed text is JSON.parse's to refuse; this only bounds depth.
+ */
+function nestingExceeds(body: Buffer, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next byte, a quote included
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 function errorReply(error: unknown): Reply {
@@ -331,6 +385,10 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply)
 
 function sha256(text: string): Buffer {
   return createHash("sha256").update(text, "utf8").digest();
+}
+
+function digestOf(tokenSha256: string | null): Buffer | null {
+  return tokenSha256 === null ? null : Buffer.from(tokenSha256, "hex");
 }
 
 /** The host part of a Host header: "127.0.0.1:80" → "127.0.0.1", "[::1]:80" → "::1". */

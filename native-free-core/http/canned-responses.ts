@@ -7,11 +7,13 @@ const REASONS: Record<number, string> = {
   414: "URI Too Long",
   417: "Expectation Failed",
   431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
   501: "Not Implemented",
   502: "Bad Gateway",
   503: "Service Unavailable",
   504: "Gateway Timeout",
   505: "HTTP Version Not Supported",
+  508: "Loop Detected",
 };
 
 function build(status: number, close: boolean): Buffer {

@@ -8,7 +8,7 @@
 import type net from "node:net";
 import { BACKEND, OUTLIER, OUTLIER_STRIDE, POOL } from "../stats/layout.ts";
 import type { BackendRuntime, PoolRuntime } from "../worker/pool-runtime.ts";
-import type { ListenerRuntime, Session, WorkerEnvironment } from "../worker/environment.ts";
+import { BODY_BUFFER_BUDGET, type ListenerRuntime, type Session, type WorkerEnvironment } from "../worker/environment.ts";
 import { cannedResponse } from "./canned-responses.ts";
 import { ChunkedScanner } from "./chunked.ts";
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, forwardingContext, type BodyKind, type ForwardingContext } from "./request-head.ts";
@@ -28,6 +28,7 @@ const WAITING = 2; // head parsed, waiting for an upstream connection
 const ACTIVE = 3; // upstream connection attached
 const TUNNEL = 4; // upgraded: bytes piped both ways
 const CLOSED = 5;
+const BUFFERING = 6; // head parsed, reading a small body whole before a backend is chosen
 
 // Response progress.
 const RESPONSE_HEAD = 0;
@@ -39,6 +40,8 @@ const WELL_KNOWN_PATH = "/.well-known/farmhand";
 const MAX_BUFFERED = 64 * 1024;
 /** Body bytes kept for a possible retry on a fresh connection. */
 const MAX_RETAINED = 64 * 1024;
+/** A streaming body's rate is judged over windows this long (http.minBodyBytesPerSecond). */
+const BODY_RATE_WINDOW_MS = 10_000;
 
 export class ClientSession implements UpstreamUser, Session {
   readonly #socket: net.Socket;
@@ -91,6 +94,11 @@ export class ClientSession implements UpstreamUser, Session {
   #startedAt = 0;
   /** The request is counted in the pool's in-flight gauge. */
   #counted = false;
+  /** Bytes of env.bufferedBodyBytes this request reserved while its body is read whole. */
+  #reserved = 0;
+  /** The current window of the body-rate check: when it began and the body bytes read in it. */
+  #rateWindowStart = 0;
+  #rateWindowBytes = 0;
 
   // The response in progress.
   #responseState = RESPONSE_HEAD;
@@ -127,19 +135,33 @@ export class ClientSession implements UpstreamUser, Session {
 
   // ---- client side ------------------------------------------------------------------------------
 
+  // Every way into the session is guarded: whatever a request holds, a handler that throws closes
+  // this one connection cleanly and is reported; it never takes the worker and its other clients down.
+
   #onData = (data: Buffer): void => {
+    try {
+      this.#receive(data);
+    } catch (error) {
+      this.#fault(error);
+    }
+  };
+
+  #receive(data: Buffer): void {
     switch (this.#state) {
       case IDLE:
       case HEAD:
         this.#append(data, 0);
         this.#readHeads();
         return;
+      case BUFFERING:
       case WAITING:
       case ACTIVE:
         if (!this.#requestDone) {
           const end = this.#acceptBody(data, 0);
           if (end < 0) return;
+          // Bytes after the body (a pipelined request) wait in #pending until this exchange ends.
           if (end < data.length) this.#append(data, end);
+          if (this.#state === BUFFERING && this.#bufferedEnough()) this.#begin();
         } else {
           this.#append(data, 0);
         }
@@ -148,11 +170,12 @@ export class ClientSession implements UpstreamUser, Session {
         if (this.#conn !== null && !this.#conn.socket.write(data)) this.#pauseClient();
         return;
     }
-  };
+  }
 
   #onEnd = (): void => {
     this.#clientEnded = true;
-    if (this.#state === IDLE || this.#state === HEAD) this.#close();
+    // A body still being read whole can no longer complete: nothing of it went anywhere.
+    if (this.#state === IDLE || this.#state === HEAD || this.#state === BUFFERING) this.#close();
     else if (this.#state === TUNNEL) this.#conn?.socket.end();
   };
 
@@ -166,6 +189,7 @@ export class ClientSession implements UpstreamUser, Session {
   #onClose = (): void => {
     const wasState = this.#state;
     this.#state = CLOSED;
+    this.#unreserve();
     if (wasState === WAITING || wasState === ACTIVE || wasState === TUNNEL) {
       // The client left mid-exchange: the upstream connection's framing is unknown, drop it.
       this.#abandonUpstream();
@@ -247,7 +271,11 @@ export class ClientSession implements UpstreamUser, Session {
       let pool = this.#listener.pool;
       if (!head.parse(buf, start, end, this.#forwarding, pool?.hashHeader ?? "")) return this.#reject(head.status);
       if (this.#listener.routes.length > 0) {
-        const routed = this.#route(buf, head.targetStart, head.targetEnd) ?? pool;
+        const path = head.originTarget ?? buf.toString("latin1", head.targetStart, head.targetEnd);
+        // A path that a backend would normalise to another (dot segments, encoded slashes) could
+        // reach a route that its prefix does not name.
+        if (!isPlainPath(path)) return this.#reject(400);
+        const routed = this.#route(path) ?? pool;
         // The route is known only once the head is read; a routed pool that hashes on another
         // header has it read again for that one.
         if (routed !== undefined && routed.hashHeader !== (pool?.hashHeader ?? "")) head.parse(buf, start, end, this.#forwarding, routed.hashHeader);
@@ -289,6 +317,20 @@ export class ClientSession implements UpstreamUser, Session {
       this.#state = WAITING;
       this.#pool = pool;
       if (head.bodyKind === BODY_CHUNKED) (this.#requestChunks ??= new ChunkedScanner(limits.maxHeadBytes)).reset();
+      if (!this.#requestDone) {
+        this.#rateWindowStart = this.#env.coarseNow;
+        this.#rateWindowBytes = 0;
+        // A small body is read whole before a backend is chosen: a client that sends it slowly then
+        // holds only its own socket. A client waiting for 100 Continue sends nothing until told to.
+        const reserve = head.bodyKind === BODY_LENGTH ? head.contentLength : limits.bufferBodyBytes;
+        if (pool !== undefined && !head.expectContinue && limits.bufferBodyBytes > 0 &&
+          head.contentLength <= limits.bufferBodyBytes && this.#env.bufferedBodyBytes + reserve <= BODY_BUFFER_BUDGET) {
+          this.#reserved = reserve;
+          this.#env.bufferedBodyBytes += reserve;
+          this.#state = BUFFERING;
+          this.#deadline = this.#env.coarseNow + limits.bodyTimeoutMs;
+        }
+      }
       this.#searchedTo = end;
       this.#lineEndAt = -1;
       if (end >= buf.length) {
@@ -304,18 +346,35 @@ export class ClientSession implements UpstreamUser, Session {
         }
       }
       if (this.#pool === undefined) return this.#respondLocal(503, true);
-      this.#counted = true;
-      this.#env.stats.add(this.#pool.statsBase + POOL.IN_FLIGHT, 1);
-      this.#dispatch(undefined);
+      if (this.#state === BUFFERING && !this.#bufferedEnough()) return;
+      this.#begin();
       return;
     }
   }
 
+  /** The request goes to a backend: counted in flight, and one is picked. */
+  #begin(): void {
+    this.#unreserve();
+    this.#state = WAITING;
+    this.#counted = true;
+    this.#env.stats.add(this.#pool!.statsBase + POOL.IN_FLIGHT, 1);
+    this.#dispatch(undefined);
+  }
+
+  /** A body read whole is complete, or (chunked) has outgrown what is read whole and streams from here. */
+  #bufferedEnough(): boolean {
+    return this.#requestDone || this.#bodyQueued > this.#env.limits.bufferBodyBytes;
+  }
+
+  #unreserve(): void {
+    if (this.#reserved !== 0) {
+      this.#env.bufferedBodyBytes -= this.#reserved;
+      this.#reserved = 0;
+    }
+  }
+
   /** The pool of the longest route prefix the request's path starts with (routes are sorted so). */
-  #route(buf: Buffer, start: number, end: number): PoolRuntime | undefined {
-    let path = buf.toString("latin1", start, end);
-    // An absolute-form target routes by its path.
-    if (path.charCodeAt(0) !== 0x2f) path = new URL(path).pathname;
+  #route(path: string): PoolRuntime | undefined {
     for (const route of this.#listener.routes) {
       if (path.startsWith(route.prefix)) return route.pool;
     }
@@ -344,13 +403,15 @@ export class ClientSession implements UpstreamUser, Session {
       if (scanner.done) this.#requestDone = true;
     }
     if (end > from) {
+      this.#rateWindowBytes += end - from;
       const part = from === 0 && end === data.length ? data : data.subarray(from, end);
       if (this.#state === ACTIVE && this.#conn !== null) {
         this.#sendBody(this.#conn, part);
       } else {
         this.#bodyQueue.push(part);
         this.#bodyQueued += part.length;
-        if (this.#bodyQueued > MAX_BUFFERED) this.#pauseClient();
+        // While a body is read whole, it is not yet anyone's to wait for.
+        if (this.#bodyQueued > MAX_BUFFERED && this.#state !== BUFFERING) this.#pauseClient();
       }
     }
     const now = this.#env.coarseNow;
@@ -441,6 +502,14 @@ export class ClientSession implements UpstreamUser, Session {
   // ---- upstream side ------------------------------------------------------------------------------
 
   onUpstreamReady(conn: UpstreamConnection): void {
+    try {
+      this.#upstreamReady(conn);
+    } catch (error) {
+      this.#fault(error);
+    }
+  }
+
+  #upstreamReady(conn: UpstreamConnection): void {
     if (this.#state !== WAITING || conn.pool !== this.#backend?.connections) {
       // The client went away, or gave up on this backend, while the connection was opening: keep it
       // for someone else.
@@ -481,6 +550,15 @@ export class ClientSession implements UpstreamUser, Session {
   }
 
   onUpstreamData(conn: UpstreamConnection, data: Buffer): number {
+    try {
+      return this.#upstreamData(conn, data);
+    } catch (error) {
+      this.#fault(error);
+      return -1;
+    }
+  }
+
+  #upstreamData(conn: UpstreamConnection, data: Buffer): number {
     if (conn !== this.#conn) {
       // Not this request's turn (cannot happen while connections deliver in order): drop the connection.
       conn.destroy(null);
@@ -628,6 +706,14 @@ export class ClientSession implements UpstreamUser, Session {
   }
 
   onUpstreamGone(conn: UpstreamConnection, connected: boolean, queued: boolean): void {
+    try {
+      this.#upstreamGone(conn, connected, queued);
+    } catch (error) {
+      this.#fault(error);
+    }
+  }
+
+  #upstreamGone(conn: UpstreamConnection, connected: boolean, queued: boolean): void {
     const backend = this.#backend;
     if (this.#state === CLOSED || backend === null) return;
     const stats = this.#env.stats;
@@ -808,6 +894,7 @@ export class ClientSession implements UpstreamUser, Session {
   }
 
   #rejectNow(status: number): void {
+    this.#unreserve();
     this.#pending = null;
     this.#state = CLOSED;
     this.#socket.end(cannedResponse(status, true));
@@ -824,15 +911,55 @@ export class ClientSession implements UpstreamUser, Session {
   }
 
   #close(): void {
+    this.#unreserve();
     this.#state = CLOSED;
     this.#socket.end();
+  }
+
+  /**
+   * A handler threw. What the connection was doing can no longer be trusted: its upstream side is
+   * dropped, and the client gets a 500 if nothing of a response has gone out yet, else the
+   * connection is cut. The worker reports the error and serves on.
+   */
+  #fault(error: unknown): void {
+    this.#env.reportFault(error);
+    try {
+      if (this.#state === CLOSED) return;
+      const answerable = this.#state !== TUNNEL && !(this.#state === ACTIVE && this.#responseState === RESPONSE_BODY);
+      this.#abandonUpstream();
+      this.#endInFlight();
+      this.#unreserve();
+      if (answerable) this.#rejectNow(500);
+      else {
+        this.#state = CLOSED;
+        this.#socket.destroy();
+      }
+    } catch {
+      this.#state = CLOSED;
+      this.#socket.destroy();
+    }
   }
 
   // ---- worker duties ------------------------------------------------------------------------------
 
   sweep(now: number): void {
+    try {
+      this.#sweep(now);
+    } catch (error) {
+      this.#fault(error);
+    }
+  }
+
+  #sweep(now: number): void {
+    if (this.#state === BUFFERING || ((this.#state === WAITING || this.#state === ACTIVE) && !this.#requestDone)) {
+      if (this.#bodyTooSlow(now)) return;
+    }
     if (now < this.#deadline) return;
     switch (this.#state) {
+      case BUFFERING:
+        // The body did not come: nothing of it went anywhere.
+        this.#reject(408);
+        return;
       case IDLE:
         this.#state = CLOSED;
         this.#socket.destroy();
@@ -860,6 +987,35 @@ export class ClientSession implements UpstreamUser, Session {
     }
   }
 
+  /**
+   * The minimum body rate, judged per window in which the proxy was reading from the client (a
+   * client held back by a slow backend is not at fault). Too slow: 408, and the backend's connection,
+   * if it had one, is cut so the partial request never completes there.
+   */
+  #bodyTooSlow(now: number): boolean {
+    const min = this.#env.limits.minBodyBytesPerSecond;
+    if (min === 0) return false;
+    if (this.#clientPaused) {
+      this.#rateWindowStart = now;
+      this.#rateWindowBytes = 0;
+      return false;
+    }
+    if (now - this.#rateWindowStart < BODY_RATE_WINDOW_MS) return false;
+    if (this.#rateWindowBytes * 1000 >= min * (now - this.#rateWindowStart)) {
+      this.#rateWindowStart = now;
+      this.#rateWindowBytes = 0;
+      return false;
+    }
+    if (this.#state === BUFFERING) {
+      this.#reject(408);
+    } else {
+      this.#abandonUpstream();
+      this.#endInFlight();
+      this.#rejectNow(408);
+    }
+    return true;
+  }
+
   drain(): void {
     if (this.#state === IDLE) {
       this.#state = CLOSED;
@@ -871,6 +1027,25 @@ export class ClientSession implements UpstreamUser, Session {
 }
 
 function noop(): void {}
+
+/**
+ * A path that every backend reads as written: no dot segments ("/./", "/../", a final "/." or
+ * "/.."), and no encoded dot, slash or backslash, nor a raw backslash, that a backend could decode
+ * or normalise into one.
+ */
+function isPlainPath(target: string): boolean {
+  const q = target.indexOf("?");
+  const path = q < 0 ? target : target.slice(0, q);
+  if (path.includes("\\")) return false;
+  if (path.includes("%")) {
+    const lower = path.toLowerCase();
+    if (lower.includes("%2e") || lower.includes("%2f") || lower.includes("%5c")) return false;
+  }
+  for (const segment of path.split("/")) {
+    if (segment === "." || segment === "..") return false;
+  }
+  return true;
+}
 
 /** Bodies up to this size are copied behind a rewritten head so that head and body leave in one write. */
 const COALESCE_LIMIT = 16 * 1024;

@@ -6,9 +6,11 @@
 // its order and case. Body bytes are never part of this: they are forwarded as they arrived.
 
 import {
+  AUTHORITY,
   COLON,
   CR,
   FIELD_VALUE,
+  HEX_VALUE,
   HTAB,
   LF,
   SP,
@@ -41,13 +43,27 @@ export interface ForwardingContext {
 
 export interface HeadLimits {
   readonly maxHeaderCount: number;
+  /** This balancer's mark in Via (WorkerInit.instanceId): a request already carrying it has looped. */
+  readonly instanceId: string;
 }
 
 const FORWARDED_HOST = Buffer.from("X-Forwarded-Host: ", "latin1");
 const FORWARDED_PROTO = Buffer.from("X-Forwarded-Proto: http\r\n", "latin1");
 const CONNECTION_UPGRADE = Buffer.from("Connection: upgrade\r\n", "latin1");
 const CRLF = Buffer.from("\r\n", "latin1");
+const HOST_PREFIX = Buffer.from("Host: ", "latin1");
+const TRANSFER_ENCODING_CHUNKED = "Transfer-Encoding: chunked\r\n";
 
+/**
+ * Fields a Connection header may not make hop-by-hop: those that frame or route the request, and
+ * those the proxy itself writes. Dropping a framing field after framing the request with it would let
+ * the body reach the backend as the next request (smuggling); the rest would let a client strip the
+ * proxy's own statements.
+ */
+const NEVER_HOP_BY_HOP = new Set([
+  "content-length", "transfer-encoding", "host", "via", "forwarded",
+  "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]);
 
 /**
@@ -66,23 +82,35 @@ export class RequestHead {
   contentLength = 0;
   /** An Upgrade (e.g. WebSocket) was requested with Connection: upgrade. */
   upgrade = false;
+  /** The client waits for a 100 Continue before it sends its body. */
+  expectContinue = false;
   /** The value of the pool's hash header, when asked for and present. */
   hashValue: string | undefined = undefined;
   /** The head to send upstream. */
   upstream: Buffer = CRLF;
   /** When parsing failed: the status to answer with (400, 417, 431, 501, 505). */
   status = 0;
-  /** Where the request target lies in the parsed buffer. */
+  /** Where the request target lies in the parsed buffer (for an absolute-form target: its path). */
   targetStart = 0;
   targetEnd = 0;
+  /**
+   * For an absolute-form target ("GET http://host/path"), the origin-form target sent upstream and
+   * routed on ("/path"); null for the usual origin form, which is read from targetStart/targetEnd.
+   */
+  originTarget: string | null = null;
 
   // Line table of the first pass: [start, colon, valueStart, valueEnd, next] per header line.
   readonly #lines: Int32Array;
   readonly #kinds: Uint8Array;
   readonly #limits: HeadLimits;
+  /** "farmhand-<instanceId>", searched for in Via values; and the Via lines this proxy adds (per minor version). */
+  readonly #viaMark: Buffer;
+  readonly #viaLines: readonly [Buffer, Buffer];
 
   constructor(limits: HeadLimits) {
     this.#limits = limits;
+    this.#viaMark = Buffer.from(`farmhand-${limits.instanceId}`, "latin1");
+    this.#viaLines = [0, 1].map((minor) => Buffer.from(`Via: 1.${minor} farmhand-${limits.instanceId}\r\n`, "latin1")) as [Buffer, Buffer];
     this.#lines = new Int32Array(limits.maxHeaderCount * 5);
     this.#kinds = new Uint8Array(limits.maxHeaderCount);
   }
@@ -98,6 +126,8 @@ export class RequestHead {
     this.upgrade = false;
     this.bodyKind = BODY_NONE;
     this.contentLength = 0;
+    this.expectContinue = false;
+    this.originTarget = null;
 
     // Request line: method SP target SP HTTP/1.x CRLF, single spaces, nothing else.
     const lineEnd = buf.indexOf(LF, start);
@@ -106,6 +136,7 @@ export class RequestHead {
     while (i < lineEnd && TCHAR[buf[i]] === 1) i++;
     if (i === start || buf[i] !== SP) return this.#fail(400);
     const method = buf.toString("latin1", start, i);
+    const methodEnd = i;
     const targetStart = ++i;
     while (i < lineEnd && TARGET[buf[i]] === 1) i++;
     if (i === targetStart || buf[i] !== SP) return this.#fail(400);
@@ -117,13 +148,31 @@ export class RequestHead {
     if (major !== 0x31 || minor > 0x31) return this.#fail(505);
     this.minor = minor - 0x30;
     if (method === "CONNECT") return this.#fail(501);
+    // Absolute form: its authority replaces Host, and the backend gets the origin form, so that no
+    // two readers can take the request for different hosts or paths.
+    let authorityStart = -1;
+    let authorityEnd = -1;
     const first = buf[targetStart];
     if (first !== 0x2f /* / */) {
       const asterisk = first === 0x2a && targetEnd - targetStart === 1 && method === "OPTIONS";
-      if (!asterisk && !isAbsoluteHttpUri(buf, targetStart, targetEnd)) return this.#fail(400);
+      if (!asterisk) {
+        const schemeEnd = absoluteHttpSchemeEnd(buf, targetStart, targetEnd);
+        if (schemeEnd < 0) return this.#fail(400);
+        authorityStart = schemeEnd;
+        authorityEnd = schemeEnd;
+        while (authorityEnd < targetEnd && AUTHORITY[buf[authorityEnd]] === 1) authorityEnd++;
+        // Userinfo ("user@host") or any byte an authority cannot hold ends it early; and what it
+        // holds must be one host (name, IPv4, or bracketed IPv6) with at most a numeric port.
+        if ((authorityEnd < targetEnd && buf[authorityEnd] !== 0x2f && buf[authorityEnd] !== 0x3f) ||
+          !isHostAndPort(buf, authorityStart, authorityEnd)) {
+          return this.#fail(400);
+        }
+        const rest = buf.toString("latin1", authorityEnd, targetEnd);
+        this.originTarget = rest === "" ? (method === "OPTIONS" ? "*" : "/") : rest.charCodeAt(0) === 0x3f ? `/${rest}` : rest;
+      }
     }
     this.method = method;
-    this.targetStart = targetStart;
+    this.targetStart = authorityStart < 0 ? targetStart : authorityEnd;
     this.targetEnd = targetEnd;
     this.isHead = method === "HEAD";
     this.idempotent = IDEMPOTENT.has(method);
@@ -140,6 +189,7 @@ export class RequestHead {
     let lengthSeen = false;
     let chunked = false;
     let transferEncodings = 0;
+    let transferEncodingLines = 0;
     let connectionClose = false;
     let connectionKeepAlive = false;
     let connectionUpgrade = false;
@@ -177,11 +227,21 @@ export class RequestHead {
         case 2:
           if (equalsLower(buf, pos, 2, "te")) kind = DROP;
           break;
+        case 3:
+          // A request that already passed through this balancer is in a loop (a backend that is
+          // the balancer's own listener, or a chain of balancers that leads back to it).
+          if (equalsLower(buf, pos, 3, "via") && ve - vs >= this.#viaMark.length) {
+            const at = buf.indexOf(this.#viaMark, vs);
+            if (at >= 0 && at + this.#viaMark.length <= ve) return this.#fail(508);
+          }
+          break;
         case 4:
           if (equalsLower(buf, pos, 4, "host")) {
             hosts++;
             hostStart = vs;
             hostEnd = ve;
+            // With an absolute-form target the authority is the host; this line is replaced by it.
+            if (authorityStart >= 0) kind = DROP;
           }
           break;
         case 7:
@@ -193,6 +253,7 @@ export class RequestHead {
         case 6:
           if (equalsLower(buf, pos, 6, "expect")) {
             if (!equalsLower(buf, vs, ve - vs, "100-continue")) return this.#fail(417);
+            this.expectContinue = true;
           }
           break;
         case 10:
@@ -212,7 +273,10 @@ export class RequestHead {
                 if (equalsLower(buf, ts, te - ts, "close")) connectionClose = true;
                 else if (equalsLower(buf, ts, te - ts, "keep-alive")) connectionKeepAlive = true;
                 else if (equalsLower(buf, ts, te - ts, "upgrade")) connectionUpgrade = true;
-                else (connectionNamed ??= []).push(buf.toString("latin1", ts, te).toLowerCase());
+                else {
+                  const named = buf.toString("latin1", ts, te).toLowerCase();
+                  if (!NEVER_HOP_BY_HOP.has(named)) (connectionNamed ??= []).push(named);
+                }
               }
               s = e + 1;
             }
@@ -222,10 +286,9 @@ export class RequestHead {
           if (equalsLower(buf, pos, 14, "content-length")) {
             const value = parseContentLength(buf, vs, ve);
             if (value < 0) return this.#fail(400);
-            if (lengthSeen) {
-              if (value !== this.contentLength) return this.#fail(400);
-              kind = DROP; // an identical repeat: send it once
-            }
+            if (lengthSeen && value !== this.contentLength) return this.#fail(400);
+            // Sent once, in its plain form (see FRAMING below), whatever whitespace or repeats it came with.
+            kind = DROP;
             lengthSeen = true;
             this.contentLength = value;
           }
@@ -248,21 +311,25 @@ export class RequestHead {
           break;
         case 17:
           if (equalsLower(buf, pos, 17, "transfer-encoding")) {
-            // Codings across all TE lines, in order; only a final "chunked" frames a request.
+            kind = DROP; // sent as "Transfer-Encoding: chunked", see FRAMING below
+            // Codings across all TE lines, in order; only a final "chunked" frames a request. Every
+            // element must be a coding: an empty one ("", ",", "chunked,") is read differently by
+            // different parsers, so it is refused rather than guessed at.
+            transferEncodingLines++;
             let s = vs;
-            while (s <= ve) {
+            for (;;) {
               let e = s;
               while (e < ve && buf[e] !== 0x2c) e++;
               let te = e;
               while (te > s && (buf[te - 1] === SP || buf[te - 1] === HTAB)) te--;
               let ts = s;
               while (ts < te && (buf[ts] === SP || buf[ts] === HTAB)) ts++;
-              if (te > ts) {
-                if (chunked) return this.#fail(400); // something after "chunked"
-                if (equalsLower(buf, ts, te - ts, "chunked")) chunked = true;
-                else if (!isToken(buf, ts, te)) return this.#fail(400);
-                transferEncodings++;
-              }
+              if (te === ts) return this.#fail(400);
+              if (chunked) return this.#fail(400); // something after "chunked"
+              if (equalsLower(buf, ts, te - ts, "chunked")) chunked = true;
+              else if (!isToken(buf, ts, te)) return this.#fail(400);
+              transferEncodings++;
+              if (e >= ve) break;
               s = e + 1;
             }
           } else if (equalsLower(buf, pos, 17, "x-forwarded-proto")) {
@@ -279,20 +346,29 @@ export class RequestHead {
       pos = next + 1;
     }
 
-    // Framing (RFC 9112 section 6): exactly one way to find the body's end, or none.
-    if (transferEncodings > 0) {
+    // Framing (RFC 9112 section 6): exactly one way to find the body's end, or none. A coding other
+    // than chunked (gzip, chunked) is well formed but no backend here is known to decode it.
+    if (transferEncodingLines > 0) {
       if (!chunked || lengthSeen || this.minor === 0) return this.#fail(400);
+      if (transferEncodings > 1) return this.#fail(501);
       this.bodyKind = BODY_CHUNKED;
     } else if (lengthSeen && this.contentLength > 0) {
       this.bodyKind = BODY_LENGTH;
     }
     if (this.minor === 1 ? hosts !== 1 : hosts > 1) return this.#fail(400);
+    if (authorityStart >= 0) {
+      hostStart = authorityStart;
+      hostEnd = authorityEnd;
+    }
     this.keepAlive = this.minor === 1 ? !connectionClose : connectionKeepAlive && !connectionClose;
     this.upgrade = upgradeField && connectionUpgrade;
 
     // Second pass: the upstream head.
     const named = connectionNamed;
-    let size = lineEnd + 1 - start + 2;
+    const origin = this.originTarget;
+    let size = origin === null
+      ? lineEnd + 1 - start + 2
+      : methodEnd - start + 1 + origin.length + 11 + HOST_PREFIX.length + (authorityEnd - authorityStart) + 2 + 2;
     for (let h = 0; h < count; h++) {
       const o = h * 5;
       let kind = kinds[h];
@@ -301,6 +377,11 @@ export class RequestHead {
       if (kind === KEEP || kind === UPGRADE_FIELD) size += lines[o + 4] - lines[o];
     }
     if (this.upgrade) size += CONNECTION_UPGRADE.length;
+    // FRAMING: the framing field goes upstream in one plain form that no parser can read otherwise
+    // ("Transfer-Encoding: chunked\t" is chunked to one reader and an unknown coding to another).
+    const framing = this.bodyKind === BODY_CHUNKED ? TRANSFER_ENCODING_CHUNKED
+      : lengthSeen ? `Content-Length: ${this.contentLength}\r\n` : "";
+    size += framing.length;
     let forwardedFor: Buffer | null = null;
     if (ctx.trusted) {
       const value = trustedForwardedFor === "" ? ctx.clientAddress : `${trustedForwardedFor}, ${ctx.clientAddress}`;
@@ -312,9 +393,22 @@ export class RequestHead {
     }
     const addHost = hostStart >= 0 && !forwardedHostKept;
     if (addHost) size += FORWARDED_HOST.length + (hostEnd - hostStart) + 2;
+    const via = this.#viaLines[this.minor];
+    size += via.length;
 
     const out = Buffer.allocUnsafe(size);
-    let w = buf.copy(out, 0, start, lineEnd + 1);
+    let w: number;
+    if (origin === null) {
+      w = buf.copy(out, 0, start, lineEnd + 1);
+    } else {
+      w = buf.copy(out, 0, start, methodEnd + 1);
+      w += out.write(origin, w, "latin1");
+      w += out.write(this.minor === 1 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", w, "latin1");
+      w += HOST_PREFIX.copy(out, w);
+      w += buf.copy(out, w, authorityStart, authorityEnd);
+      out[w++] = CR;
+      out[w++] = LF;
+    }
     for (let h = 0; h < count; h++) {
       const kind = kinds[h];
       if (kind === KEEP || kind === UPGRADE_FIELD) {
@@ -323,6 +417,7 @@ export class RequestHead {
       }
     }
     if (this.upgrade) w += CONNECTION_UPGRADE.copy(out, w);
+    if (framing !== "") w += out.write(framing, w, "latin1");
     if (forwardedFor !== null) {
       w += forwardedFor.copy(out, w);
       if (!forwardedProtoKept) w += FORWARDED_PROTO.copy(out, w);
@@ -335,9 +430,10 @@ export class RequestHead {
       out[w++] = CR;
       out[w++] = LF;
     }
+    w += via.copy(out, w);
     out[w++] = CR;
     out[w++] = LF;
-    this.upstream = out;
+    this.upstream = w === size ? out : out.subarray(0, w);
     return true;
   }
 
@@ -373,9 +469,37 @@ function isHttpVersionPrefix(buf: Buffer, i: number): boolean {
     buf[i + 4] === 0x2f && buf[i + 6] === 0x2e;
 }
 
-function isAbsoluteHttpUri(buf: Buffer, start: number, end: number): boolean {
-  if (end - start > 7 && equalsLower(buf, start, 7, "http://")) return true;
-  return end - start > 8 && equalsLower(buf, start, 8, "https://");
+/** host [":" port]: a bracketed IPv6 literal or a name/IPv4 without brackets or colons, and 1-5 digits. */
+function isHostAndPort(buf: Buffer, start: number, end: number): boolean {
+  let hostEnd: number;
+  if (buf[start] === 0x5b /* [ */) {
+    const close = buf.indexOf(0x5d /* ] */, start);
+    if (close < 0 || close >= end || close === start + 1) return false;
+    for (let i = start + 1; i < close; i++) {
+      const b = buf[i];
+      if (HEX_VALUE[b] < 0 && b !== COLON && b !== 0x2e /* . */) return false;
+    }
+    hostEnd = close + 1;
+  } else {
+    hostEnd = start;
+    while (hostEnd < end && buf[hostEnd] !== COLON) {
+      const b = buf[hostEnd];
+      if (b === 0x5b || b === 0x5d) return false;
+      hostEnd++;
+    }
+    if (hostEnd === start) return false;
+  }
+  if (hostEnd === end) return true;
+  if (buf[hostEnd] !== COLON || end - hostEnd - 1 < 1 || end - hostEnd - 1 > 5) return false;
+  for (let i = hostEnd + 1; i < end; i++) if (buf[i] < 0x30 || buf[i] > 0x39) return false;
+  return true;
+}
+
+/** Where the authority of an "http://" or "https://" target starts, or -1 for any other target. */
+function absoluteHttpSchemeEnd(buf: Buffer, start: number, end: number): number {
+  if (end - start >= 7 && equalsLower(buf, start, 7, "http://")) return start + 7;
+  if (end - start >= 8 && equalsLower(buf, start, 8, "https://")) return start + 8;
+  return -1;
 }
 
 function isNamed(buf: Buffer, start: number, end: number, named: readonly string[]): boolean {

@@ -102,12 +102,22 @@ export class ResponseHead {
         length = value;
       } else if (n === 17 && equalsLower(buf, pos, 17, "transfer-encoding")) {
         transferEncoding = true;
-        // The last coding decides; anything after "chunked" is unframed.
-        let e = ve;
-        let s = e;
-        while (s > vs && buf[s - 1] !== 0x2c) s--;
-        while (s < e && (buf[s] === SP || buf[s] === HTAB)) s++;
-        chunkedLast = equalsLower(buf, s, e - s, "chunked");
+        // The last coding decides; anything after "chunked" is unframed. An empty element
+        // ("chunked,") leaves the client to guess: malformed.
+        let s = vs;
+        for (;;) {
+          let e = s;
+          while (e < ve && buf[e] !== 0x2c) e++;
+          let ts = s;
+          let te = e;
+          while (ts < te && (buf[ts] === SP || buf[ts] === HTAB)) ts++;
+          while (te > ts && (buf[te - 1] === SP || buf[te - 1] === HTAB)) te--;
+          if (te === ts) return false;
+          for (let j = ts; j < te; j++) if (TCHAR[buf[j]] === 0) return false;
+          chunkedLast = equalsLower(buf, ts, te - ts, "chunked");
+          if (e >= ve) break;
+          s = e + 1;
+        }
       }
       pos = next + 1;
     }
@@ -165,12 +175,20 @@ export class ResponseHead {
   }
 }
 
+/**
+ * Fields a backend's Connection header may not make hop-by-hop: the proxy frames the response with
+ * them, so the client must get them too, or it would read the next response as part of this body.
+ */
+const NEVER_HOP_BY_HOP = new Set(["content-length", "transfer-encoding"]);
+
 /** Connection options other than close and keep-alive: names of fields that are hop-by-hop too. */
 function namedOptions(buf: Buffer, start: number, end: number, into: string[] | null): string[] | null {
   for (const option of buf.toString("latin1", start, end).split(",")) {
     const name = option.trim().toLowerCase();
     // "upgrade" names the Upgrade field, which a 101 must carry to the client.
-    if (name !== "" && name !== "close" && name !== "keep-alive" && name !== "upgrade") (into ??= []).push(name);
+    if (name !== "" && name !== "close" && name !== "keep-alive" && name !== "upgrade" && !NEVER_HOP_BY_HOP.has(name)) {
+      (into ??= []).push(name);
+    }
   }
   return into;
 }

@@ -19,9 +19,23 @@ export const FIELD_VALUE = new Uint8Array(256);
 for (let c = 0x20; c <= 0xff; c++) FIELD_VALUE[c] = c === 0x7f ? 0 : 1;
 FIELD_VALUE[HTAB] = 1;
 
-/** Bytes allowed in a request target: visible ASCII only (no spaces, controls or raw non-ASCII). */
+/**
+ * Bytes allowed in a request target: visible ASCII only (no spaces, controls or raw non-ASCII), and
+ * no "#": a fragment is never part of a request, and parsers differ on whether to strip it.
+ */
 export const TARGET = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
+TARGET[0x23] = 0;
+
+/**
+ * Bytes of an authority without userinfo (RFC 3986 section 3.2: host, IP literal, port): "@" is not
+ * among them, so "user@host" ends the authority early and is refused.
+ */
+export const AUTHORITY = new Uint8Array(256);
+for (const c of "-._~%!$&'()*+,;=:[]") AUTHORITY[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) AUTHORITY[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) AUTHORITY[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) AUTHORITY[c] = 1;
 
 export const HEX_VALUE = new Int8Array(256).fill(-1);
 for (let c = 0; c <= 9; c++) HEX_VALUE[0x30 + c] = c;

@@ -14,8 +14,19 @@ type Labels = Record<string, string>;
 type Emit = (labels: Labels, value: number) => void;
 
 /** What one scrape sees; taken once so every family in a scrape agrees. */
+/** What the supervisor counts itself, outside shared memory. */
+export interface SupervisorCounters {
+  /** Connections each listener (by name) could not accept so far. */
+  readonly acceptFailures: ReadonlyMap<string, number>;
+  /** The process could not open a file descriptor at its last check. */
+  readonly descriptorsExhausted: boolean;
+}
+
+const NO_SUPERVISOR_COUNTERS: SupervisorCounters = { acceptFailures: new Map(), descriptorsExhausted: false };
+
 interface Scrape {
   readonly pools: readonly PoolStatus[];
+  readonly supervisor: SupervisorCounters;
   readonly now: number;
 }
 
@@ -26,12 +37,14 @@ const PREFIX = "farmhand_";
 export class MetricsExporter {
   readonly #reader: StatsReader;
   readonly #statuses: () => readonly PoolStatus[];
+  readonly #counters: () => SupervisorCounters;
   readonly #registry = new Registry();
-  #scrape: Scrape = { pools: [], now: 0 };
+  #scrape: Scrape = { pools: [], supervisor: NO_SUPERVISOR_COUNTERS, now: 0 };
 
-  constructor(reader: StatsReader, statuses: () => readonly PoolStatus[]) {
+  constructor(reader: StatsReader, statuses: () => readonly PoolStatus[], counters: () => SupervisorCounters = () => NO_SUPERVISOR_COUNTERS) {
     this.#reader = reader;
     this.#statuses = statuses;
+    this.#counters = counters;
     this.#define();
   }
 
@@ -40,7 +53,7 @@ export class MetricsExporter {
     // registry.metrics() runs every collect synchronously before its first await, so a concurrent
     // scrape cannot swap the snapshot out from under this one.
     this.#reader.sample();
-    this.#scrape = { pools: this.#statuses(), now: Date.now() };
+    this.#scrape = { pools: this.#statuses(), supervisor: this.#counters(), now: Date.now() };
     const body = await this.#registry.metrics();
     return { contentType: this.#registry.contentType, body };
   }
@@ -89,6 +102,12 @@ export class MetricsExporter {
     counter("client_connections_total", "Client connections accepted.", POOL_LABELS, poolField(POOL.CLIENT_CONNECTIONS_TOTAL));
     counter("rejected_requests_total", "Requests refused as malformed (400, 408, 414, 431).", POOL_LABELS, poolField(POOL.REJECTED));
     counter("no_backend_total", "Requests answered 503 because no backend was routable.", POOL_LABELS, poolField(POOL.NO_BACKEND));
+    counter("accept_failures_total", "Client connections a listener could not accept (EMFILE: out of file descriptors, ...).", ["listener"], (emit) => {
+      for (const [listener, count] of this.#scrape.supervisor.acceptFailures) emit({ listener }, count);
+    });
+    gauge("file_descriptors_exhausted", "1 while the process cannot open a file descriptor, so no listener can accept a connection.", [], (emit) =>
+      emit({}, this.#scrape.supervisor.descriptorsExhausted ? 1 : 0),
+    );
 
     gauge("backend_in_flight_requests", "Requests (HTTP) or tunnels (TCP) to a backend now.", BACKEND_LABELS, backendField(BACKEND.IN_FLIGHT));
     gauge("backend_connections", "Open upstream connections.", BACKEND_LABELS, backendField(BACKEND.CONNECTIONS));

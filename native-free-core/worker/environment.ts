@@ -9,6 +9,9 @@ import type { PoolRuntime, BackendRuntime } from "./pool-runtime.ts";
 import type { StatsWriter } from "./stats-writer.ts";
 import { WriteBatch } from "./write-batch.ts";
 
+/** The most request-body bytes one worker holds while reading bodies whole (see bufferedBodyBytes). */
+export const BODY_BUFFER_BUDGET = 64 * 1024 * 1024;
+
 export interface ListenerRuntime {
   readonly name: string;
   /** The whole response to GET /.well-known/farmhand when the listener announces a contract, else null. */
@@ -37,27 +40,42 @@ export class WorkerEnvironment {
   /** performance.now() as of the last sweep: good enough for deadlines, free to read. */
   coarseNow = performance.now();
   draining = false;
+  /** This balancer's mark in Via (see WorkerInit.instanceId). */
+  readonly instanceId: string;
+  /**
+   * Bytes of request bodies being read whole before a backend is chosen (http.bufferBodyBytes),
+   * reserved by declared size. Past BODY_BUFFER_BUDGET further bodies stream instead, so a crowd of
+   * clients cannot make a worker hold more than that.
+   */
+  bufferedBodyBytes = 0;
   readonly #onOutlier: (backend: BackendRuntime, reason: "5xx" | "connect-failure") => void;
   readonly #onEmpty: () => void;
+  readonly #onFault: (error: string, count: number) => void;
+  #faults = 0;
+  #faultReportedAt = -Infinity;
 
   constructor(
     limits: HttpLimits,
+    instanceId: string,
     stats: StatsWriter,
     onOutlier: (backend: BackendRuntime, reason: "5xx" | "connect-failure") => void,
     onEmpty: () => void,
+    onFault: (error: string, count: number) => void,
   ) {
     this.limits = limits;
+    this.instanceId = instanceId;
     this.stats = stats;
-    this.requestHead = new RequestHead({ maxHeaderCount: limits.maxHeaderCount });
+    this.requestHead = new RequestHead({ maxHeaderCount: limits.maxHeaderCount, instanceId: this.instanceId });
     this.responseHead = new ResponseHead(limits.maxHeaderCount * 2);
     this.#onOutlier = onOutlier;
     this.#onEmpty = onEmpty;
+    this.#onFault = onFault;
   }
 
   /** New limits from a snapshot; the parsers are rebuilt when their header-count bound changed. */
   setLimits(limits: HttpLimits): void {
     if (limits.maxHeaderCount !== this.limits.maxHeaderCount) {
-      this.requestHead = new RequestHead({ maxHeaderCount: limits.maxHeaderCount });
+      this.requestHead = new RequestHead({ maxHeaderCount: limits.maxHeaderCount, instanceId: this.instanceId });
       this.responseHead = new ResponseHead(limits.maxHeaderCount * 2);
     }
     this.limits = limits;
@@ -65,6 +83,17 @@ export class WorkerEnvironment {
 
   reportOutlier(backend: BackendRuntime, reason: "5xx" | "connect-failure"): void {
     this.#onOutlier(backend, reason);
+  }
+
+  /** A session's handler threw: reported at once, then at most once a second with a count. */
+  reportFault(error: unknown): void {
+    this.#faults++;
+    const now = performance.now();
+    if (now - this.#faultReportedAt < 1000) return;
+    this.#faultReportedAt = now;
+    const count = this.#faults;
+    this.#faults = 0;
+    this.#onFault(error instanceof Error ? (error.stack ?? error.message) : String(error), count);
   }
 
   remove(session: Session): void {

@@ -1,6 +1,6 @@
 // `farmhand check|up|down|status|start`: farm scripts on the embedded local driver.
 
-import type { Driver } from "../../control/drivers/driver.ts";
+import type { Driver, VmRecord } from "../../control/drivers/driver.ts";
 import { chooseDriver, type DriverChoice } from "./drivers.ts";
 import { openFarm, type FarmHandle, type FarmStatus } from "../../control/farm/controller.ts";
 import type { FarmEvent } from "../../control/farm/farm.ts";
@@ -30,25 +30,66 @@ export async function runUp(script: string, options: FarmCommandOptions): Promis
   return 0;
 }
 
+/**
+ * Removes every VM of the farm, damaged ones too (each is named first). Exits 1, naming what is
+ * left and why, when something could not be removed.
+ */
 export async function runDown(options: FarmCommandOptions & { readonly script?: string }): Promise<number> {
   const name = options.farm ?? (options.script !== undefined ? farmNameFor(options.script) : "default");
   const driver = chooseDriver(options);
-  const farm = await openFarm(driver, { name });
-  const before = (await driver.list({ farm: name })).length;
-  progress(`removing farm ${name} (${before} VM${before === 1 ? "" : "s"})`);
-  await farm.teardown();
-  await driver.close();
-  progress(`farm ${name} removed`);
-  return 0;
+  try {
+    const farm = await openFarm(driver, { name });
+    const before = await driver.list({ farm: name });
+    warnDamaged("down", before);
+    progress(`removing farm ${name} (${before.length} VM${before.length === 1 ? "" : "s"})`);
+    const failure = await farm.teardown().then(() => null, (error: unknown) => (error as Error).message);
+    if (failure === null) {
+      progress(`farm ${name} removed`);
+      return 0;
+    }
+    // teardown stops at its first failure while other removals still run; a destroy of the same VM
+    // waits for the one in flight, so this names each VM that stays, and why, once all have ended.
+    const problems: string[] = [];
+    for (const r of await driver.list({ farm: name })) {
+      await driver.destroy(r.id).catch((error: unknown) => problems.push((error as Error).message));
+    }
+    if (problems.length === 0) {
+      progress(`farm ${name} removed, at the second try (the first: ${failure})`);
+      return 0;
+    }
+    for (const problem of problems) process.stderr.write(`farmhand down: ${problem}\n`);
+    progress(`farm ${name} is NOT wholly removed (see above); run farmhand down again once that is fixed`);
+    return 1;
+  } finally {
+    await driver.close();
+  }
 }
 
+/**
+ * Prints the farm's VMs and balancers. A VM whose driver record is damaged shows as "damaged" and
+ * gets a warning line (its record's file and why) on stderr; the exit status is then 1, so that
+ * scripts notice, and `farmhand down` (or the next `up`) removes it.
+ */
 export async function runStatus(options: FarmCommandOptions & { readonly script?: string }): Promise<number> {
   const name = options.farm ?? (options.script !== undefined ? farmNameFor(options.script) : "default");
   const driver = chooseDriver(options);
-  const farm = await openFarm(driver, { name });
-  process.stdout.write(renderStatus(name, await farm.status()));
-  await driver.close();
-  return 0;
+  try {
+    const farm = await openFarm(driver, { name });
+    process.stdout.write(renderStatus(name, await farm.status()));
+    return warnDamaged("status", await driver.list({ farm: name })) > 0 ? 1 : 0;
+  } finally {
+    await driver.close();
+  }
+}
+
+/** One warning line per damaged VM: what the driver could not read, and why. Returns how many. */
+function warnDamaged(command: string, records: readonly VmRecord[]): number {
+  const damaged = records.filter((r) => r.state === "damaged");
+  for (const r of damaged) {
+    const vm = r.spec.labels.vm === r.id ? r.id : `${r.spec.labels.vm} (${r.id})`;
+    process.stderr.write(`farmhand ${command}: warning: VM ${vm} is damaged: ${r.problem ?? "its record cannot be read"}\n`);
+  }
+  return damaged.length;
 }
 
 /** `npm start`: deploy, print the front URL and the status table, serve until Ctrl-C, then remove every VM. */
@@ -143,7 +184,7 @@ export function renderStatus(name: string, status: FarmStatus): string {
   const rows: string[][] = [["VM", "ROLE", "STATE", "ADDRESS", "PROVIDES"]];
   for (const vm of status.vms) {
     const provides = typeof vm.provides === "string" ? vm.provides : Object.entries(vm.provides).map(([k, id]) => `${k}=${id}`).join(" ");
-    rows.push([vm.name, vm.role, vm.state, vm.address ?? "-", provides]);
+    rows.push([vm.name, vm.role === "" ? "?" : vm.role, vm.state, vm.address ?? "-", provides]);
   }
   let out = `farm ${name}: ${status.vms.length} VM(s)\n${table(rows)}`;
   for (const b of status.balancers) {

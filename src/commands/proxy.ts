@@ -39,7 +39,7 @@ export async function runProxy(file: string): Promise<number> {
 function logEvent(event: BalancerEvent): void {
   switch (event.type) {
     case "worker-exit":
-      return log(`worker ${event.index} exited (code ${event.code}${event.error === null ? "" : `: ${event.error}`}); replacing it`);
+      return log(`worker ${event.index} exited (code ${event.code}${event.error === null ? "" : `: ${event.error}`}); replacing it${event.restartInMs === 0 ? "" : ` in ${event.restartInMs} ms`}`);
     case "backend-health":
       return log(`pool ${event.pool}: backend ${event.backend} is ${event.healthy ? "up" : "down"}`);
     case "backend-ejected":
@@ -48,8 +48,23 @@ function logEvent(event: BalancerEvent): void {
       return log(`pool ${event.pool}: backend ${event.backend} returned after ejection`);
     case "backend-drained":
       return log(`pool ${event.pool}: backend ${event.backend} drained`);
+    case "accept-failed":
+      return log(`listener ${event.listener}: ${event.count} connection(s) could not be accepted: ${event.code}${ACCEPT_HINTS[event.code] ?? ""}`);
+    case "descriptors-exhausted":
+      return log(`new connections cannot be accepted on any listener: ${event.code}${ACCEPT_HINTS[event.code]}`);
+    case "descriptors-available":
+      return log("file descriptors are available again: accepting connections");
+    case "session-fault":
+      return log(`worker ${event.index}: a connection handler failed ${event.count} time(s); the connection was closed and the worker serves on: ${event.error}`);
   }
 }
+
+const ACCEPT_HINTS: Record<string, string> = {
+  EMFILE: " (out of file descriptors for this process: raise its limit, ulimit -n)",
+  ENFILE: " (out of file descriptors system-wide)",
+  ENOBUFS: " (out of socket buffers)",
+  ENOMEM: " (out of memory)",
+};
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} farmhand proxy: ${line}\n`);

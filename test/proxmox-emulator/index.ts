@@ -78,6 +78,11 @@ export interface EmulatorOptions {
   readonly now?: () => number;
   /** Serve HTTPS with a fresh self-signed certificate (needs the openssl binary). Default false. */
   readonly tls?: boolean;
+  /**
+   * Keep connections open between requests. Default true; false closes each after its answer, so
+   * every call of a client opens a new connection (and, over TLS, a new handshake).
+   */
+  readonly keepAlive?: boolean;
 }
 
 export interface TaskFault {
@@ -183,6 +188,8 @@ export interface Emulator {
   readonly writes: { inFlight: number; peak: number };
   /** PEM of the self-signed certificate when tls is on. */
   readonly certificate: string | null;
+  /** TLS handshakes so far when tls is on: full ones, and those that resumed an earlier session. */
+  readonly handshakes: { full: number; resumed: number };
   /** Resolves once every task now running has ended. */
   idle(): Promise<void>;
   /** Stops the server and kills every emulated VM process. */
@@ -1152,7 +1159,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
 
   let certificate: string | null = null;
+  const handshakes = { full: 0, resumed: 0 };
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (options.keepAlive === false) res.setHeader("Connection", "close");
     if (req.method !== "GET") {
       writes.peak = Math.max(writes.peak, ++writes.inFlight);
       res.once("close", () => writes.inFlight--);
@@ -1165,7 +1174,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   if (options.tls === true) {
     const { key, cert } = makeSelfSigned(host);
     certificate = cert;
-    server = https.createServer({ key, cert }, listener);
+    const tlsServer = https.createServer({ key, cert }, listener);
+    tlsServer.on("secureConnection", (socket) => (socket.isSessionReused() ? handshakes.resumed++ : handshakes.full++));
+    server = tlsServer;
   } else server = http.createServer(listener);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
@@ -1191,6 +1202,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     requests,
     writes,
     certificate,
+    handshakes,
     async idle() {
       while (pending.size > 0) await Promise.allSettled([...pending]);
     },

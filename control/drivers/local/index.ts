@@ -7,21 +7,21 @@
 // outlives `farmhand up`, and neither Ctrl-C nor the controller's death touches it.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { open, readFile, stat, truncate, writeFile } from "node:fs/promises";
+import { chmod, open, stat, truncate, writeFile } from "node:fs/promises";
 import http from "node:http";
 import module from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { LocalVmStartError, VmRunningError } from "../../errors.ts";
+import { LocalVmCleanupError, LocalVmStartError, VmRunningError } from "../../errors.ts";
 import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
 import { DriverEvents } from "../events.ts";
 import { KeyedSerializer } from "../serialize.ts";
 import { readManifest } from "./manifest.ts";
-import { findVmPids, isVmProcess, signalGroup, vmGroupAlive } from "./proc.ts";
-import { isValidId, newId, StateDir, type StoredVm } from "./state.ts";
+import { findVmPids, isVmProcess, signalGroup, vmGroupAlive, vmGroups, vmIdentity } from "./proc.ts";
+import { isValidId, labelsFromId, newId, printable, StateDir, type StoredVm } from "./state.ts";
 
 export { readManifest, type ImageManifest } from "./manifest.ts";
-export { LocalVmStartError } from "../../errors.ts";
+export { LocalVmCleanupError, LocalVmDamagedError, LocalVmStartError } from "../../errors.ts";
 
 export interface LocalDriverOptions {
   /** Where VMs are recorded. Default `<cwd>/.farmhand/local`. */
@@ -108,6 +108,24 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
     return toRecord(vm, state);
   };
 
+  /**
+   * A VM whose record cannot be used, as far as it can be known without it: labelled by its live
+   * process's environment, or else by its id (when that can name a VM of `want`), so the farm it
+   * belongs to still finds it. Null when it cannot be one of `want`.
+   */
+  const damaged = (id: string, file: string, problem: string, want: Partial<VmLabels>): VmRecord | null => {
+    const proc = vmIdentity(id);
+    let labels: VmLabels;
+    if (proc !== null) labels = { farm: proc.farm, role: proc.role, vm: proc.vm };
+    else {
+      const guess = labelsFromId(id, want.farm, want.vm);
+      if (guess === null || want.role !== undefined) return null;
+      labels = { farm: guess.farm, role: "", vm: guess.vm };
+    }
+    const runs = proc === null ? "no process of it runs" : `its process ${proc.pid} (${printable(proc.vm)} on ${printable(proc.listen)}) still runs`;
+    return { id, spec: { labels, image: "", imports: {} }, state: "damaged", address: null, problem: `${file} ${problem}; ${runs}` };
+  };
+
   const output = async (id: string, bytes: number = outputBytes): Promise<string> => {
     if (!isValidId(id)) return "";
     const tailOf = async (file: string, n: number): Promise<Buffer> => {
@@ -133,18 +151,22 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
     const size = await stat(file).then((s) => s.size, () => 0);
     if (size <= maxLogBytes) return;
     const tail = await output(id, outputBytes);
-    await writeFile(`${file}.1`, tail);
+    await writeFile(`${file}.1`, tail, { mode: 0o600 });
+    await chmod(`${file}.1`, 0o600); // one left by an older version may be readable by others
     await truncate(file, 0); // the VM writes with O_APPEND, so it continues at the new end
   };
 
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-  /** Ends the VM's process group: SIGTERM, then SIGKILL after the grace period. */
-  const terminate = async (vm: StoredVm, own: Child | undefined) => {
-    const groups = vm.pid !== null ? [vm.pid] : findVmPids(vm.id);
-    const alive = () => groups.some((g) => vmGroupAlive(g, vm.id)) || (own !== undefined && !own.done);
-    if (!alive()) return;
-    for (const g of groups) if (vmGroupAlive(g, vm.id)) signalGroup(g, "SIGTERM");
+  /**
+   * Ends the VM's process groups (the recorded one, and any other its processes are found in):
+   * SIGTERM, then SIGKILL after the grace period. Returns the VM's processes still alive after that.
+   */
+  const terminate = async (id: string, pid: number | null, own: Child | undefined): Promise<number[]> => {
+    const groups = [...new Set([...(pid !== null ? [pid] : []), ...vmGroups(id)])];
+    const alive = () => groups.some((g) => vmGroupAlive(g, id)) || (own !== undefined && !own.done);
+    if (!alive()) return [];
+    for (const g of groups) if (vmGroupAlive(g, id)) signalGroup(g, "SIGTERM");
     if (own !== undefined && !own.done && own.pid > 1) signalGroup(own.pid, "SIGTERM");
     const until = async (deadline: number) => {
       while (alive() && Date.now() < deadline) await sleep(25);
@@ -154,8 +176,9 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
       for (const g of groups) signalGroup(g, "SIGKILL");
       await until(Date.now() + 5_000);
     }
-    if (alive()) throw new Error(`local driver: VM ${vm.spec.labels.vm} (${vm.id}) did not end after SIGKILL`);
+    return alive() ? [...new Set([...findVmPids(id), ...(own !== undefined && !own.done ? [own.pid] : [])])] : [];
   };
+  const survived = (pids: readonly number[]) => `could not stop process ${pids.join(", ")}: still running after SIGKILL`;
 
   const probe = (host: string, p: number): Promise<boolean> =>
     new Promise((resolve) => {
@@ -207,7 +230,8 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
         continue;
       }
       await serialize(id, async () => {
-        const cur = await store.read(id);
+        const found = await store.inspect(id);
+        const cur = found.kind === "ok" ? found.vm : null; // a damaged record is no longer watched: list() reports it
         if (cur === null || cur.state !== "running" || cur.stopRequested || cur.pid === null) {
           adopted.delete(id);
           return;
@@ -245,7 +269,8 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
     // Recorded before the process exists: a controller that dies from here on leaves a record
     // that list() can reach (the process carries FARMHAND_VM_ID, so it is found even without a pid).
     await update(id, { state: "starting", pid: null, stopRequested: false, reason: null });
-    const log = await open(store.logFile(id), "a");
+    const log = await open(store.logFile(id), "a", 0o600);
+    await log.chmod(0o600); // one left by an older version may be readable by others
     let proc: ChildProcess;
     try {
       await log.write(`[farmhand] ${new Date().toISOString()} starting ${name}: node ${vm.manifest.entry} on ${where}\n`);
@@ -310,8 +335,8 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
 
     child.phase = "stopping";
     if (child.pid > 0) {
-      await terminate({ ...vm, pid: child.pid }, child).catch(() => signalGroup(child.pid, "SIGKILL"));
-      signalGroup(child.pid, "SIGKILL"); // stragglers of a leader that already exited
+      await terminate(id, child.pid, child);
+      signalGroup(child.pid, "SIGKILL"); // what would not end, and stragglers of a leader that already exited
     }
     children.delete(id);
     await update(id, { state: "failed", pid: null, reason: exitReason ?? failure });
@@ -320,18 +345,33 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
     throw new LocalVmStartError(`VM ${name} (${id}) ${failure}; its output ends:\n${shown.trimEnd()}`, id, name, tail);
   };
 
-  /** Ends the VM's processes (if any) and returns whether it was running. */
-  const halt = async (vm: StoredVm): Promise<boolean> => {
+  /** Ends the VM's processes (if any): whether it was running, and the processes that would not end. */
+  const halt = async (vm: StoredVm): Promise<{ wasRunning: boolean; survivors: number[] }> => {
     const state = liveState(vm);
     const own = children.get(vm.id);
     const alive = state === "running" || state === "starting" || (own !== undefined && !own.done);
-    if (!alive && findVmPids(vm.id).length === 0) return false;
+    if (!alive && findVmPids(vm.id).length === 0) return { wasRunning: false, survivors: [] };
     if (own !== undefined) own.phase = "stopping";
     adopted.delete(vm.id);
     await update(vm.id, { stopRequested: true });
-    await terminate(vm, own);
-    children.delete(vm.id);
-    return alive;
+    const survivors = await terminate(vm.id, vm.pid, own);
+    if (survivors.length === 0) children.delete(vm.id);
+    return { wasRunning: alive, survivors };
+  };
+
+  /**
+   * Destroys a VM that has no usable record (a damaged one, or none at all): its processes are
+   * found by the identity they carry, its files by its id, its reservations by their owner.
+   */
+  const destroyUnrecorded = async (id: string): Promise<{ stopped: boolean; problems: string[] }> => {
+    const own = children.get(id);
+    const wasRunning = vmGroups(id).length > 0 || (own !== undefined && !own.done);
+    if (own !== undefined) own.phase = "stopping";
+    adopted.delete(id);
+    const survivors = await terminate(id, null, own);
+    if (survivors.length > 0) return { stopped: false, problems: [survived(survivors)] };
+    children.delete(id);
+    return { stopped: wasRunning, problems: await store.remove(id, null) };
   };
 
   return {
@@ -378,7 +418,8 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
       return serialize(id, async () => {
         const vm = await store.read(id);
         if (vm === null) throw unknown(id);
-        const wasRunning = await halt(vm);
+        const { wasRunning, survivors } = await halt(vm);
+        if (survivors.length > 0) throw new Error(`local driver: VM ${vm.spec.labels.vm} (${id}): ${survived(survivors)}`);
         const cur = await store.read(id);
         if (cur === null) return;
         const state: VmState = wasRunning ? "stopped" : liveState(cur) === "failed" ? "failed" : cur.state === "created" ? "created" : "stopped";
@@ -401,31 +442,40 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
     destroy(id: string): Promise<void> {
       return serialize(id, async () => {
         if (!isValidId(id)) return;
-        const vm = await store.read(id);
-        if (vm === null) {
-          await store.releaseAll(id);
-          return;
+        const found = await store.inspect(id);
+        let name = id;
+        let outcome: { stopped: boolean; problems: string[] };
+        if (found.kind === "ok") {
+          name = found.vm.spec.labels.vm;
+          const { wasRunning, survivors } = await halt(found.vm);
+          outcome = survivors.length > 0
+            ? { stopped: false, problems: [survived(survivors)] }
+            : { stopped: wasRunning, problems: await store.remove(id, found.vm.address.host) };
+        } else {
+          name = vmIdentity(id)?.vm ?? id;
+          outcome = await destroyUnrecorded(id);
         }
-        const wasRunning = await halt(vm);
-        await store.remove({ id, address: vm.address });
-        if (wasRunning) emit({ type: "vm-stopped", id });
+        if (outcome.stopped) emit({ type: "vm-stopped", id });
+        if (outcome.problems.length > 0) throw new LocalVmCleanupError(id, name, outcome.problems);
       });
     },
 
     async status(id: string): Promise<VmRecord | null> {
-      const vm = await store.read(id);
-      return vm === null ? null : observe(vm);
+      const found = await store.inspect(id);
+      if (found.kind === "missing") return null;
+      return found.kind === "ok" ? observe(found.vm) : damaged(id, found.file, found.problem, {});
     },
 
     async list(labels: Partial<VmLabels>): Promise<VmRecord[]> {
+      const matches = (have: VmLabels) =>
+        (Object.keys(labels) as (keyof VmLabels)[]).every((k) => labels[k] === undefined || have[k] === labels[k]);
       const out: VmRecord[] = [];
       for (const id of await store.ids()) {
-        const vm = await store.read(id).catch(() => null);
-        if (vm === null) continue;
-        const match = (Object.keys(labels) as (keyof VmLabels)[]).every(
-          (k) => labels[k] === undefined || vm.spec.labels[k] === labels[k],
-        );
-        if (match) out.push(observe(vm));
+        const found = await store.inspect(id);
+        if (found.kind === "ok" && matches(found.vm.spec.labels)) out.push(observe(found.vm));
+        if (found.kind !== "damaged") continue;
+        const record = damaged(id, found.file, found.problem, labels);
+        if (record !== null && matches(record.spec.labels)) out.push(record);
       }
       return out;
     },

@@ -74,6 +74,45 @@ export function findVmPids(id: string): number[] {
   return allPids().filter((pid) => isLiveState(readStat(pid)) && (readEnviron(pid)?.includes(marker) ?? false));
 }
 
+/**
+ * The process groups a VM's processes run in (the VM's own, led by its first process; more if it
+ * made groups of its own), found by the identity they carry: how a VM whose recorded pid is lost,
+ * or whose leader is gone, is still ended as a whole.
+ */
+export function vmGroups(id: string): number[] {
+  const groups = new Set<number>();
+  for (const pid of findVmPids(id)) {
+    const s = readStat(pid);
+    if (isLiveState(s) && s.pgrp > 1) groups.add(s.pgrp);
+  }
+  return [...groups];
+}
+
+/** Who a live process of the VM says it is: the labels and address it was started with. */
+export interface VmProcessIdentity {
+  readonly pid: number;
+  readonly farm: string;
+  readonly role: string;
+  readonly vm: string;
+  /** FARMHAND_LISTEN: host:port. */
+  readonly listen: string;
+}
+
+/** The identity of the VM's first live process (its environment is the record's spec at its start), or null when none runs. */
+export function vmIdentity(id: string): VmProcessIdentity | null {
+  for (const pid of findVmPids(id)) {
+    const env = readEnviron(pid);
+    if (env === null) continue;
+    // The environment is read as latin1 (byte for byte); Node wrote its values as UTF-8.
+    const get = (key: string) => Buffer.from(env.find((e) => e.startsWith(`${key}=`))?.slice(key.length + 1) ?? "", "latin1").toString("utf8");
+    const farm = get("FARMHAND_FARM");
+    const vm = get("FARMHAND_VM");
+    if (farm === "" || vm === "") continue;
+    return { pid, farm, role: get("FARMHAND_ROLE"), vm, listen: get("FARMHAND_LISTEN") };
+  }
+  return null;
+}
+
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   if (!Number.isInteger(pgid) || pgid <= 1) return;
   try {

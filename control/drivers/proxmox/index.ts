@@ -185,7 +185,9 @@ function makeFetch(tls: ProxmoxDriverOptions["tls"]) {
   if (tls?.fingerprint !== undefined) {
     const want = tls.fingerprint.replace(/[^0-9a-f]/gi, "").toUpperCase();
     // Trust exactly that certificate: chain verification is replaced by the pin (never disabled without it).
-    const base = buildConnector({ rejectUnauthorized: false, ...(tls.ca !== undefined ? { ca: tls.ca } : {}) });
+    // No TLS session is cached: a resumed session carries no peer certificate, so the pin could not
+    // be checked on any connection after the first (and must never be skipped there).
+    const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0, ...(tls.ca !== undefined ? { ca: tls.ca } : {}) });
     dispatcher = new Agent({
       connect: (opts, cb) =>
         base(opts, (err, socket) => {

@@ -44,7 +44,12 @@ const balancer = await startBalancer({
     { name: "main", policy: settings.policy ?? "round-robin", backends, outlierDetection: { consecutiveConnectFailures: 2, baseEjectionMs: 2000 } },
     ...routePools,
   ],
-  admin: { address: host, port: Number(setting("adminPort")), token: setting("adminToken") },
+  // The digest is preferred: then the token itself is never in this VM's settings.
+  admin: {
+    address: host,
+    port: Number(setting("adminPort")),
+    ...(settings.adminTokenSha256 !== undefined ? { tokenSha256: settings.adminTokenSha256 } : { token: setting("adminToken") }),
+  },
   drainTimeoutMs: 5000,
 });
 process.stdout.write(`balancer for ${contract} on ${listen}, admin ${balancer.adminUrl}\n`);

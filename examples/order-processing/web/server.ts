@@ -38,8 +38,10 @@ svc.provide("site", {
       const servedBy = placed.headers["x-served-by"];
       return { ok: true, ...placed.body, servedBy: typeof servedBy === "string" ? servedBy : "unknown" };
     } catch (err) {
-      if (err instanceof DependencyError && err.status !== null && PASS_THROUGH.has(err.status)) {
-        throw new HttpError(err.status, err.remoteError ?? err.message, { ok: false });
+      // orders' own refusal text is meant for the shopper; anything else (an answer in another shape,
+      // say from something in between) is reported as orders being unavailable, its details logged.
+      if (err instanceof DependencyError && err.status !== null && PASS_THROUGH.has(err.status) && err.remoteError !== undefined) {
+        throw new HttpError(err.status, err.remoteError, { ok: false });
       }
       throw err;
     }

@@ -1,0 +1,96 @@
+// What one slow client can hold. A client that sends its head and then its body a byte at a time
+// must not pin a backend's connection: small bodies are read whole before a backend is chosen
+// (http.bufferBodyBytes), and a body that streams must keep a minimum rate
+// (http.minBodyBytesPerSecond), or it gets 408 and its partial request never completes upstream.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { startBackend } from "./helpers/backends.ts";
+import { startProxy } from "./helpers/proxy.ts";
+import { openRaw, parseResponses, rawRequest, type RawConnection } from "./helpers/raw-client.ts";
+
+const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1] ?? -1);
+
+/** Few upstream connections and a short queue wait, so that pinned connections show at once as 503s. */
+const SCARCE = { upstream: { maxConnectionsPerBackend: 4, queueTimeoutMs: 1000 } };
+
+test("clients trickling small bodies hold no upstream connection: others are served at once", async () => {
+  const backend = await startBackend("b");
+  const proxy = await startProxy([backend], SCARCE);
+  const slow: RawConnection[] = [];
+  try {
+    // 40 clients (ten times the upstream connections of a worker) send a head and one body byte.
+    for (let i = 0; i < 40; i++) {
+      const c = await openRaw(proxy.port);
+      c.write(`POST /slow-${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nx`);
+      slow.push(c);
+    }
+    const before = backend.connections();
+    for (let i = 0; i < 10; i++) {
+      const r = await rawRequest(proxy.port, `GET /normal-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, { waitMs: 5000 });
+      assert.is(statusOf(r.text), 200, `request ${i} was served (got ${JSON.stringify(r.text.slice(0, 40))})`);
+    }
+    assert.ok(backend.connections() - before <= 2, "the normal requests needed no more than a connection or two per worker");
+    assert.not.ok(backend.received.some((r) => r.url.startsWith("/slow-")), "no slow request reached the backend yet");
+    // A slow body that does complete goes through whole.
+    slow[0].write("123456789");
+    assert.ok(await slow[0].waitFor((t) => parseResponses(t).length === 1), slow[0].text);
+    assert.is(backend.received.find((r) => r.url === "/slow-0")?.body, "x123456789");
+  } finally {
+    for (const c of slow) c.destroy();
+    await proxy.stop();
+    await backend.close();
+  }
+});
+
+test("a streaming body slower than http.minBodyBytesPerSecond is cut with 408; a steady one is not; its partial request never completes upstream", async () => {
+  const backend = await startBackend("b");
+  // Bodies stream at once (no reading whole), so only the rate protects the upstream connections.
+  const proxy = await startProxy([backend], SCARCE, { http: { bufferBodyBytes: 0, minBodyBytesPerSecond: 100 } });
+  const trickle = await openRaw(proxy.port);
+  const steady = await openRaw(proxy.port);
+  try {
+    trickle.write("POST /trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+    steady.write("POST /steady HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+    // 1 byte a second against 200 bytes a second, over one 10-second window and a bit.
+    let sent = 0;
+    for (let s = 0; s < 12 && !trickle.closed; s++) {
+      trickle.write("t");
+      for (let k = 0; k < 4; k++) {
+        steady.write("s".repeat(50));
+        sent += 50;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    assert.ok(await trickle.waitClosed(5000), "the trickling client was cut off");
+    assert.is(statusOf(trickle.text), 408, JSON.stringify(trickle.text.slice(0, 60)));
+    assert.not.ok(steady.closed, "the steady client is still sending");
+    steady.write("s".repeat(100000 - sent));
+    assert.ok(await steady.waitFor((t) => parseResponses(t).length === 1, 10_000), `${steady.closed} ${JSON.stringify(steady.text.slice(0, 80))} ${JSON.stringify(backend.received.map((r) => r.url))}`);
+    assert.is(statusOf(steady.text), 200);
+    assert.equal(backend.received.map((r) => r.url), ["/steady"], "the trickling request never completed at the backend");
+  } finally {
+    trickle.destroy();
+    steady.destroy();
+    await proxy.stop();
+    await backend.close();
+  }
+});
+
+test("a client waiting for 100 Continue is not kept waiting for a body it will not send", async () => {
+  const backend = await startBackend("b");
+  const proxy = await startProxy([backend]);
+  const conn = await openRaw(proxy.port);
+  try {
+    conn.write("POST /expect HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    assert.ok(await conn.waitFor((t) => t.startsWith("HTTP/1.1 100 ")), `the 100 Continue came through: ${JSON.stringify(conn.text)}`);
+    conn.write("hello");
+    assert.ok(await conn.waitFor((t) => t.includes("b POST /expect 5")), conn.text);
+  } finally {
+    conn.destroy();
+    await proxy.stop();
+    await backend.close();
+  }
+});
+
+test.run();
