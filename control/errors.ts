@@ -74,6 +74,17 @@ export class WiringError extends FarmError {
   }
 }
 
+/** A farm script threw while it ran; what it had made is removed again. */
+export class ScriptFailedError extends FarmError {
+  readonly code = "FARMHAND_SCRIPT_FAILED";
+  readonly script: string;
+  constructor(script: string, cause: unknown) {
+    super(`${script} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "ScriptFailedError";
+    this.script = script;
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === "string") return value;
   try {

@@ -72,6 +72,20 @@ export class ListenError extends ProxyError {
   }
 }
 
+/** A call to a balancer's admin API (admin/client.ts) was refused or failed: the HTTP status (0 when none came) and the server's error code. */
+export class AdminCallError extends ProxyError {
+  readonly code = "FARMHAND_ADMIN_CALL_FAILED";
+  readonly status: number;
+  /** The admin API's own error code (FARMHAND_ADMIN_*, FARMHAND_CONFIG_INVALID...), when it sent one. */
+  readonly reason: string | null;
+  constructor(call: string, status: number, reason: string | null, detail: string) {
+    super(`${call}: ${status === 0 ? detail : `HTTP ${status}${reason === null ? "" : ` ${reason}`}: ${detail}`}`);
+    this.name = "AdminCallError";
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
   try {

@@ -10,6 +10,7 @@ export type * from "./config.ts";
 export { backendId } from "./config.ts";
 export type { BackendStatus, PoolStatus, WorkerStatus } from "./status.ts";
 export * from "./errors.ts";
+export { adminClient, type AdminClientOptions, type AdminPool, type AdminBackend, type BalancerAdmin } from "./admin/client.ts";
 
 /**
  * Starts a balancer. `config` is either a normalized ProxyConfig (from loadConfigFile) or a plain

@@ -1,4 +1,6 @@
-// The Proxmox driver against the Proxmox VE API emulator, with real VM processes (the echo image).
+// The Proxmox driver against the Proxmox VE API emulator, with real guest processes (the echo image):
+// the Driver conformance suite first, then what only this driver has: the exact calls and payloads,
+// faults and retries, tickets, placement, static addresses, TLS, a VM stopped behind its back.
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -6,7 +8,7 @@ import { X509Certificate } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
-import { startEmulator, type Emulator, type EmulatorOptions } from "./proxmox-emulator/index.ts";
+import { startEmulator, type Emulator, type EmulatorOptions } from "../control/drivers/proxmox/emulator/index.ts";
 import {
   farmTags,
   pickAddress,
@@ -17,12 +19,14 @@ import {
   type ProxmoxDriverOptions,
 } from "../control/drivers/proxmox/index.ts";
 import type { Driver, DriverEvent, VmSpec } from "../control/drivers/driver.ts";
+import { driverConformance } from "./drivers/conformance.ts";
+import { askOverHttp } from "./drivers/http-guest.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const echo = path.join(here, "fixtures", "images", "echo");
 const VM_PORT = 20_000 + ((process.pid + 11) % 20_000);
 const GIB = 1024 ** 3;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const spec = (vm: string, farm = "shop", role = "web", imports: Record<string, string> = {}): VmSpec => ({
   labels: { farm, role, vm },
@@ -66,6 +70,45 @@ function driverFor(em: Emulator, extra: Partial<ProxmoxDriverOptions> = {}): Dri
     ...extra,
   });
 }
+
+let conformanceEmulator: Emulator | null = null;
+const emulatorNow = () => {
+  if (conformanceEmulator === null) throw new Error("no emulator: setup did not run");
+  return conformanceEmulator;
+};
+
+driverConformance({
+  name: "proxmox",
+  async setup() {
+    conformanceEmulator = await startEmulator({
+      nodes: ["pve"],
+      templates: { 9000: { name: "echo-tpl", node: "pve", image: echo } },
+      taskDelayMs: 10,
+      bootDelayMs: 60,
+      addressDelayMs: 30,
+      vmPort: VM_PORT,
+    });
+  },
+  async teardown() {
+    await conformanceEmulator?.close();
+    conformanceEmulator = null;
+  },
+  // A short shutdown timeout: a hung guest is force-stopped after it.
+  makeDriver: () => driverFor(emulatorNow(), { timeouts: { startMs: 15_000, shutdownMs: 1_000 } }),
+  image: () => "echo",
+  pass: sleep,
+  settle: (work) => work,
+  ask: askOverHttp,
+  async crash(id) {
+    await emulatorNow().outside.qmStop(Number(id));
+  },
+  async hangGuest(id) {
+    emulatorNow().outside.signalGuest(Number(id), "SIGSTOP");
+  },
+  async killGuest(id) {
+    emulatorNow().outside.signalGuest(Number(id), "SIGKILL");
+  },
+}).run();
 
 const clones = (em: Emulator) => [...em.state.vms.keys()].filter((id) => id !== 9000);
 
@@ -173,22 +216,6 @@ test("create + start: the VM answers with its imports; the exact calls and paylo
   }, { bootDelayMs: 500 });
 });
 
-test("twenty concurrent creates get distinct VMIDs and all succeed", async () => {
-  await withEmulator(async (em) => {
-    const d = driverFor(em);
-    try {
-      const recs = await Promise.all(Array.from({ length: 20 }, (_, i) => d.create(spec(`w-${i}`))));
-      const ids = new Set(recs.map((r) => r.id));
-      assert.is(ids.size, 20);
-      assert.is(clones(em).length, 20);
-      await Promise.all(recs.map((r) => d.destroy(r.id)));
-      assert.equal(clones(em), []);
-    } finally {
-      await d.close();
-    }
-  });
-});
-
 test("write operations are bounded: never more in flight at the API than writeConcurrency", async () => {
   await withEmulator(async (em) => {
     // Every write is answered 40 ms late, so concurrent creates pile up behind the limit.
@@ -205,33 +232,6 @@ test("write operations are bounded: never more in flight at the API than writeCo
       }
     }
     assert.equal(clones(em), []);
-  });
-});
-
-test("a second driver lists and adopts (and destroys) the first one's VMs by tags", async () => {
-  await withEmulator(async (em) => {
-    const a = driverFor(em);
-    const b = driverFor(em);
-    try {
-      const x = await a.create(spec("api-1", "orders", "api"));
-      const y = await a.create(spec("db-1", "orders", "db"));
-      const z = await a.create(spec("web-9", "other", "web"));
-      await a.start(x.id);
-      await a.close();
-      const found = await b.list({ farm: "orders" });
-      assert.equal(found.map((r) => r.id).sort(), [x.id, y.id].sort());
-      const fx = found.find((r) => r.id === x.id)!;
-      assert.is(fx.state, "running");
-      assert.is(fx.address!.host, em.state.vms.get(Number(x.id))!.address);
-      assert.equal(fx.spec.labels, { farm: "orders", role: "api", vm: "api-1" });
-      assert.is(found.find((r) => r.id === y.id)!.state, "stopped");
-      assert.equal((await b.list({ farm: "orders", role: "db" })).map((r) => r.id), [y.id]);
-      for (const r of await b.list({})) await b.destroy(r.id);
-      assert.equal(clones(em), []);
-      assert.ok(z.id !== x.id);
-    } finally {
-      await b.close();
-    }
   });
 });
 
@@ -377,22 +377,65 @@ test("faults: an offline node is left out of placement; slow tasks are waited fo
   );
 });
 
-test("destroy of an unknown id succeeds; a VM dying unasked is reported as vm-failed", async () => {
+test("a VM stopped at the hypervisor, not by the driver (qm stop on its node, QEMU dying), is vm-failed with its task log", async () => {
   await withEmulator(async (em) => {
     const d = driverFor(em);
     try {
-      await d.destroy("4242");
-      await d.destroy("not-a-vmid");
       const events: DriverEvent[] = [];
       d.events((e) => events.push(e));
-      const r = await d.start((await d.create(spec("die-1"))).id);
-      const vm = em.state.vms.get(Number(r.id))!;
-      process.kill(-vm.proc!.pid, "SIGKILL");
-      for (let i = 0; i < 100 && !events.some((e) => e.type === "vm-failed"); i++) await sleep(20);
-      const failed = events.find((e) => e.type === "vm-failed");
-      assert.ok(failed, "vm-failed emitted");
-      assert.is(failed!.id, r.id);
-      await d.destroy(r.id);
+      const a = await d.start((await d.create(spec("die-1"))).id);
+      const b = await d.start((await d.create(spec("die-2"))).id);
+      assert.is(await em.outside.qmStop(Number(a.id)), "OK");
+      await em.outside.qemuDied(Number(b.id));
+      for (let i = 0; i < 200 && events.filter((e) => e.type === "vm-failed").length < 2; i++) await sleep(20);
+      const failed = events.filter((e) => e.type === "vm-failed");
+      assert.equal(failed.map((e) => e.id).sort(), [a.id, b.id].sort());
+      assert.match(failed[0].type === "vm-failed" ? failed[0].reason : "", "without a stop from this driver");
+      // Whoever stopped it, the task is on the node for an operator to see.
+      const stops = [...em.state.tasks.values()].filter((t) => t.type === "qmstop" && t.id === a.id);
+      assert.equal(stops.map((t) => [t.user, t.exitstatus]), [["root@pam", "OK"]]);
+      for (const r of [a, b]) {
+        assert.is((await d.status(r.id))!.state, "failed");
+        await d.destroy(r.id);
+      }
+      assert.equal(clones(em), []);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+test("a dead or hung guest: the VM runs on at the API and for the driver, no vm-failed; stop ends a hung one by a forced stop after the shutdown timeout", async () => {
+  await withEmulator(async (em) => {
+    const d = driverFor(em, { timeouts: { startMs: 15_000, shutdownMs: 1_000 } });
+    try {
+      const events: DriverEvent[] = [];
+      d.events((e) => events.push(e));
+      const dead = await d.start((await d.create(spec("dead-1"))).id);
+      const hung = await d.start((await d.create(spec("hung-1"))).id);
+      const deadPid = em.state.vms.get(Number(dead.id))!.proc!.pid;
+      process.kill(-deadPid, "SIGKILL");
+      process.kill(-em.state.vms.get(Number(hung.id))!.proc!.pid, "SIGSTOP");
+      await sleep(300); // several of the driver's polls
+      for (const r of [dead, hung]) {
+        const current = await request(`${em.url}/nodes/pve/qemu/${r.id}/status/current`, { headers: { authorization: em.token.header } });
+        assert.is(((await current.body.json()) as any).data.status, "running", `VM ${r.id} at the API`);
+        const listed = await d.status(r.id);
+        assert.equal([listed!.state, listed!.address], ["running", r.address], `VM ${r.id} for the driver`);
+        const answered = await request(`http://${r.address!.host}:${r.address!.port}/x`, { headersTimeout: 500 }).then(() => true, () => false);
+        assert.not.ok(answered, `VM ${r.id}'s guest does not answer`);
+      }
+      assert.ok(em.state.vms.get(Number(dead.id))!.proc!.exited, "the dead guest's process is gone");
+      assert.not.ok(events.some((e) => e.type === "vm-failed"));
+
+      await d.stop(hung.id);
+      const calls = em.requests.filter((q) => q.method === "POST" && q.path.startsWith(`/nodes/pve/qemu/${hung.id}/status/`));
+      assert.equal(calls.map((q) => [q.path.split("/").pop(), q.body.timeout]), [["start", undefined], ["shutdown", "1"], ["stop", undefined]]);
+      const tasks = [...em.state.tasks.values()].filter((t) => t.id === hung.id && t.type === "qmshutdown");
+      assert.is(tasks[0].exitstatus, "VM quit/powerdown failed - got timeout");
+      assert.is(em.state.vms.get(Number(hung.id))!.proc, null, "its guest is gone with it");
+      assert.is((await d.status(hung.id))!.state, "stopped");
+      for (const r of [dead, hung]) await d.destroy(r.id);
       assert.equal(clones(em), []);
     } finally {
       await d.close();

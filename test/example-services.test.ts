@@ -3,7 +3,7 @@
 // FARMHAND_IMPORTS), and exercised end to end: web -> orders -> inventory + payments.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { test } from "uvu";
@@ -11,6 +11,7 @@ import * as assert from "uvu/assert";
 import { request } from "undici";
 import { freePorts } from "../bench/lib/net.ts";
 import type { AnyRole } from "../control/contracts/index.ts";
+import { readManifestSync } from "../control/guest/contract.ts";
 import { InventoryService, OrderService, PaymentService, WebFrontend } from "../examples/order-processing/roles.ts";
 
 const HOST = "127.0.0.1";
@@ -25,7 +26,7 @@ interface Child {
 const children = new Set<Child>();
 
 function spawnVm(role: AnyRole, vm: string, env: Record<string, string>): Child {
-  const manifest = JSON.parse(readFileSync(path.join(role.image, "farmhand.json"), "utf8")) as { entry: string };
+  const manifest = readManifestSync(role.image);
   const proc = spawn(process.execPath, [path.join(role.image, manifest.entry)], {
     cwd: role.image,
     env: { PATH: process.env.PATH ?? "", FARMHAND_VM: vm, FARMHAND_ROLE: role.name, ...env },
@@ -116,7 +117,7 @@ test.after(killAll);
 test("each farmhand.json matches its role, and /.well-known/farmhand says what the manifest says", async () => {
   for (const name of Object.keys(ROLES) as Name[]) {
     const role = ROLES[name];
-    const manifest = JSON.parse(readFileSync(path.join(role.image, "farmhand.json"), "utf8"));
+    const manifest = readManifestSync(role.image, { requireContracts: true });
     const ids = (cs: Record<string, { id: string }>) => Object.fromEntries(Object.entries(cs).map(([k, c]) => [k, c.id]));
     assert.is(manifest.name, role.name);
     assert.ok(existsSync(path.join(role.image, manifest.entry)), `${name}: entry ${manifest.entry} exists`);

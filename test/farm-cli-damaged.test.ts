@@ -2,27 +2,17 @@
 // behind its back (a record cut short, one overwritten): nothing it describes may be orphaned,
 // duplicated, or silently skipped.
 
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { localDriver } from "../control/drivers/local/index.ts";
 import { defaultAddressDir } from "../control/drivers/local/state.ts";
+import { localStateDir } from "../control/state/home.ts";
+import { EXAMPLE, EXAMPLE_VMS, farmhand, idsOf, newHome, upUnwatched } from "./helpers/farm-cli.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const cli = path.join(root, "src/farmhand.mjs");
-const example = path.join(root, "examples/order-processing/farm.ts");
 const FARM = "cli-damaged";
-const VMS = ["inventory-1", "orders-1", "orders-2", "orders-3", "orders-balancer-1", "payments-1", "web-1"];
-
-function farmhand(args: string[]) {
-  const run = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const VMS = EXAMPLE_VMS;
 
 /** Live processes of the farm, found in /proc by the identity each VM process carries. */
 function farmProcesses(): { pid: number; vm: string; id: string }[] {
@@ -39,14 +29,6 @@ function farmProcesses(): { pid: number; vm: string; id: string }[] {
     } catch {}
   }
   return found;
-}
-
-/** The farm's VM ids by name, as its driver records them. */
-async function ids(stateDir: string): Promise<Record<string, string>> {
-  const driver = localDriver({ stateDir });
-  const records = await driver.list({ farm: FARM });
-  await driver.close();
-  return Object.fromEntries(records.map((r) => [r.spec.labels.vm, r.id]));
 }
 
 /** One record cut short, one overwritten with bytes that are not JSON. */
@@ -69,18 +51,20 @@ function reservations(stateDir: string): string[] {
 }
 
 test("damaged records: status warns and exits 1, up replaces them without duplicates, down removes everything or says what it could not", async () => {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-cli-"));
-  const farm = ["--state", stateDir, "--farm", FARM];
+  const home = newHome();
+  const stateDir = localStateDir(home);
+  const farm = ["--farm", FARM];
   try {
-    const up = farmhand(["up", example, ...farm]);
-    assert.is(up.code, 0, up.stderr);
-    const first = await ids(stateDir);
+    // Deployed, with no controller left watching: what happens to the records is up to the commands.
+    const up = await upUnwatched(home, [EXAMPLE, ...farm]);
+    assert.match(up.stdout, /created 7/, up.stderr);
+    const first = await idsOf(home, FARM);
     assert.equal(Object.keys(first).sort(), VMS);
     const running = farmProcesses();
     assert.equal(running.map((p) => p.vm).sort(), VMS);
 
     damage(stateDir, first["orders-2"], first["payments-1"]);
-    const status = farmhand(["status", ...farm]);
+    const status = farmhand(home, ["status", ...farm]);
     assert.is(status.code, 1, `${status.stdout}\n${status.stderr}`);
     for (const vm of ["orders-2", "payments-1"]) {
       const file = path.join(stateDir, `${first[vm]}.json`);
@@ -90,18 +74,20 @@ test("damaged records: status warns and exits 1, up replaces them without duplic
     assert.is((status.stderr.match(/warning:/g) ?? []).length, 2, status.stderr);
 
     // The next up replaces both; no VM runs twice, and the damaged VMs' processes are gone.
-    const again = farmhand(["up", example, ...farm]);
-    assert.is(again.code, 0, again.stderr);
+    const again = await upUnwatched(home, [EXAMPLE, ...farm]);
+    // Should the new payments VM serve elsewhere, the order VMs that were adopted are rewired to it.
+    const summary = /created 2, adopted (\d), restarted 0, rewired (\d), removed 0/.exec(again.stdout);
+    assert.ok(summary !== null && Number(summary[1]) + Number(summary[2]) === 5, again.stdout);
     const after = farmProcesses();
     assert.equal(after.map((p) => p.vm).sort(), VMS, "one process per VM");
     for (const vm of ["orders-2", "payments-1"]) {
       const old = running.find((p) => p.vm === vm)!;
       assert.not.ok(after.some((p) => p.pid === old.pid), `${vm}'s old process ${old.pid} is gone`);
     }
-    const second = await ids(stateDir);
+    const second = await idsOf(home, FARM);
     assert.is.not(second["orders-2"], first["orders-2"]);
     assert.not.ok(readdirSync(stateDir).some((f) => f.startsWith(first["orders-2"]) || f.startsWith(first["payments-1"])), "their files are gone");
-    assert.is(farmhand(["status", ...farm]).code, 0);
+    assert.is(farmhand(home, ["status", ...farm]).code, 0);
 
     // Damaged again, and a file in the way of one VM's removal: down ends every process, names
     // what it could not remove and why, and exits 1; once that is fixed, down removes the rest.
@@ -109,21 +95,21 @@ test("damaged records: status warns and exits 1, up replaces them without duplic
     const stuck = path.join(stateDir, `${second["orders-1"]}.log.1`);
     mkdirSync(stuck);
     writeFileSync(path.join(stuck, "x"), "x");
-    const blocked = farmhand(["down", ...farm]);
+    const blocked = farmhand(home, ["down", ...farm]);
     assert.is(blocked.code, 1, blocked.stderr);
     assert.match(blocked.stderr, `farmhand down: warning: VM web-1 (${second["web-1"]}) is damaged`);
     assert.match(blocked.stderr, `farmhand down: local driver: VM orders-1 (${second["orders-1"]}) is not wholly removed: could not remove ${stuck}: EISDIR`);
     assert.equal(farmProcesses(), [], "no process of the farm is left");
-    assert.equal(Object.keys(await ids(stateDir)), ["orders-1"], "only what could not be removed stays recorded");
+    assert.equal(Object.keys(await idsOf(home, FARM)), ["orders-1"], "only what could not be removed stays recorded");
 
     rmSync(stuck, { recursive: true });
-    const down = farmhand(["down", ...farm]);
+    const down = farmhand(home, ["down", ...farm]);
     assert.is(down.code, 0, down.stderr);
     assert.equal(readdirSync(stateDir), [], "no record or log is left");
     assert.equal(reservations(stateDir), [], "no address stays reserved");
   } finally {
-    farmhand(["down", ...farm]);
-    rmSync(stateDir, { recursive: true, force: true });
+    farmhand(home, ["down", ...farm]);
+    rmSync(home, { recursive: true, force: true });
   }
 });
 

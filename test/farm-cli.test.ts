@@ -1,39 +1,26 @@
-// The farm commands as a user runs them: `farmhand check|up|status|down|start` as child processes on
-// the order-processing example, on a private state directory.
+// The farm commands as a user runs them, as child processes on the order-processing example: check,
+// plan, up (detached, then again), status and down from anywhere, a controller killed mid-flight, and
+// start until Ctrl-C. Each test has a farmhand home of its own.
 
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { localDriver } from "../control/drivers/local/index.ts";
-import { findVmPids } from "../control/drivers/local/proc.ts";
+import { localStateDir } from "../control/state/home.ts";
+import { EXAMPLE, EXAMPLE_VMS, ROOT, Running, farmhand, newHome, processesOf } from "./helpers/farm-cli.ts";
+import { waitFor } from "./helpers/proxy.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const cli = path.join(root, "src/farmhand.mjs");
-const example = path.join(root, "examples/order-processing/farm.ts");
-const roles = path.join(root, "examples/order-processing/roles.ts");
-
-function farmhand(args: string[], timeout = 120_000) {
-  const run = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: "utf8", timeout });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-async function processesOf(stateDir: string, farm: string): Promise<number[]> {
-  const driver = localDriver({ stateDir });
-  const records = await driver.list({ farm });
-  await driver.close();
-  return records.flatMap((r) => findVmPids(r.id));
-}
+const roles = path.join(ROOT, "examples/order-processing/roles.ts");
 
 test("check refuses a mis-wired script with tsc's message, and up creates nothing then", async () => {
+  const home = newHome();
   const dir = mkdtempSync(path.join(os.tmpdir(), "farmhand-cli-"));
   try {
     const script = path.join(dir, "miswired.ts");
     writeFileSync(script, [
-      `import type { Farm } from ${JSON.stringify(path.join(root, "control/farm/farm.ts"))};`,
+      `import type { Farm } from ${JSON.stringify(path.join(ROOT, "control/farm/farm.ts"))};`,
       `import { InventoryService, OrderService, PaymentService } from ${JSON.stringify(roles)};`,
       "export default async function (farm: Farm) {",
       "  const pay = await farm.vm(PaymentService, {});",
@@ -42,124 +29,109 @@ test("check refuses a mis-wired script with tsc's message, and up creates nothin
       "}",
       "",
     ].join("\n"));
-    const check = farmhand(["check", script]);
+    const check = farmhand(home, ["check", script]);
     assert.is(check.code, 1);
     assert.match(check.stderr, /miswired\.ts\(6,\d+\): error TS2322/);
     assert.match(check.stderr, /inventory@1/);
-    const stateDir = path.join(dir, "state");
-    const up = farmhand(["up", script, "--state", stateDir, "--farm", "miswired"]);
+    const up = farmhand(home, ["up", script, "--farm", "miswired"]);
     assert.is(up.code, 1);
     assert.match(up.stderr, /nothing was created/);
-    assert.equal(await processesOf(stateDir, "miswired"), []);
+    assert.equal(await processesOf(home, "miswired"), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
   }
 });
 
-test("up, up again (adopts, creates nothing), status, down (leaves no process)", async () => {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-cli-"));
-  const farm = ["--state", stateDir, "--farm", "cli-up"];
+test("plan, up --detach, plan and up again (adopts), status and down from another directory; the detached controller heals", async () => {
+  const home = newHome();
+  const farm = ["--farm", "cli-up"];
   try {
-    const first = farmhand(["up", example, ...farm]);
+    const plan = farmhand(home, ["plan", EXAMPLE, ...farm]);
+    assert.is(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /plan: farm cli-up: create 7, adopt 0, restart 0, rewire 0, replace 0, remove 0; nothing was changed/);
+    assert.equal(await processesOf(home, "cli-up"), [], "plan made nothing");
+
+    const first = farmhand(home, ["up", "--detach", EXAMPLE, ...farm]);
     assert.is(first.code, 0, first.stderr);
-    assert.is((first.stderr.match(/started /g) ?? []).length, 7);
-    assert.match(first.stdout, /orders: http:\/\/127\.0\.\d+\.\d+:8080/);
-    const second = farmhand(["up", example, ...farm]);
-    assert.is(second.code, 0, second.stderr);
-    assert.is((second.stderr.match(/started /g) ?? []).length, 0, "nothing new on the second run");
-    assert.is((second.stderr.match(/removed /g) ?? []).length, 0, "nothing removed on the second run");
-    // A replica that died with no controller watching: the next `up` makes it again, alone, and
-    // the balancer it adopts gets it back in its pool.
-    const driver = localDriver({ stateDir });
+    assert.match(first.stdout, /up: farm cli-up: created 7, adopted 0, restarted 0, rewired 0, removed 0/);
+    assert.is((await processesOf(home, "cli-up")).length, 7);
+    assert.match(farmhand(home, ["plan", EXAMPLE, ...farm]).stdout, /create 0, adopt 7, restart 0, rewire 0, replace 0, remove 0/);
+
+    // The controller left in the background heals a replica that dies: no command is involved.
+    const driver = localDriver({ stateDir: localStateDir(home) });
     const [orders2] = await driver.list({ farm: "cli-up", vm: "orders-2" });
+    driver.signal(orders2.id, "SIGKILL");
+    assert.ok(await waitFor(async () => (await driver.list({ farm: "cli-up", vm: "orders-2" }))[0]?.state === "failed", 10_000), "the kill was seen");
+    assert.ok(await waitFor(async () => (await driver.list({ farm: "cli-up", vm: "orders-2" }))[0]?.state === "running", 30_000), "healed by the controller");
     await driver.close();
-    for (const pid of findVmPids(orders2.id)) process.kill(pid, "SIGKILL");
-    const third = farmhand(["up", example, ...farm]);
-    assert.is(third.code, 0, third.stderr);
-    assert.equal(third.stderr.match(/started \S+/g), ["started orders-2"]);
-    const status = farmhand(["status", ...farm]);
-    assert.is(status.code, 0);
-    for (const vm of ["payments-1", "inventory-1", "orders-1", "orders-2", "orders-3", "orders-balancer-1", "web-1"]) {
-      assert.match(status.stdout, new RegExp(`${vm}\\s+\\S+\\s+running`));
-    }
-    // Endpoints as each VM announces them.
+    const log = farmhand(home, ["logs", "--farm", "cli-up"]);
+    assert.match(log.stdout, /healed orders-2 \(restarted\)/);
+
+    // up again: a new controller takes over and adopts everything.
+    const second = farmhand(home, ["up", "--detach", EXAMPLE, ...farm]);
+    assert.is(second.code, 0, second.stderr);
+    assert.match(second.stdout, /up: farm cli-up: created 0, adopted 7, restarted 0, rewired 0, removed 0/);
+    assert.match(second.stderr, /stopping the controller of farm cli-up/);
+
+    // From another directory, with neither the script nor the farm's name: the only farm there is.
+    const elsewhere = os.tmpdir();
+    const status = farmhand(home, ["status"], { cwd: elsewhere });
+    assert.is(status.code, 0, status.stderr);
+    assert.match(status.stdout, /controller: running \(pid \d+/);
+    for (const vm of EXAMPLE_VMS) assert.match(status.stdout, new RegExp(`${vm}\\s+\\S+\\s+running`));
     assert.match(status.stdout, /orders-1\s+orders\s+running\s+127\.0\.\d+\.\d+:8080\s+api=orders@1\n/);
-    assert.match(status.stdout, /orders-balancer-1\s+balancer\s+running\s+\S+\s+api=orders@1\n/);
-    assert.match(status.stdout, /web-1\s+web\s+running\s+\S+\s+site=web@1\n/);
-    assert.match(status.stdout, /balancer orders-balancer-1 \(orders@1\)/);
+    assert.match(status.stdout, /balancer orders-balancer-1 \(orders@1\), admin and metrics at http:\/\/127\.0\.\d+\.\d+:9901/);
     assert.is((status.stdout.match(/^127\.0\.\d+\.\d+:8080 +main +up +yes +active/gm) ?? []).length, 3, status.stdout);
-    assert.is((await processesOf(stateDir, "cli-up")).length, 7);
-    const down = farmhand(["down", ...farm]);
-    assert.is(down.code, 0);
-    assert.equal(await processesOf(stateDir, "cli-up"), []);
+    const ls = farmhand(home, ["ls"], { cwd: elsewhere });
+    assert.match(ls.stdout, /cli-up\s+local\s+7\/7 running\s+running \(pid \d+\)/);
+
+    const down = farmhand(home, ["down"], { cwd: elsewhere });
+    assert.is(down.code, 0, down.stderr);
+    assert.equal(await processesOf(home, "cli-up"), []);
+    const gone = farmhand(home, ["down", "--farm", "cli-up"]);
+    assert.is(gone.code, 1, "a farm that is not there is not removed successfully");
+    assert.match(gone.stderr, /there is no farm cli-up/);
   } finally {
-    farmhand(["down", ...farm]);
-    rmSync(stateDir, { recursive: true, force: true });
+    farmhand(home, ["down", ...farm]);
+    rmSync(home, { recursive: true, force: true });
   }
 });
 
-test("down after a killed controller leaves no process", async () => {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-cli-"));
-  const farm = ["--state", stateDir, "--farm", "cli-killed"];
+test("down after a controller killed mid-deployment leaves no process", async () => {
+  const home = newHome();
+  const farm = ["--farm", "cli-killed"];
   try {
-    const child = spawn(process.execPath, [cli, "up", example, ...farm], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const up = new Running(home, ["up", EXAMPLE, ...farm]);
     // Kill it mid-deployment: after the third VM has started.
-    await new Promise<void>((resolve) => {
-      let seen = 0;
-      child.stderr.on("data", (d: Buffer) => {
-        seen += (d.toString().match(/started /g) ?? []).length;
-        if (seen >= 3) resolve();
-      });
-      child.on("exit", () => resolve());
-    });
-    child.kill("SIGKILL");
-    await new Promise((r) => child.on("close", r));
-    assert.ok((await processesOf(stateDir, "cli-killed")).length >= 3, "its VMs outlive it, recorded");
-    const down = farmhand(["down", ...farm]);
+    await waitFor(() => (up.stderr.match(/started /g) ?? []).length >= 3 || up.child.exitCode !== null, 120_000);
+    await up.stop("SIGKILL");
+    assert.ok((await processesOf(home, "cli-killed")).length >= 3, "its VMs outlive it, recorded");
+    const down = farmhand(home, ["down", ...farm]);
     assert.is(down.code, 0, down.stderr);
-    assert.equal(await processesOf(stateDir, "cli-killed"), []);
+    assert.equal(await processesOf(home, "cli-killed"), []);
   } finally {
-    farmhand(["down", ...farm]);
-    rmSync(stateDir, { recursive: true, force: true });
+    farmhand(home, ["down", ...farm]);
+    rmSync(home, { recursive: true, force: true });
   }
 });
 
 test("start serves until Ctrl-C, then removes every VM", async () => {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-cli-"));
+  const home = newHome();
   try {
-    const child = spawn(process.execPath, [cli, "start", example, "--state", stateDir, "--farm", "cli-start"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
-    await new Promise<void>((resolve) => {
-      child.stderr.on("data", (d: Buffer) => d.toString().includes("serving; Ctrl-C") && resolve());
-      child.on("exit", () => resolve());
-    });
-    assert.match(stdout, /site: http:\/\/127\.0\.\d+\.\d+:8080  \(web@1\)/);
-    assert.match(stdout, /VM\s+ROLE\s+STATE\s+ADDRESS/);
+    const start = new Running(home, ["start", EXAMPLE, "--farm", "cli-start"]);
+    await start.until(/serving; Ctrl-C removes the farm/);
+    assert.match(start.stdout, /site: http:\/\/127\.0\.\d+\.\d+:8080  \(web@1\)/);
+    assert.match(start.stdout, /VM\s+ROLE\s+STATE\s+ADDRESS/);
     // Still serving a while later: the command waits for the signal, not for its own end.
     await new Promise((r) => setTimeout(r, 1500));
-    assert.is(child.exitCode, null, "start keeps serving");
-    assert.is((await processesOf(stateDir, "cli-start")).length, 7);
-    child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-    assert.is(code, 0);
-    assert.equal(await processesOf(stateDir, "cli-start"), []);
+    assert.is(start.child.exitCode, null, "start keeps serving");
+    assert.is((await processesOf(home, "cli-start")).length, 7);
+    assert.is(await start.stop(), 0);
+    assert.equal(await processesOf(home, "cli-start"), []);
   } finally {
-    farmhand(["down", "--state", stateDir, "--farm", "cli-start"]);
-    rmSync(stateDir, { recursive: true, force: true });
-  }
-});
-
-test("start --tour: load, a killed order VM healed, nothing left afterwards", async () => {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-cli-"));
-  try {
-    const tour = farmhand(["start", example, "--tour", "--state", stateDir, "--farm", "cli-tour"], 170_000);
-    assert.is(tour.code, 0, `${tour.stdout}\n${tour.stderr}`);
-    assert.match(tour.stdout, /tour summary: orders-\d+ killed under load; healed in [\d.]+ s/);
-    assert.match(tour.stderr, /healed orders-\d+ \(restarted\), serving at 127\.0\.\d+\.\d+:\d+/);
-    assert.equal(await processesOf(stateDir, "cli-tour"), []);
-  } finally {
-    rmSync(stateDir, { recursive: true, force: true });
+    farmhand(home, ["down", "--farm", "cli-start"]);
+    rmSync(home, { recursive: true, force: true });
   }
 });
 

@@ -14,7 +14,7 @@ import { contract, role, type AnyEndpoint } from "../control/contracts/index.ts"
 import { localDriver } from "../control/drivers/local/index.ts";
 import { findVmPids } from "../control/drivers/local/proc.ts";
 import { GuardMismatchError } from "../control/errors.ts";
-import { openFarm } from "../control/farm/controller.ts";
+import { openFarm } from "../control/farm/open-farm.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
 import { waitFor } from "./helpers/proxy.ts";
 
@@ -139,6 +139,8 @@ test("a VM replaced on another address is followed by the VMs and routers that i
   await withMendableImage(async (image) => {
     await withFarm("t-follow", async ({ farm, events }) => {
       const target = await farm.vm(image.role, {});
+      // Handles follow their VM: keep where it was to compare.
+      const first = { ...target.address };
       const client = await farm.vm(EchoClient, { peer: target.api });
       const front = await farm.route({ "/t": target.api });
       farm.heal([target]);
@@ -150,14 +152,15 @@ test("a VM replaced on another address is followed by the VMs and routers that i
       const squatter = net.createServer();
       assert.ok(await waitFor(() => new Promise<boolean>((resolve) => {
         squatter.once("error", () => resolve(false));
-        squatter.listen(target.address.port, target.address.host, () => resolve(true));
+        squatter.listen(first.port, first.host, () => resolve(true));
       }), 5_000), "the test took the old address");
       try {
         image.mend();
         assert.ok(await waitFor(() => events.some((e) => e.type === "vm-rewired" && e.vm === client.name), 30_000), "the importer was rewired");
         const healed = events.find((e) => e.type === "vm-healed") as { how: string; address: string };
         assert.is(healed.how, "replaced");
-        assert.is.not(healed.address, `${target.address.host}:${target.address.port}`);
+        assert.is.not(healed.address, `${first.host}:${first.port}`);
+        assert.is(`${target.address.host}:${target.address.port}`, healed.address, "the handle follows its VM");
         const rewired = events.find((e) => e.type === "vm-rewired") as { imports: Record<string, string>; address: string };
         assert.equal(rewired.imports, { peer: `http://${healed.address}` });
         assert.equal((await json(`http://${rewired.address}/x`)).imports, { peer: `http://${healed.address}` });
@@ -208,6 +211,7 @@ test("a second run after a heal adopts the healed VM and the balancer: nothing i
 
     // A new controller on the same state runs the same script.
     const driver = localDriver({ stateDir, stopGraceMs: 1000 });
+    farm.close(); // one controller per farm: the first one stops before the next takes over
     const again = await openFarm(driver, { name: "t-rerun" });
     const seen: FarmEvent[] = [];
     again.on((e) => seen.push(e));
@@ -220,6 +224,7 @@ test("a second run after a heal adopts the healed VM and the balancer: nothing i
       for (let i = 0; i < 30; i++) names.add((await json(`${second.front.url}/echo`)).vm);
       assert.equal([...names].sort(), ["crashy-1", "crashy-2", "crashy-3"]);
     } finally {
+      again.close();
       await driver.close();
     }
   });
@@ -229,6 +234,7 @@ test("a second run that asks for fewer replicas prunes the rest, and the adopted
   await withFarm("t-shrink", async ({ farm, stateDir }) => {
     const first = await replicasBehindBalancer(farm, 3);
     const driver = localDriver({ stateDir, stopGraceMs: 1000 });
+    farm.close(); // one controller per farm: the first one stops before the next takes over
     const again = await openFarm(driver, { name: "t-shrink" });
     try {
       const second = await replicasBehindBalancer(again, 2);
@@ -245,6 +251,7 @@ test("a second run that asks for fewer replicas prunes the rest, and the adopted
       for (let i = 0; i < 20; i++) names.add((await json(`${second.front.url}/echo`)).vm);
       assert.equal([...names].sort(), ["crashy-1", "crashy-2"]);
     } finally {
+      again.close();
       await driver.close();
     }
   });
@@ -261,7 +268,8 @@ test("heal backs off exponentially when a role keeps failing, and starts over af
     now: () => farmTime,
     sleep: (ms: number) => { sleeps.push(ms); farmTime += ms; return new Promise<void>((r) => setTimeout(r, 10)); },
   };
-  const farm = await openFarm(driver, { name: "t-backoff", clock, healBaseDelayMs: 100, healMaxDelayMs: 250 });
+  // Only heal sleeps on this clock: no liveness probes or periodic passes.
+  const farm = await openFarm(driver, { name: "t-backoff", clock, healBaseDelayMs: 100, healMaxDelayMs: 250, livenessIntervalMs: 0, resyncIntervalMs: 0 });
   const events: FarmEvent[] = [];
   farm.on((e) => events.push(e));
   try {
@@ -311,6 +319,7 @@ test("running a farm script twice adopts what exists; a fresh controller tears e
     farm.on((e) => e.type === "vm-started" && started.push(e.vm));
     const replicas = await farm.replicate(2, EchoService, {});
     const front = await farm.balance(replicas.map((r) => r.api));
+    farm.close();
     await driver.close();
     return { started, front: front.url, replicas: replicas.map((r) => r.api.url) };
   };

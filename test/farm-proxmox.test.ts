@@ -12,11 +12,13 @@ import { request } from "undici";
 import { proxmoxDriver } from "../control/drivers/proxmox/index.ts";
 import { signalGroup } from "../control/drivers/local/proc.ts";
 import type { Driver } from "../control/drivers/driver.ts";
-import { openFarm, type FarmHandle } from "../control/farm/controller.ts";
+import { openFarm, type FarmHandle } from "../control/farm/open-farm.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
 import orderProcessing from "../examples/order-processing/farm.ts";
 import { InventoryService, OrderService, PaymentService, WebFrontend } from "../examples/order-processing/roles.ts";
-import { startEmulator, type Emulator } from "./proxmox-emulator/index.ts";
+import { startEmulator, type Emulator } from "../control/drivers/proxmox/emulator/index.ts";
+import { farmDir } from "../control/state/home.ts";
+import { fileSecrets, tokenSha256 } from "../control/state/secrets.ts";
 import { waitFor } from "./helpers/proxy.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -168,6 +170,36 @@ test("on emulated Proxmox, a VM that will not start again is replaced, and the V
   });
 });
 
+test("on emulated Proxmox, a guest that hangs while its VM runs is found by liveness and restarted; no VM description holds a token", async () => {
+  await withProxmoxFarm(async ({ farm, driver, emulator, events }) => {
+    const orders = await farm.replicate(2, OrderService, {
+      payments: (await farm.vm(PaymentService, {})).api,
+      inventory: (await farm.vm(InventoryService, {})).api,
+    });
+    const front = await farm.balance(orders.map((o) => o.api));
+    farm.heal(orders);
+    // The guest of orders-1 hangs (SIGSTOP): the VM stays running at the API, only its service is silent.
+    const victim = (await driver.list({ farm: "shop", vm: orders[0].name }))[0];
+    assert.ok(emulator.outside.signalGuest(Number(victim.id), "SIGSTOP"));
+    assert.is((await driver.status(victim.id))?.state, "running", "the hypervisor still says running");
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-failed" && e.vm === orders[0].name && /not answering/.test(e.reason)), 30_000), JSON.stringify(events.slice(-4)));
+    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed" && e.vm === orders[0].name), 60_000), JSON.stringify(events.slice(-4)));
+    assert.is((events.find((e) => e.type === "vm-healed") as { how: string }).how, "restarted");
+    assert.ok(emulator.state.vms.has(Number(victim.id)), "the same VMID, restarted");
+    for (let i = 0; i < 10; i++) {
+      const r = await request(`${front.url}/orders`, { reset: true });
+      assert.is(r.statusCode, 200);
+      await r.body.dump();
+    }
+    // The balancer's VM carries its token's SHA-256 only: the token is nowhere in any description.
+    const token = fileSecrets("shop", farmDir("shop")).adminToken(front.label.replace(/^balancer /, ""));
+    const descriptions = [...emulator.state.vms.values()].map((vm) => String(vm.config.description ?? ""));
+    assert.ok(descriptions.some((d) => d.includes(tokenSha256(token))), "the balancer knows the digest");
+    for (const d of descriptions) assert.not.ok(d.includes(token), "a description holds the token");
+    for (const r of emulator.requests) assert.not.ok(JSON.stringify(r.body).includes(token), `${r.method} ${r.path} sent the token`);
+  });
+});
+
 test("farmhand up/status/down --driver proxmox: the CLI drives the cluster from the environment", async () => {
   const images = [PaymentService.image, InventoryService.image, OrderService.image, WebFrontend.image, BALANCER_IMAGE];
   const templates: Record<number, { name: string; node: string; image: string }> = {};
@@ -203,14 +235,17 @@ test("farmhand up/status/down --driver proxmox: the CLI drives the cluster from 
   try {
     // Writes answered late pile up behind FARMHAND_PVE_WRITES (three order replicas are made at once).
     emulator.faults.slowAnswers.push({ methods: ["POST", "PUT", "DELETE"], ms: 20 });
-    const up = await run(["up", path.join(root, "examples/order-processing/farm.ts"), ...common], { FARMHAND_PVE_WRITES: "2" });
+    const up = await run(["up", "--detach", path.join(root, "examples/order-processing/farm.ts"), ...common], { FARMHAND_PVE_WRITES: "2" });
     assert.is(up.status, 0, up.stderr);
+    assert.match(up.stdout, /up: farm pve-cli: created 7, adopted 0/);
     assert.is(emulator.writes.peak, 2, "at most FARMHAND_PVE_WRITES writes at once");
     emulator.faults.slowAnswers.length = 0;
-    assert.match(up.stdout, /orders-balancer-1\s+balancer\s+running/);
-    const status = await run(["status", ...common]);
+    // The farm's record remembers its driver: status and down need only the farm's name.
+    const status = await run(["status", "--farm", "pve-cli"]);
     assert.is(status.status, 0, status.stderr);
+    assert.match(status.stdout, /controller: running/);
     assert.match(status.stdout, /farm pve-cli: 7 VM\(s\)/);
+    assert.match(status.stdout, /orders-balancer-1\s+balancer\s+running/);
     const down = await run(["down", ...common]);
     assert.is(down.status, 0, down.stderr);
     assert.equal([...emulator.state.vms.keys()].filter((id) => id < 9100), [], "no VM left");

@@ -9,7 +9,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { planFarm } from "../control/farm/plan.ts";
+import { graphOf } from "../control/graph/from-model.ts";
+import { planFarm } from "../control/model/recorder.ts";
 import { loadScript } from "../control/farm/script.ts";
 import type { FarmGraph } from "../control/graph/graph.ts";
 import { toMermaid } from "../control/graph/mermaid.ts";
@@ -26,7 +27,7 @@ const ORDERS = ["orders-1", "orders-2", "orders-3"];
 async function plan(script: string): Promise<FarmGraph> {
   const farm = planFarm("test");
   await (await loadScript(script))(farm);
-  return farm.graph();
+  return graphOf(farm.model);
 }
 
 /** A script in a temp folder (an ES module folder, as the repository is). */
@@ -57,8 +58,9 @@ test("planning the order-processing example gives its nodes and edges", async ()
   for (const id of ["payments-1", "inventory-1", ...ORDERS, "web-1"]) assert.is(byId.get(id)!.kind, "vm");
   assert.is(byId.get("orders-2")!.role, "orders");
   assert.equal(byId.get("payments-1")!.contracts, ["api: payments@1"]);
-  for (const id of ORDERS) assert.is(byId.get(id)!.healed, true, `${id} healed`);
-  for (const id of ["payments-1", "inventory-1", "web-1", "orders-balancer-1"]) assert.not.ok(byId.get(id)!.healed);
+  for (const id of ["payments-1", "inventory-1", ...ORDERS, "web-1"]) assert.is(byId.get(id)!.healed, true, `${id} healed`);
+  // The balancer is an intermediary: the farm keeps it alive whatever the script says.
+  assert.not.ok(byId.get("orders-balancer-1")!.healed);
   const expected = [
     'web-1 -> orders-balancer-1 "orders (orders@1)" import',
     ...ORDERS.map((o) => `orders-balancer-1 -> ${o} "orders@1" backend`),
@@ -69,9 +71,11 @@ test("planning the order-processing example gives its nodes and edges", async ()
 });
 
 test("planning creates nothing: no driver, no process, plan:// endpoints", async () => {
-  const source = readFileSync(path.join(root, "control/farm/plan.ts"), "utf8");
-  const imports = [...source.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]);
-  for (const spec of imports) assert.not.match(spec, /drivers|controller|child_process|undici|node:net|node:http/, `plan.ts imports ${spec}`);
+  for (const file of ["control/model/recorder.ts", "control/model/farm-model.ts", "control/graph/from-model.ts"]) {
+    const source = readFileSync(path.join(root, file), "utf8");
+    const imports = [...source.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]);
+    for (const spec of imports) assert.not.match(spec, /drivers|reconcile|child_process|undici|node:net|node:http/, `${file} imports ${spec}`);
+  }
   // Any attempt to start a process while planning fails the test.
   const cp = childProcess as unknown as Record<string, unknown>;
   const names = ["spawn", "spawnSync", "fork", "exec", "execFile", "execSync", "execFileSync"];
@@ -83,11 +87,11 @@ test("planning creates nothing: no driver, no process, plan:// endpoints", async
     const farm = planFarm("nothing");
     const run = await loadScript(example);
     const result = (await run(farm)) as Record<string, { url: string; contract: { id: string } }>;
-    assert.match(result.orders.url, /^plan:\/\/orders-balancer-1$/);
+    assert.match(result.orders.url, /^plan:\/\/orders-balancer-1\/api$/);
     assert.is(result.orders.contract.id, "orders@1");
     assert.match(result.site.url, /^plan:\/\/web-1\//);
     await farm.teardown();
-    assert.is(farm.graph().nodes.length, 7, "teardown of a plan keeps the plan");
+    assert.is(graphOf(farm.model).nodes.length, 7, "teardown of a plan keeps the plan");
   } finally {
     names.forEach((n, i) => (cp[n] = saved[i]));
     syncBuiltinESMExports();
@@ -122,7 +126,7 @@ test("Mermaid output has every node and edge, grouped replicas and valid identif
     assert.match(m[1], /^[A-Za-z0-9_]+$/);
     assert.ok(declared.has(m[1]), `${m[1]} declared`);
   }
-  assert.match(text, /class n_orders_1,n_orders_2,n_orders_3 healed/);
+  assert.match(text, /class n_payments_1,n_inventory_1,n_orders_1,n_orders_2,n_orders_3,n_web_1 healed/);
   // Quotes inside labels never end a label early.
   for (const l of lines) assert.is(((l.match(/"/g) ?? []).length) % 2, 0, l);
 });
@@ -174,7 +178,7 @@ test("the SVG is well-formed, labels every node and no two boxes overlap", async
   for (const n of g.nodes) assert.ok(svg.includes(`>${n.label}</text>`), n.label);
   for (const c of ["orders@1", "payments@1", "inventory@1", "web@1"]) assert.ok(svg.includes(c), c);
   assert.ok(svg.includes(">orders (orders@1)</text>"), "edge label");
-  assert.is((svg.match(/class="node node-vm healed"/g) ?? []).length, 3);
+  assert.is((svg.match(/class="node node-vm healed"/g) ?? []).length, 6);
   assert.ok(svg.includes(">orders × 3</text>"), "replica group");
   assert.is((svg.match(/class="edge /g) ?? []).length, g.edges.length);
   const rects = nodeRects(svg);

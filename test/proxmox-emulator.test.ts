@@ -5,7 +5,7 @@ import * as assert from "uvu/assert";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
-import { startEmulator, type Emulator, type EmulatorOptions } from "./proxmox-emulator/index.ts";
+import { startEmulator, type Emulator, type EmulatorOptions } from "../control/drivers/proxmox/emulator/index.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const echo = path.join(here, "fixtures", "images", "echo");
@@ -374,6 +374,76 @@ test("shutdown ends the process gracefully; key=value metadata; ipconfig0 loopba
     assert.match(sd.body.data, /:qmshutdown:100:/);
     assert.is((await waitTask(em, "pve1", sd.body.data)).exitstatus, "OK");
     assert.is((await call(em, "GET", "/nodes/pve1/qemu/100/status/current")).body.data.status, "stopped");
+  });
+});
+
+test("a guest that dies or hangs leaves its VM running at the API, only its service stops answering; reset boots it again; shutdown of a hung guest times out", async () => {
+  await withEmulator(async (em) => {
+    await cloneAndWait(em, 100, "web-1", { description: JSON.stringify({ farm: "shop", role: "web", vm: "web-1" }) });
+    await waitTask(em, "pve1", (await call(em, "POST", "/nodes/pve1/qemu/100/status/start")).body.data);
+    const address = await waitAddress(em, "pve1", 100);
+    assert.is((await waitHttp(address, VM_PORT)).body.vm, "web-1");
+    const vm = em.state.vms.get(100)!;
+    const atApi = async () => {
+      const current = (await call(em, "GET", "/nodes/pve1/qemu/100/status/current")).body.data;
+      const listed = (await call(em, "GET", "/cluster/resources", { query: { type: "vm" } })).body.data.find((r: any) => r.vmid === 100);
+      const agent = await call(em, "GET", "/nodes/pve1/qemu/100/agent/network-get-interfaces");
+      return [current.status, current.qmpstatus, listed.status, agent.status];
+    };
+    const answers = () => request(`http://${address}:${VM_PORT}/x`, { headersTimeout: 300, bodyTimeout: 300 }).then((r) => r.body.json().then(() => true), () => false);
+
+    // Killed: the process is gone, the VM is not.
+    const first = vm.proc!;
+    assert.ok(em.outside.signalGuest(100, "SIGKILL"));
+    await first.exit;
+    assert.equal(await atApi(), ["running", "running", "running", 200], "a dead guest's VM runs on, its agent answers");
+    assert.not.ok(await answers(), "a dead guest does not answer");
+    const twice = await call(em, "POST", "/nodes/pve1/qemu/100/status/start");
+    assert.is((await waitTask(em, "pve1", twice.body.data)).exitstatus, "VM 100 already running");
+
+    // Reset: the VM stays up, its guest boots again (a new process).
+    const reset = await call(em, "POST", "/nodes/pve1/qemu/100/status/reset");
+    assert.match(reset.body.data, /:qmreset:100:root@pam:$/);
+    assert.is((await waitTask(em, "pve1", reset.body.data)).exitstatus, "OK");
+    assert.is.not(vm.proc, first);
+    assert.is((await waitHttp(address, VM_PORT)).body.vm, "web-1");
+
+    // Hung: alive but silent; a graceful shutdown times out, a forced one ends it.
+    assert.ok(em.outside.signalGuest(100, "SIGSTOP"));
+    assert.equal(await atApi(), ["running", "running", "running", 200], "a hung guest's VM runs on");
+    assert.not.ok(await answers(), "a hung guest does not answer");
+    const polite = await call(em, "POST", "/nodes/pve1/qemu/100/status/shutdown", { form: { timeout: 1 } });
+    assert.is((await waitTask(em, "pve1", polite.body.data)).exitstatus, "VM quit/powerdown failed - got timeout");
+    assert.is((await atApi())[0], "running");
+    const forced = await call(em, "POST", "/nodes/pve1/qemu/100/status/shutdown", { form: { timeout: 1, forceStop: 1 } });
+    assert.is((await waitTask(em, "pve1", forced.body.data)).exitstatus, "WARNINGS: 1");
+    const log = (await call(em, "GET", `/nodes/pve1/tasks/${encodeURIComponent(forced.body.data)}/log`)).body.data;
+    assert.ok(log.some((l: any) => l.t === "VM still running - terminating now with SIGKILL"));
+    assert.is((await call(em, "GET", "/nodes/pve1/qemu/100/status/current")).body.data.status, "stopped");
+    assert.is(vm.proc, null);
+    assert.not.ok(em.outside.signalGuest(100, "SIGCONT"), "no guest runs in a stopped VM");
+    const resetStopped = await call(em, "POST", "/nodes/pve1/qemu/100/status/reset");
+    assert.is((await waitTask(em, "pve1", resetStopped.body.data)).exitstatus, "VM 100 not running");
+  });
+});
+
+test("outside the API: `qm stop` on the node (a task by root@pam) and QEMU dying (no task) stop the VM at the hypervisor", async () => {
+  await withEmulator(async (em) => {
+    await cloneAndWait(em, 100, "web-1");
+    const running = async () => (await call(em, "GET", "/nodes/pve1/qemu/100/status/current")).body.data.status;
+    await waitTask(em, "pve1", (await call(em, "POST", "/nodes/pve1/qemu/100/status/start")).body.data);
+    assert.is(await em.outside.qmStop(100), "OK");
+    assert.is(await running(), "stopped");
+    const tasks = (await call(em, "GET", "/nodes/pve1/tasks", { query: { vmid: 100 } })).body.data;
+    assert.equal([tasks[0].type, tasks[0].user, tasks[0].status], ["qmstop", "root@pam", "OK"]);
+
+    await waitTask(em, "pve1", (await call(em, "POST", "/nodes/pve1/qemu/100/status/start")).body.data);
+    const before = em.state.tasks.size;
+    const guest = em.state.vms.get(100)!.proc!;
+    await em.outside.qemuDied(100);
+    assert.is(await running(), "stopped");
+    assert.ok(guest.exited, "its guest went with it");
+    assert.is(em.state.tasks.size, before, "no task tells of it");
   });
 });
 

@@ -3,7 +3,8 @@
 // "N passed, N failed".
 
 import { execFileSync, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -41,10 +42,12 @@ let fileIndex = 0;
 for (const file of files) {
   const started = Date.now();
   const owner = `test-${process.pid}-${++fileIndex}`;
+  // Each file records farms in a home of its own, never the user's.
+  const home = mkdtempSync(path.join(os.tmpdir(), "farmhand-test-home-"));
   const child = spawn(process.execPath, [path.join(here, file)], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
-    env: { ...process.env, FARMHAND_OWNER: owner },
+    env: { ...process.env, FARMHAND_OWNER: owner, FARMHAND_HOME: home },
   });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
@@ -83,6 +86,7 @@ for (const file of files) {
     }
     fileFailed = Math.max(fileFailed, 1);
   }
+  rmSync(home, { recursive: true, force: true });
   if (code !== 0 && fileFailed === 0) fileFailed = 1;
   if (total === 0) fileFailed = Math.max(fileFailed, 1);
   if (skipped > 0) {

@@ -16,8 +16,8 @@ export interface VmSpec {
   readonly image: string;
   /** Import name -> base URL of the endpoint it is wired to. */
   readonly imports: Readonly<Record<string, string>>;
-  /** Image-specific settings (a balancer's policy and admin token, say); passed as FARMHAND_SETTINGS JSON. */
-  readonly settings?: Readonly<Record<string, string>>;
+  /** Image-specific settings, as JSON (a balancer's contract, policy and pools); passed as FARMHAND_SETTINGS. */
+  readonly settings?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -48,13 +48,22 @@ export type DriverEvent =
   /** The VM died without being asked to; `output` is the tail of what it printed. */
   | { readonly type: "vm-failed"; readonly id: string; readonly reason: string; readonly output: string };
 
+export interface StopOptions {
+  readonly force?: boolean;
+}
+
 export interface Driver {
   readonly name: string;
   /** Allocates a VM (not started). */
   create(spec: VmSpec): Promise<VmRecord>;
   /** Starts it and resolves once it serves (its address is known and it answers). */
   start(id: string): Promise<VmRecord>;
-  stop(id: string): Promise<void>;
+  /**
+   * Stops it: gracefully (the guest is asked to shut down, and forced after a grace period), or with
+   * `force` at once, as for a guest that no longer answers (a hung service gains nothing from the
+   * wait).
+   */
+  stop(id: string, options?: StopOptions): Promise<void>;
   /**
    * Wires a VM that is not running to `imports` (they reach it at its next start): the same VM, id
    * and address, which is what `rewire` wants. A running VM is refused (VmRunningError).
@@ -82,13 +91,17 @@ export interface Driver {
 /** Time as the Farm sees it: real for real drivers, virtual in simulation. */
 export interface Clock {
   now(): number;
-  /** Resolves after `ms`, or as soon as `signal` aborts (so a farm that closes leaves no timer behind). */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves after `ms`, or as soon as `signal` aborts (so a farm that closes leaves no timer
+   * behind). A `background` wait (the reconciler's periodic passes) does not keep the process alive
+   * by itself: how long a program runs is its own business (the CLI's controller stays until Ctrl-C).
+   */
+  sleep(ms: number, signal?: AbortSignal, background?: boolean): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
+  sleep: (ms, signal, background = false) =>
     new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();
       const done = () => {
@@ -97,6 +110,7 @@ export const systemClock: Clock = {
         resolve();
       };
       const timer = setTimeout(done, ms);
+      if (background) timer.unref();
       signal?.addEventListener("abort", done, { once: true });
     }),
 };

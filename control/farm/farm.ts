@@ -3,13 +3,24 @@
 
 import type { AnyContract, AnyEndpoint, AnyRole, Contract, Endpoint, ImportsOf, Operations, ProvidedOf } from "../contracts/index.ts";
 
-/** A running VM of a role: its identity and the endpoints it provides, by name. */
-export type Vm<R extends AnyRole> = {
+declare const vmBrand: unique symbol;
+
+/**
+ * Any VM handle a farm gave out, of whatever role. Branded, so a handle cannot be written by hand
+ * (the farm refuses one at run time too); its endpoints are typed by Vm<R>.
+ */
+export interface AnyVm {
+  /** Never present at run time: marks a handle that a farm made. */
+  readonly [vmBrand]: string;
   readonly id: string;
   readonly name: string;
-  readonly role: R;
+  readonly role: AnyRole;
+  /** Where it serves now (a handle follows its VM when it moves). */
   readonly address: { readonly host: string; readonly port: number };
-} & ProvidedOf<R>;
+}
+
+/** A running VM of a role: its identity and the endpoints it provides, by name. */
+export type Vm<R extends AnyRole> = AnyVm & { readonly [vmBrand]: R["name"]; readonly role: R } & ProvidedOf<R>;
 
 export type BalancePolicy = "round-robin" | "least-request" | "consistent-hash" | "random";
 
@@ -127,7 +138,7 @@ export interface Farm {
    * when that fails, replaced by a VM of the same name) with backoff, and rejoins its balancers; VMs
    * and routers that import it directly follow a replacement to its new address.
    */
-  heal<R extends AnyRole>(vms: readonly Vm<R>[]): void;
+  heal(vms: readonly AnyVm[]): void;
   /** Typed stream of what happens in the farm. */
   on(listener: (event: FarmEvent) => void): () => void;
   /** Stops and destroys everything this farm created. */

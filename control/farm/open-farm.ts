@@ -16,6 +16,12 @@ import { fileSecrets, type FarmSecrets } from "../state/secrets.ts";
 import type { Farm } from "./farm.ts";
 
 export interface FarmOptions extends ReconcilerOptions {
+  /**
+   * Probe VMs for liveness and compare the farm with the model now and then, from the start (the
+   * default); false for a farm opened only to look at or remove (status, down), which acts on
+   * driver events alone until watch() is called.
+   */
+  readonly watch?: boolean;
   /** Labels every VM, so a later controller finds them (default "default"). */
   readonly name?: string;
   readonly clock?: Clock;
@@ -64,9 +70,11 @@ export async function openFarm(driver: Driver, options: FarmOptions = {}): Promi
 }
 
 /** A farm on the given ports (a simulation's, or a test's). */
-export function farmOnPorts(name: string, ports: FarmPorts, options: ReconcilerOptions = {}): FarmHandle {
+export function farmOnPorts(name: string, ports: FarmPorts, options: ReconcilerOptions & { readonly watch?: boolean } = {}): FarmHandle {
   const model = new FarmModel(name);
-  return new ControlledFarm(model, new Reconciler(model, ports, options), ports);
+  const farm = new ControlledFarm(model, new Reconciler(model, ports, options), ports);
+  if (options.watch !== false) farm.watch();
+  return farm;
 }
 
 class ControlledFarm extends RecordingFarm implements FarmHandle {

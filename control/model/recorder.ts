@@ -17,10 +17,11 @@ import {
   type PartContracts,
   type RoutedContract,
   type SameContract,
+  type AnyVm,
   type Vm,
 } from "../farm/farm.ts";
 import { formatHostPort, type HostPort } from "../../native-free-core/net/address.ts";
-import { INTERMEDIARY_ENDPOINT, type EndpointRef, type FarmModel, type IntermediaryNode, type VmNode } from "./farm-model.ts";
+import { FarmModel, INTERMEDIARY_ENDPOINT, type EndpointRef, type IntermediaryNode, type VmNode } from "./farm-model.ts";
 
 /** What makes a recorded farm real: the reconciler, or nothing at all for a plan. */
 export interface Realizer {
@@ -36,6 +37,11 @@ export interface Realizer {
 }
 
 const PREFIX = /^\/[A-Za-z0-9._~\-/]*$/;
+
+/** A farm that only records: what `graph`, `plan` and `check` run a script against. Nothing is made. */
+export function planFarm(name = "default"): RecordingFarm {
+  return new RecordingFarm(new FarmModel(name), null);
+}
 
 export class RecordingFarm implements Farm {
   readonly name: string;
@@ -157,7 +163,7 @@ export class RecordingFarm implements Farm {
     return vm;
   }
 
-  heal<R extends AnyRole>(vms: readonly Vm<R>[]): void {
+  heal(vms: readonly AnyVm[]): void {
     vms.forEach((vm, i) => this.model.setHeal(this.#vmName(vm, `heal: vms[${i}]`), true));
   }
 

@@ -223,9 +223,10 @@ export class Reconciler implements Realizer, Whereabouts {
           await this.#guard(node, record);
         } else {
           if (chosen.state === "running" || chosen.state === "starting") {
-            // It leaves the pools it is in before it stops.
+            // It leaves the pools it is in before it stops. A VM being healed is one that failed
+            // (or stopped answering): a graceful shutdown would only wait for a guest that is gone.
             if (previous !== undefined) await this.#syncPoolsUsing(name);
-            await driver.stop(chosen.id);
+            await driver.stop(chosen.id, { force: mode === "restart" });
           }
           if (!sameImports(chosen.spec.imports, spec.imports)) await driver.reconfigure(chosen.id, spec.imports);
           record = await driver.start(chosen.id);
@@ -470,7 +471,7 @@ export class Reconciler implements Realizer, Whereabouts {
 
   async #every(ms: number, work: () => Promise<void>): Promise<void> {
     while (!this.#closed) {
-      await this.#ports.clock.sleep(ms, this.#stop.signal);
+      await this.#ports.clock.sleep(ms, this.#stop.signal, true);
       if (this.#closed) return;
       await work().catch(() => {});
     }

@@ -3,7 +3,7 @@
 // pool drains and goes, one added is active at once.
 
 import type { AdminPool, BalancerAdmin } from "../../native-free-core/admin/client.ts";
-import { AdminCallError } from "../../native-free-core/admin/client.ts";
+import { AdminCallError } from "../../native-free-core/errors.ts";
 import type { BackendSpec } from "../../native-free-core/config.ts";
 import { formatHostPort, type HostPort } from "../../native-free-core/net/address.ts";
 import { readBalancerSettings } from "../images/balancer/settings.ts";

@@ -1,5 +1,5 @@
 // The order-processing farm: payments and inventory, three order-service replicas behind a
-// least-request balancer (healed when one fails), and the web front end wired to the balancer.
+// least-request balancer, and the web front end wired to the balancer; every VM is healed.
 // `farmhand check` type-checks this against the roles; `farmhand up` runs it.
 
 import type { Farm } from "../../control/farm/farm.ts";
@@ -10,7 +10,8 @@ export default async function orderProcessing(farm: Farm) {
   const stock = await farm.vm(InventoryService, {});
   const orders = await farm.replicate(3, OrderService, { payments: pay.api, inventory: stock.api });
   const front = await farm.balance(orders.map((o) => o.api), { policy: "least-request" });
-  farm.heal(orders);
   const web = await farm.vm(WebFrontend, { orders: front });
+  // Every VM is kept alive: a payments VM that failed for good would fail every checkout.
+  farm.heal([pay, stock, ...orders, web]);
   return { site: web.site, orders: front };
 }

@@ -4,6 +4,7 @@
 
 import { request } from "undici";
 import type { BackendSpec } from "../config.ts";
+import { AdminCallError } from "../errors.ts";
 import type { BackendStatus, PoolStatus, WorkerStatus } from "../status.ts";
 
 /** A pool as the admin API shows it (shared-memory slots stay inside the balancer). */
@@ -33,20 +34,6 @@ export interface AdminClientOptions {
   readonly token: string | null;
   /** Each call's deadline for the response head and body. Default 5 000 ms. */
   readonly timeoutMs?: number;
-}
-
-/** A refused or failed admin call: the HTTP status (0 when none came) and the server's error code. */
-export class AdminCallError extends Error {
-  readonly code = "FARMHAND_ADMIN_CALL_FAILED";
-  readonly status: number;
-  /** The admin API's own error code (FARMHAND_ADMIN_*, FARMHAND_CONFIG_INVALID...), when it sent one. */
-  readonly reason: string | null;
-  constructor(call: string, status: number, reason: string | null, detail: string) {
-    super(`${call}: ${status === 0 ? detail : `HTTP ${status}${reason === null ? "" : ` ${reason}`}: ${detail}`}`);
-    this.name = "AdminCallError";
-    this.status = status;
-    this.reason = reason;
-  }
 }
 
 /** A client for the admin API at `baseUrl` ("http://127.0.1.5:9901"). */

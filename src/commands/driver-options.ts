@@ -1,7 +1,7 @@
 // How farm commands choose their driver, in words and in errors: kept apart from drivers.ts so the
 // command line can print its help and classify errors without loading any driver.
 
-export const DRIVER_HELP = `drivers: --driver local (default; --state DIR) or --driver proxmox, configured by
+export const DRIVER_HELP = `drivers: --driver local (the default: VMs are processes on 127.0.x.y) or --driver proxmox, configured by
   FARMHAND_PVE_URL      the API address, e.g. https://HOST:8006
   FARMHAND_PVE_TOKEN    USER@REALM!TOKENID=SECRET   (or FARMHAND_PVE_USER and FARMHAND_PVE_PASSWORD)
   FARMHAND_PVE_CA       a CA certificate file to trust, or FARMHAND_PVE_FINGERPRINT (SHA-256 of the certificate)

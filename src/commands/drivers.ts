@@ -5,19 +5,13 @@ import { readFileSync } from "node:fs";
 import type { Driver } from "../../control/drivers/driver.ts";
 import { localDriver } from "../../control/drivers/local/index.ts";
 import { proxmoxDriver, type ProxmoxAuth } from "../../control/drivers/proxmox/index.ts";
+import { localStateDir } from "../../control/state/home.ts";
+import type { DriverChoice } from "../../control/state/farm-records.ts";
 import { DriverChoiceError } from "./driver-options.ts";
 
-export interface DriverChoice {
-  readonly driver?: string;
-  readonly stateDir?: string;
-  /** JSON file: image (folder name or path) -> template VMID or name. */
-  readonly templates?: string;
-}
-
-export function chooseDriver(choice: DriverChoice, env: NodeJS.ProcessEnv = process.env): Driver {
-  const kind = choice.driver ?? "local";
-  if (kind === "local") return localDriver({ stateDir: choice.stateDir });
-  if (kind !== "proxmox") throw new DriverChoiceError(`--driver: expected "local" or "proxmox" (got ${JSON.stringify(kind)})`);
+/** The driver a farm is on: local VMs recorded under the farmhand home, or a Proxmox VE cluster from the environment. */
+export function chooseDriver(choice: DriverChoice, home: string, env: NodeJS.ProcessEnv = process.env): Driver {
+  if (choice.kind === "local") return localDriver({ stateDir: localStateDir(home) });
   const rawUrl = required(env, "FARMHAND_PVE_URL");
   let url: URL;
   try {

@@ -1,13 +1,14 @@
 // `farmhand graph SCRIPT [--out FILE.svg] [--mermaid]`: draws the farm a script would build, without
 // building it. The script is type-checked first (a mis-wired one is refused with tsc's messages), then
-// run against the plan farm (control/farm/plan.ts), which records VMs, intermediaries and wiring and
-// creates nothing. The SVG goes to --out, by default next to the script (farm.ts -> farm.svg). The
+// run against a farm that only records (control/model/recorder.ts): the model of VMs, intermediaries
+// and wiring, from which the graph is drawn (control/graph/from-model.ts); nothing is created. The SVG goes to --out, by default next to the script (farm.ts -> farm.svg). The
 // Mermaid flowchart goes to stdout with --mermaid only; without it stdout stays empty and the
 // progress lines go to stderr, as for the other farm commands.
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { planFarm } from "../../control/farm/plan.ts";
+import { graphOf } from "../../control/graph/from-model.ts";
+import { planFarm } from "../../control/model/recorder.ts";
 import { checkScript, farmNameFor, loadScript } from "../../control/farm/script.ts";
 import type { FarmGraph } from "../../control/graph/graph.ts";
 import { toMermaid } from "../../control/graph/mermaid.ts";
@@ -55,7 +56,7 @@ export async function graphScript(script: string, options: GraphCommandOptions =
     stderr(`farmhand graph: ${script} failed while planning: ${(error as Error).message}\n`);
     return { code: 1, graph: null, svgPath: null };
   }
-  const graph = farm.graph();
+  const graph = graphOf(farm.model);
   const parsed = path.parse(path.resolve(script));
   const svgPath = path.resolve(options.out ?? path.join(parsed.dir, `${parsed.name}.svg`));
   mkdirSync(path.dirname(svgPath), { recursive: true });

@@ -1,9 +1,9 @@
-// `farmhand pve-emulator`: the Proxmox VE API emulator (test/proxmox-emulator) on 127.0.0.1, with
-// templates made from image folders, until Ctrl-C; every emulated VM process is killed on exit.
+// `farmhand pve-emulator`: the Proxmox VE API emulator (control/drivers/proxmox/emulator) on
+// 127.0.0.1, with templates made from image folders, until Ctrl-C; every guest process is killed on exit.
 
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startEmulator, type EmulatorTemplate } from "../../test/proxmox-emulator/index.ts";
+import { startEmulator, type EmulatorTemplate } from "../../control/drivers/proxmox/emulator/index.ts";
 
 const USAGE = `usage: farmhand pve-emulator [--port N] [--nodes pve1,pve2] [--template NAME=DIR]... [--first-vmid 9000]
                              [--task-delay MS] [--boot-delay MS] [--tls]

@@ -4,9 +4,22 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { findVmPids, signalGroup } from "../../control/drivers/local/proc.ts";
-import type { Deployed } from "./farm.ts";
-import { renderStatus } from "./farm.ts";
+import type { Driver } from "../../control/drivers/driver.ts";
+import type { LocalDriver } from "../../control/drivers/local/index.ts";
+import type { FarmEvent } from "../../control/farm/farm.ts";
+import type { FarmHandle } from "../../control/farm/open-farm.ts";
+import type { ScriptResult } from "../../control/farm/script.ts";
+import { renderStatus } from "./farm-common.ts";
+
+/** A farm deployed in this process, on the local driver: what the tour drives load at and kills a VM of. */
+export interface TourFarm {
+  readonly name: string;
+  readonly driver: Driver;
+  readonly farm: FarmHandle;
+  readonly result: ScriptResult;
+  /** Every event so far, and those to come. */
+  readonly events: readonly FarmEvent[];
+}
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const AUTOCANNON = path.join(root, "node_modules/autocannon/autocannon.js");
@@ -18,7 +31,7 @@ interface LoadFigures {
   readonly rps: number;
 }
 
-export async function runTour(deployed: Deployed): Promise<number> {
+export async function runTour(deployed: TourFarm): Promise<number> {
   const orders = deployed.result?.orders;
   if (orders === undefined) {
     process.stderr.write("tour: the farm script must return { orders: <the orders endpoint> }\n");
@@ -36,7 +49,7 @@ export async function runTour(deployed: Deployed): Promise<number> {
   const during = load(url, 6);
   await new Promise((r) => setTimeout(r, 1000));
   const killedAt = Date.now();
-  for (const pid of findVmPids(record.id)) signalGroup(pid, "SIGKILL");
+  (deployed.driver as LocalDriver).signal(record.id, "SIGKILL");
   const healed = await waitUntil(() => deployed.events.some((e) => e.type === "vm-healed" && e.vm === victim.name), 30_000);
   const recovery = Date.now() - killedAt;
   const duringFigures = await during;

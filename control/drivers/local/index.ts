@@ -13,10 +13,11 @@ import module from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { LocalVmCleanupError, LocalVmStartError, VmRunningError } from "../../errors.ts";
-import type { Driver, DriverEvent, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
+import type { Driver, DriverEvent, StopOptions, VmLabels, VmRecord, VmSpec, VmState } from "../driver.ts";
 import { DriverEvents } from "../events.ts";
 import { KeyedSerializer } from "../serialize.ts";
 import { readManifest } from "./manifest.ts";
+import { guestConfig, writeGuestEnv } from "../../guest/contract.ts";
 import { findVmPids, isVmProcess, signalGroup, vmGroupAlive, vmGroups, vmIdentity } from "./proc.ts";
 import { isValidId, labelsFromId, newId, printable, StateDir, type StoredVm } from "./state.ts";
 
@@ -56,7 +57,15 @@ interface Child {
 
 const ERROR_TAIL_BYTES = 4096;
 
-export function localDriver(options: LocalDriverOptions = {}): Driver {
+/**
+ * The local driver, and one thing only it can do: send a VM's processes a signal, as a crash, an
+ * OOM kill or a hang would (SIGKILL, SIGSTOP): what the tour and the liveness tests do to a VM.
+ */
+export interface LocalDriver extends Driver {
+  signal(id: string, signal: NodeJS.Signals): void;
+}
+
+export function localDriver(options: LocalDriverOptions = {}): LocalDriver {
   const store = new StateDir(options.stateDir ?? path.join(process.cwd(), ".farmhand", "local"), options.addressDir);
   const port = options.port ?? 8080;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`local driver: port must be 1..65535, got ${port}`);
@@ -162,16 +171,17 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
    * Ends the VM's process groups (the recorded one, and any other its processes are found in):
    * SIGTERM, then SIGKILL after the grace period. Returns the VM's processes still alive after that.
    */
-  const terminate = async (id: string, pid: number | null, own: Child | undefined): Promise<number[]> => {
+  const terminate = async (id: string, pid: number | null, own: Child | undefined, force = false): Promise<number[]> => {
     const groups = [...new Set([...(pid !== null ? [pid] : []), ...vmGroups(id)])];
     const alive = () => groups.some((g) => vmGroupAlive(g, id)) || (own !== undefined && !own.done);
     if (!alive()) return [];
-    for (const g of groups) if (vmGroupAlive(g, id)) signalGroup(g, "SIGTERM");
-    if (own !== undefined && !own.done && own.pid > 1) signalGroup(own.pid, "SIGTERM");
+    const first = force ? "SIGKILL" : "SIGTERM";
+    for (const g of groups) if (vmGroupAlive(g, id)) signalGroup(g, first);
+    if (own !== undefined && !own.done && own.pid > 1) signalGroup(own.pid, first);
     const until = async (deadline: number) => {
       while (alive() && Date.now() < deadline) await sleep(25);
     };
-    await until(Date.now() + stopGraceMs);
+    await until(Date.now() + (force ? 0 : stopGraceMs));
     if (alive()) {
       for (const g of groups) signalGroup(g, "SIGKILL");
       await until(Date.now() + 5_000);
@@ -193,13 +203,8 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
   const childEnv = (vm: StoredVm): NodeJS.ProcessEnv => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("FARMHAND_")) env[k] = v;
-    env.FARMHAND_LISTEN = `${vm.address.host}:${vm.address.port}`;
-    env.FARMHAND_VM = vm.spec.labels.vm;
-    env.FARMHAND_ROLE = vm.spec.labels.role;
-    env.FARMHAND_FARM = vm.spec.labels.farm;
-    env.FARMHAND_IMPORTS = JSON.stringify(vm.spec.imports);
-    env.FARMHAND_SETTINGS = JSON.stringify(vm.spec.settings ?? {});
-    env.FARMHAND_VM_ID = vm.id;
+    // The guest contract (control/guest/contract.ts); FARMHAND_VM_ID is also how proc.ts knows the VM's processes.
+    Object.assign(env, writeGuestEnv(guestConfig(vm.spec, vm)));
     if (process.env.FARMHAND_OWNER !== undefined) env.FARMHAND_OWNER = process.env.FARMHAND_OWNER;
     // VMs share Node's compile cache (the controller's, or Node's usual place): a VM started again,
     // as heal does, skips type stripping (a service starts in about half the time, with less memory).
@@ -346,7 +351,7 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
   };
 
   /** Ends the VM's processes (if any): whether it was running, and the processes that would not end. */
-  const halt = async (vm: StoredVm): Promise<{ wasRunning: boolean; survivors: number[] }> => {
+  const halt = async (vm: StoredVm, force = false): Promise<{ wasRunning: boolean; survivors: number[] }> => {
     const state = liveState(vm);
     const own = children.get(vm.id);
     const alive = state === "running" || state === "starting" || (own !== undefined && !own.done);
@@ -354,7 +359,7 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
     if (own !== undefined) own.phase = "stopping";
     adopted.delete(vm.id);
     await update(vm.id, { stopRequested: true });
-    const survivors = await terminate(vm.id, vm.pid, own);
+    const survivors = await terminate(vm.id, vm.pid, own, force);
     if (survivors.length === 0) children.delete(vm.id);
     return { wasRunning: alive, survivors };
   };
@@ -414,11 +419,11 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
       return serialize(id, () => startLocked(id));
     },
 
-    stop(id: string): Promise<void> {
+    stop(id: string, options: StopOptions = {}): Promise<void> {
       return serialize(id, async () => {
         const vm = await store.read(id);
         if (vm === null) throw unknown(id);
-        const { wasRunning, survivors } = await halt(vm);
+        const { wasRunning, survivors } = await halt(vm, options.force === true);
         if (survivors.length > 0) throw new Error(`local driver: VM ${vm.spec.labels.vm} (${id}): ${survived(survivors)}`);
         const cur = await store.read(id);
         if (cur === null) return;
@@ -493,6 +498,11 @@ export function localDriver(options: LocalDriverOptions = {}): Driver {
       clearInterval(timer);
       children.clear();
       adopted.clear();
+    },
+
+    signal(id: string, signal: NodeJS.Signals): void {
+      if (!isValidId(id)) return;
+      for (const pid of findVmPids(id)) signalGroup(pid, signal);
     },
   };
 }

@@ -66,7 +66,7 @@ function recordProblem(raw: unknown, id: string): string | null {
   const checks: [boolean, string][] = [
     [raw.version === 1, "version"],
     [isObject(labels) && isName(labels.farm) && isName(labels.role) && isName(labels.vm), "spec.labels"],
-    [isObject(spec) && isName(spec.image) && isTable(spec.imports) && (spec.settings === undefined || isTable(spec.settings)), "spec"],
+    [isObject(spec) && isName(spec.image) && isTable(spec.imports) && (spec.settings === undefined || isObject(spec.settings)), "spec"],
     [isObject(manifest) && isName(manifest.name) && isName(manifest.entry) && isTable(manifest.provides) && isTable(manifest.requires), "manifest"],
     [isObject(address) && typeof address.host === "string" && /^127\.\d+\.\d+\.\d+$/.test(address.host) &&
       Number.isInteger(address.port) && (address.port as number) >= 1 && (address.port as number) <= 65535, "address"],

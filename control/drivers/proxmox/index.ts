@@ -512,6 +512,19 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
     return upid === null ? "" : taskLogTail(node, upid, 200);
   };
 
+  /**
+   * A VM this instance knows running that the cluster shows not running or gone, with no stop from this
+   * driver and no operation of it in flight, has failed: marked so at once, and reported once,
+   * whichever notices first (the poll, or a status or list that looks before it).
+   */
+  const noticeStopped = (id: string, k: Known, r: Resource | undefined): void => {
+    if (k.state !== "running" || k.stopRequested || serializer.busy(id)) return;
+    k.state = "failed";
+    k.address = null;
+    const reason = r === undefined ? "the VM disappeared from the cluster" : `the VM is ${r.status} without a stop from this driver`;
+    void output(id).catch(() => "").then((out) => emit({ type: "vm-failed", id, reason, output: out }));
+  };
+
   /** The record of a VM on the cluster (r), as this instance sees it. */
   const recordOf = async (r: Resource, spec: VmSpec): Promise<VmRecord> => {
     const id = String(r.vmid);
@@ -528,6 +541,7 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
       }
       state = k.address !== null && k.state === "running" ? "running" : "starting";
     } else if (r.status === "stopped") {
+      noticeStopped(id, k, r);
       state = k.state === "created" || k.state === "failed" ? k.state : "stopped";
       if (k.state === "running" || k.state === "starting") k.state = "stopped";
       k.address = null;
@@ -556,11 +570,13 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
     if (wasRunning) emit({ type: "vm-stopped", id });
   };
 
-  const stopVm = async (id: string, r: Resource): Promise<boolean> => {
+  /** A shutdown the guest is asked for, forced after shutdownMs; `force`: the hard stop at once (a hung guest ignores the ask). */
+  const stopVm = async (id: string, r: Resource, force = false): Promise<boolean> => {
     const k = remember(id, { node: r.node, stopRequested: true });
     if (r.status !== "running") return false;
     const base = `/nodes/${r.node}/qemu/${id}/status`;
     try {
+      if (force) throw new Error("forced");
       await runTask("POST", r.node, `${base}/shutdown`, { timeout: Math.max(1, Math.ceil(shutdownMs / 1000)) }, `shutting down VM ${id}`, shutdownMs + 10_000);
     } catch (err) {
       if (err instanceof ProxmoxPermissionError) throw err;
@@ -672,13 +688,8 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
     const all = await resources();
     const byId = new Map(all.map((r) => [String(r.vmid), r]));
     for (const [id, k] of known) {
-      if (k.state !== "running") continue;
       const r = byId.get(id);
-      if (r !== undefined && r.status === "running") continue;
-      if (serializer.busy(id) || k.stopRequested) continue;
-      k.state = "failed";
-      k.address = null;
-      emit({ type: "vm-failed", id, reason: r === undefined ? "the VM disappeared from the cluster" : `the VM is ${r.status} without a stop from this driver`, output: await output(id).catch(() => "") });
+      if (r === undefined || r.status !== "running") noticeStopped(id, k, r);
     }
   };
   const ensurePolling = () => {
@@ -695,11 +706,11 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
     name: "proxmox",
     create,
     start: (id) => serialize(id, () => start(id)),
-    stop: (id) =>
+    stop: (id, options = {}) =>
       serialize(id, async () => {
         const r = await find(id);
         if (r === null) throw new ProxmoxVmNotFoundError(id);
-        if (await stopVm(id, r)) emit({ type: "vm-stopped", id });
+        if (await stopVm(id, r, options.force === true)) emit({ type: "vm-stopped", id });
       }),
     reconfigure: (id, imports) =>
       serialize(id, async () => {

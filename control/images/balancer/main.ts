@@ -1,58 +1,48 @@
-// The balancer image: what runs in the VM that `farm.balance(...)` creates. It is native-free-core's
-// balancer with one HTTP listener on the VM's address (announcing the balanced contract at
-// /.well-known/farmhand) and its admin API on the port named in its settings, behind a token the
-// farm holds. Backends arrive as imports named "backend-N"; the farm changes them at run time through
-// the admin API. With a "routes" setting ([{prefix, backend}]) it is a router instead: each prefix
-// goes to its own pool of the one import it names, and the main pool stays empty (404s become 503s).
+// The balancer image: what runs in the VM that `farm.balance`, `route` and `failover` create. It is
+// native-free-core's balancer with one HTTP listener on the VM's address, announcing the balanced
+// contract at /.well-known/farmhand, and its admin API on the VM's admin port behind a token whose
+// SHA-256 is all the VM is told. Its pools start as its settings say; the farm keeps them current
+// through the admin API, and checks every backend actively, so a dead VM leaves the pools even
+// before the farm hears of it.
 
-import { startBalancer, type BackendSpec } from "../../../native-free-core/index.ts";
+import { startBalancer } from "../../../native-free-core/index.ts";
+import { parseHostPort } from "../../../native-free-core/net/address.ts";
+import { readBalancerSettings } from "./settings.ts";
 
-const listen = required("FARMHAND_LISTEN");
-const settings = JSON.parse(process.env.FARMHAND_SETTINGS ?? "{}") as Record<string, string>;
-const imports = JSON.parse(process.env.FARMHAND_IMPORTS ?? "{}") as Record<string, string>;
-const [host, portText] = splitHostPort(listen);
-const contract = setting("contract");
-const toBackend = (name: string, url: string): BackendSpec => {
-  const u = new URL(url);
-  return { address: u.hostname, port: Number(u.port), backup: settings[`${name}.backup`] === "true" };
-};
-const routes = JSON.parse(settings.routes ?? "[]") as { prefix: string; backend: string }[];
-const backends: BackendSpec[] = routes.length > 0
-  ? []
-  : Object.entries(imports).filter(([name]) => name.startsWith("backend-")).map(([name, url]) => toBackend(name, url));
-const routePools = routes.map((r, i) => {
-  const url = imports[r.backend];
-  if (url === undefined) {
-    process.stderr.write(`balancer: route ${r.prefix} names import ${r.backend}, which is not given\n`);
-    process.exit(2);
-  }
-  return { name: `route-${i}`, backends: [toBackend(r.backend, url)] };
-});
+/** Farm backends answer this themselves; a balancer checks it often, so a dead one leaves within seconds. */
+const HEALTH_CHECK = { path: "/.well-known/farmhand", intervalMs: 1000, timeoutMs: 800, rise: 1, fall: 2 };
+
+const listen = parseHostPort(process.env.FARMHAND_LISTEN ?? "");
+if (listen === null) fail(`FARMHAND_LISTEN must be host:port (got ${JSON.stringify(process.env.FARMHAND_LISTEN ?? "")})`);
+let settings: ReturnType<typeof readBalancerSettings>;
+try {
+  settings = readBalancerSettings(JSON.parse(process.env.FARMHAND_SETTINGS ?? "null"));
+} catch (error) {
+  fail(`FARMHAND_SETTINGS: ${(error as Error).message}`);
+}
 
 const balancer = await startBalancer({
-  workers: Number(settings.workers ?? "1"),
+  workers: 1,
   listeners: [{
     name: "front",
     protocol: "http",
-    address: host,
-    port: Number(portText),
+    address: listen!.host,
+    port: listen!.port,
     pool: "main",
-    contract,
-    routes: routes.map((r, i) => ({ prefix: r.prefix, pool: `route-${i}` })),
+    contract: settings!.contract,
+    routes: settings!.routes,
   }],
-  pools: [
-    { name: "main", policy: settings.policy ?? "round-robin", backends, outlierDetection: { consecutiveConnectFailures: 2, baseEjectionMs: 2000 } },
-    ...routePools,
-  ],
-  // The digest is preferred: then the token itself is never in this VM's settings.
-  admin: {
-    address: host,
-    port: Number(setting("adminPort")),
-    ...(settings.adminTokenSha256 !== undefined ? { tokenSha256: settings.adminTokenSha256 } : { token: setting("adminToken") }),
-  },
+  pools: settings!.pools.map((p) => ({
+    name: p.name,
+    policy: settings!.policy,
+    backends: p.backends,
+    healthCheck: HEALTH_CHECK,
+    outlierDetection: { consecutiveConnectFailures: 2, baseEjectionMs: 2000 },
+  })),
+  admin: { address: listen!.host, port: settings!.admin.port, tokenSha256: settings!.admin.tokenSha256 },
   drainTimeoutMs: 5000,
 });
-process.stdout.write(`balancer for ${contract} on ${listen}, admin ${balancer.adminUrl}\n`);
+process.stdout.write(`${new Date().toISOString()} balancer for ${settings!.contract} on ${process.env.FARMHAND_LISTEN}, admin ${balancer.adminUrl}\n`);
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {
@@ -60,25 +50,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-function required(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === "") {
-    process.stderr.write(`balancer: environment variable ${name} is required\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function setting(name: string): string {
-  const value = settings[name];
-  if (value === undefined) {
-    process.stderr.write(`balancer: setting ${JSON.stringify(name)} is required in FARMHAND_SETTINGS\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function splitHostPort(text: string): [string, string] {
-  const i = text.lastIndexOf(":");
-  return [text.slice(0, i).replace(/^\[|\]$/g, ""), text.slice(i + 1)];
+function fail(message: string): never {
+  process.stderr.write(`balancer: ${message}\n`);
+  process.exit(2);
 }

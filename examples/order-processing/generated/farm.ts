@@ -10,7 +10,8 @@ export default async function orderProcessing(farm: Farm) {
   const stock = await farm.vm(Inventory, {});
   const orders = await farm.replicate(3, Orders, { payments: pay.api, inventory: stock.api });
   const front = await farm.balance(orders.map((o) => o.api), { policy: "least-request" });
-  farm.heal(orders);
   const web = await farm.vm(Web, { orders: front });
+  // Every VM is kept alive: a payments VM that failed for good would fail every checkout.
+  farm.heal([pay, stock, ...orders, web]);
   return { site: web.site, orders: front };
 }

@@ -1,7 +1,7 @@
 // InventoryService: stock per item, in memory, seeded at start.
 
+import { HttpError, service, start } from "farmhand/service";
 import { InventoryService } from "../roles.ts";
-import { HttpError, service, start } from "../kit.ts";
 
 const stock = new Map<string, number>([
   ["widget", 100],

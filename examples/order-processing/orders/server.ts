@@ -2,9 +2,9 @@
 // Every answer carries `x-served-by: <vm>` (the kit adds it), so a balancer's spread is visible.
 
 import type { Static } from "typebox";
+import { HttpError, reply, service, start } from "farmhand/service";
 import type { Order } from "../contracts.ts";
 import { OrderService } from "../roles.ts";
-import { HttpError, reply, service, start } from "../kit.ts";
 
 /** Unit prices in cents. */
 const PRICES: Readonly<Record<string, number>> = { widget: 250, gadget: 1299, gizmo: 4999, doohickey: 75 };

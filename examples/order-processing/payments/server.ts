@@ -1,7 +1,7 @@
 // PaymentService: approves charges under a limit, declines the rest. Keeps nothing but a counter.
 
+import { service, start } from "farmhand/service";
 import { PaymentService } from "../roles.ts";
-import { service, start } from "../kit.ts";
 
 /** Charges of this many cents or more are declined (PAYMENT_LIMIT_CENTS overrides; default $100.00). */
 const LIMIT = Number(process.env.PAYMENT_LIMIT_CENTS ?? 10_000);

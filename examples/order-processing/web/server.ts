@@ -1,7 +1,7 @@
 // WebFrontend: a tiny HTML page, and POST /checkout (form or JSON) which places the order with orders.
 
+import { DependencyError, HttpError, reply, service, start } from "farmhand/service";
 import { WebFrontend } from "../roles.ts";
-import { DependencyError, HttpError, reply, service, start } from "../kit.ts";
 
 const svc = service(WebFrontend);
 

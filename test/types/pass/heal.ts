@@ -1,6 +1,6 @@
-// heal: replicas of one role, one call per role (a heal group is one role: see fail/heal-mixed-roles.ts).
+// heal: any VMs the farm made, of one role or several (each role backs off on its own).
 
-import type { Vm } from "../../../control/farm/farm.ts";
+import type { AnyVm, Vm } from "../../../control/farm/farm.ts";
 import { farm, InventoryService, OrderService, PaymentService } from "../fixtures.ts";
 
 const pays = await farm.replicate(2, PaymentService, {});
@@ -14,3 +14,7 @@ farm.heal(orders);
 const group: readonly Vm<typeof OrderService>[] = orders.slice(1);
 farm.heal(group);
 farm.heal([]);
+// Several roles in one call.
+farm.heal([inv, ...pays, ...orders]);
+const everything: AnyVm[] = [inv, ...orders];
+farm.heal(everything);
