@@ -64,12 +64,15 @@ export class WiringError extends FarmError {
   readonly code = "FARMHAND_WIRING";
   readonly node: string;
   readonly field: string;
+  /** What is wrong with it ("wants payments@1"). */
+  readonly problem: string;
   readonly got: unknown;
   constructor(node: string, field: string, problem: string, got: unknown) {
     super(`${node}: ${field}: ${problem}${got === undefined ? "" : ` (got ${describe(got)})`}`);
     this.name = "WiringError";
     this.node = node;
     this.field = field;
+    this.problem = problem;
     this.got = got;
   }
 }

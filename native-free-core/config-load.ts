@@ -16,17 +16,26 @@ import type {
   HashKey,
   HealthCheckOptions,
   HttpLimits,
+  JsonSchema,
   ListenerConfig,
+  OperationSpec,
   OutlierDetectionOptions,
   PolicyName,
   PoolConfig,
   Protocol,
   ProxyConfig,
   UpstreamOptions,
+  ValidationConfig,
+  ValidationPoolOptions,
 } from "./config.ts";
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_HEALTH_CHECK,
+  DEFAULT_INLINE_BODY_BYTES,
+  DEFAULT_MAX_VALIDATED_BODY_BYTES,
+  DEFAULT_VALIDATION_POOL,
+  MAX_VALIDATED_LISTENERS,
+  MAX_VALIDATED_OPERATIONS,
   DEFAULT_HTTP_LIMITS,
   DEFAULT_OUTLIER_DETECTION,
   DEFAULT_UPSTREAM,
@@ -65,7 +74,8 @@ export function normalizeConfig(raw: unknown, file: string): ProxyConfig {
   const listeners = listenerList(ctx, "listeners", get(o, "listeners"), pools);
   const http = httpLimits(ctx, "http", get(o, "http"));
   const admin = adminConfig(ctx, "admin", get(o, "admin"), listeners);
-  return deepFreeze({ workers, drainTimeoutMs, listeners, pools, http, admin });
+  const validation = validationPool(ctx, "validation", get(o, "validation"));
+  return deepFreeze({ workers, drainTimeoutMs, listeners, pools, http, admin, validation });
 }
 
 /**
@@ -210,8 +220,14 @@ function locateJsonError(text: string): { offset: number; problem: string } | nu
 // ---------------------------------------------------------------------------------------------
 // Sections
 
-const TOP_LEVEL_KEYS = ["workers", "drainTimeoutMs", "listeners", "pools", "http", "admin"];
-const LISTENER_KEYS = ["name", "protocol", "address", "port", "pool", "contract", "routes"];
+const TOP_LEVEL_KEYS = ["workers", "drainTimeoutMs", "listeners", "pools", "http", "admin", "validation"];
+const LISTENER_KEYS = ["name", "protocol", "address", "port", "pool", "contract", "routes", "validate"];
+const VALIDATE_KEYS = ["contractFile", "operations", "inlineBodyBytes", "maxBodyBytes"];
+const OPERATION_KEYS = ["name", "method", "path", "request", "response"];
+const OPERATION_METHODS: readonly OperationSpec["method"][] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+/** The operation paths contracts allow: "{name}" stands for one segment. */
+const OPERATION_PATH = /^\/[A-Za-z0-9._~\-/{}]*$/;
+const OPERATION_NAME = /^[A-Za-z_$][A-Za-z0-9_$-]{0,63}$/;
 /** "name@version", or a routed contract's "route(a@1+b@1)". */
 const CONTRACT_ID = /^(?:[a-z][a-z0-9-]{0,62}@[1-9][0-9]{0,5}|route\([a-z0-9@+()-]{1,1000}\))$/;
 const ROUTE_KEYS = ["prefix", "pool"];
@@ -220,7 +236,7 @@ const POOL_KEYS = ["name", "policy", "hashKey", "backends", "healthCheck", "outl
 const BACKEND_KEYS = ["address", "port", "weight", "backup"];
 /** The ways to give the admin token; at most one of them. */
 const TOKEN_KEYS = ["token", "tokenFile", "tokenSha256"] as const;
-const ADMIN_KEYS = ["address", "port", ...TOKEN_KEYS];
+const ADMIN_KEYS = ["address", "port", ...TOKEN_KEYS, "metricsTokenSha256"];
 
 const PROTOCOLS: readonly Protocol[] = ["http", "tcp"];
 const POLICIES: readonly PolicyName[] = ["round-robin", "least-request", "consistent-hash", "random"];
@@ -394,12 +410,16 @@ function upstream(ctx: Ctx, path: string, raw: unknown): UpstreamOptions {
     responseTimeoutMs: TIMER_MS,
     idleTimeoutMs: TIMER_MS,
     pipelining: PIPELINE_DEPTH,
+    maxRequestsPerConnection: COUNT_OR_ZERO,
+    emptyPoolHold: COUNT_OR_ZERO,
+    emptyPoolHoldMs: TIMER_MS,
   });
 }
 
 function listenerList(ctx: Ctx, path: string, raw: unknown, pools: readonly PoolConfig[]): ListenerConfig[] {
   const items = array(ctx, path, raw, "a non-empty array of listeners", true);
   const listeners: ListenerConfig[] = [];
+  let validated = 0;
   items.forEach((item, i) => {
     const l = listener(ctx, index(path, i), item, i, pools);
     listeners.forEach((other, j) => {
@@ -409,6 +429,9 @@ function listenerList(ctx: Ctx, path: string, raw: unknown, pools: readonly Pool
         fail(ctx, at(index(path, i), "port"), l.port, `port ${l.port} on ${l.address} is already used by ${index(path, j)}`);
       }
     });
+    if (l.validate !== null && ++validated > MAX_VALIDATED_LISTENERS) {
+      fail(ctx, at(index(path, i), "validate"), "...", `at most ${MAX_VALIDATED_LISTENERS} listeners may check contracts`);
+    }
     listeners.push(l);
   });
   return listeners;
@@ -442,7 +465,109 @@ function listener(ctx: Ctx, path: string, raw: unknown, position: number, pools:
     return { prefix, pool: routePool };
   });
   if (routes.length > 0 && protocol === "tcp") fail(ctx, routesPath, routesRaw, "routes need an http listener");
-  return { name, protocol, address, port, pool: poolName, contract, routes };
+  const validateRaw = get(o, "validate");
+  const validate = validateRaw === undefined || validateRaw === false ? null : validation(ctx, at(path, "validate"), validateRaw, contract);
+  if (validate !== null && protocol === "tcp") fail(ctx, at(path, "validate"), "...", "contract checks need an http listener");
+  return { name, protocol, address, port, pool: poolName, contract, routes, validate };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contract checks
+
+/**
+ * A listener's `validate`: the operations, given inline (`operations`: name -> operation, or a list
+ * with names) or read from `contractFile`, which is either a contract ({ "operations": {...} }) or an
+ * image manifest (farmhand.json), whose `contracts` entry for the listener's `contract` is used.
+ */
+function validation(ctx: Ctx, path: string, raw: unknown, contract: string | null): ValidationConfig {
+  const o = objectWithKeys(ctx, path, raw, VALIDATE_KEYS, "a contract check: { contractFile } or { operations }");
+  const file = get(o, "contractFile");
+  const inline = get(o, "operations");
+  if ((file === undefined) === (inline === undefined)) {
+    fail(ctx, path, raw, "give exactly one of contractFile and operations");
+  }
+  let operations: OperationSpec[];
+  if (inline !== undefined) {
+    operations = operationList(ctx, at(path, "operations"), inline);
+  } else {
+    const filePath = str(ctx, at(path, "contractFile"), file);
+    const resolved = resolve(ctx.baseDir, filePath);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(stripBom(readFileSync(resolved, "utf8")));
+    } catch (error) {
+      fail(ctx, at(path, "contractFile"), filePath, `cannot read a contract from ${resolved}: ${errorMessage(error)}`);
+    }
+    operations = operationsOfFile(ctx, at(path, "contractFile"), filePath, parsed, contract);
+  }
+  const inlineBodyBytes = integer(ctx, at(path, "inlineBodyBytes"), get(o, "inlineBodyBytes"), INLINE_BODY_BYTES, DEFAULT_INLINE_BODY_BYTES);
+  const maxBodyBytes = integer(ctx, at(path, "maxBodyBytes"), get(o, "maxBodyBytes"), VALIDATED_BODY_BYTES, DEFAULT_MAX_VALIDATED_BODY_BYTES);
+  return { operations, inlineBodyBytes, maxBodyBytes };
+}
+
+function operationsOfFile(ctx: Ctx, path: string, file: string, parsed: unknown, contract: string | null): OperationSpec[] {
+  if (!isPlainObject(parsed)) fail(ctx, path, file, "expected a JSON object: a contract { operations } or an image manifest { contracts }");
+  if (Object.hasOwn(parsed, "operations")) return operationList(ctx, `${file}: operations`, parsed.operations);
+  const contracts = parsed.contracts;
+  if (!isPlainObject(contracts)) fail(ctx, path, file, "the file has neither \"operations\" nor \"contracts\"");
+  const ids = Object.keys(contracts);
+  const id = contract ?? (ids.length === 1 ? ids[0] : null);
+  if (id === null) fail(ctx, path, file, `the manifest defines ${ids.length} contracts (${ids.join(", ")}): name one in the listener's "contract"`);
+  const def = contracts[id];
+  if (!isPlainObject(def)) fail(ctx, path, file, `the manifest does not define contract ${id} (it defines ${ids.join(", ")})`);
+  return operationList(ctx, `${file}: contracts.${id}.operations`, def.operations);
+}
+
+function operationList(ctx: Ctx, path: string, raw: unknown): OperationSpec[] {
+  let entries: [string, unknown][];
+  if (Array.isArray(raw)) {
+    entries = raw.map((item, i) => [isPlainObject(item) && typeof item.name === "string" ? item.name : "", item] as [string, unknown]);
+    entries.forEach(([name], i) => {
+      if (name === "") fail(ctx, index(path, i), raw[i], "expected an operation with a name");
+    });
+  } else if (isPlainObject(raw)) {
+    entries = Object.entries(raw);
+  } else {
+    fail(ctx, path, raw, "expected operations: name -> { method, path, request }");
+  }
+  if (entries.length === 0) fail(ctx, path, raw, "expected at least one operation");
+  if (entries.length > MAX_VALIDATED_OPERATIONS) fail(ctx, path, `${entries.length} operations`, `at most ${MAX_VALIDATED_OPERATIONS} operations may be checked per listener`);
+  const seen = new Map<string, string>();
+  return entries.map(([name, item]) => {
+    const opPath = Array.isArray(raw) ? index(path, entries.findIndex((e) => e[1] === item)) : at(path, name);
+    const op = objectWithKeys(ctx, opPath, item, OPERATION_KEYS, "an operation { method, path, request }");
+    if (!OPERATION_NAME.test(name)) fail(ctx, opPath, name, "expected an operation name (letters, digits, '_', '$', '-')");
+    const method = oneOf(ctx, at(opPath, "method"), get(op, "method"), OPERATION_METHODS);
+    const route = pattern(ctx, at(opPath, "path"), get(op, "path"), OPERATION_PATH, 'a path starting with "/" ("{name}" for a segment)');
+    const key = `${method} ${route.replace(/\{[^}]*\}/g, "{}")}`;
+    const other = seen.get(key);
+    if (other !== undefined) fail(ctx, at(opPath, "path"), route, `${method} ${route} is also operation ${other}`);
+    seen.set(key, name);
+    const request = get(op, "request") ?? { type: "null" };
+    checkRequestSchema(ctx, at(opPath, "request"), request);
+    return { name, method, path: route, request: request as JsonSchema };
+  });
+}
+
+// TypeBox is loaded only when a listener checks contracts (it costs memory a plain proxy never needs).
+type CompileModule = typeof import("typebox/compile");
+
+function checkRequestSchema(ctx: Ctx, path: string, schema: unknown): void {
+  if (typeof schema !== "boolean" && !isPlainObject(schema)) fail(ctx, path, schema, "expected a JSON Schema (an object or a boolean)");
+  try {
+    const { Compile } = requireLazily("typebox/compile") as CompileModule;
+    Compile(schema as never);
+  } catch (error) {
+    fail(ctx, path, schema, `not a usable JSON Schema: ${errorMessage(error)}`);
+  }
+}
+
+function validationPool(ctx: Ctx, path: string, raw: unknown): ValidationPoolOptions {
+  const o = objectWithKeys(ctx, path, raw ?? {}, Object.keys(DEFAULT_VALIDATION_POOL), "validation pool options { threads, memoryBytes }");
+  return integersOnto(ctx, path, o, DEFAULT_VALIDATION_POOL, {
+    threads: VALIDATION_THREADS,
+    memoryBytes: VALIDATION_MEMORY,
+  });
 }
 
 function httpLimits(ctx: Ctx, path: string, raw: unknown): HttpLimits {
@@ -478,7 +603,12 @@ function adminConfig(ctx: Ctx, path: string, raw: unknown, listeners: readonly L
   if (tokenSha256 === null && !isLoopback(address)) {
     fail(ctx, at(path, "token"), undefined, `a token is required when the admin API listens on a non-loopback address (admin.address is ${JSON.stringify(address)}); set admin.token, admin.tokenFile or admin.tokenSha256, or listen on 127.0.0.1`);
   }
-  return { address, port, tokenSha256 };
+  const metricsRaw = get(o, "metricsTokenSha256");
+  if (metricsRaw !== undefined && (typeof metricsRaw !== "string" || !SHA256_HEX.test(metricsRaw))) {
+    fail(ctx, at(path, "metricsTokenSha256"), `<redacted, ${typeof metricsRaw === "string" ? metricsRaw.length : typeof metricsRaw} characters>`, "expected exactly 64 hexadecimal digits: the read-only metrics token's SHA-256 digest");
+  }
+  const metricsTokenSha256 = typeof metricsRaw === "string" ? metricsRaw.toLowerCase() : null;
+  return { address, port, tokenSha256, metricsTokenSha256 };
 }
 
 /** The token's SHA-256 digest (lowercase hex), from whichever one of the token fields is given; null for none. */
@@ -635,6 +765,10 @@ const COUNT: Range = { min: 1, max: Number.MAX_SAFE_INTEGER };
 /** A body held whole in a worker's memory: up to 16 MiB. */
 const BODY_BUFFER_BYTES: Range = { min: 0, max: 16 * 1024 * 1024 };
 const COUNT_OR_ZERO: Range = { min: 0, max: Number.MAX_SAFE_INTEGER };
+const INLINE_BODY_BYTES: Range = { min: 0, max: 16 * 1024 * 1024 };
+const VALIDATED_BODY_BYTES: Range = { min: 1, max: 1024 * 1024 * 1024 };
+const VALIDATION_THREADS: Range = { min: 1, max: 64 };
+const VALIDATION_MEMORY: Range = { min: 1024 * 1024, max: 64 * 1024 * 1024 * 1024 };
 const TIMER_MS: Range = { min: 1, max: MAX_TIMER_MS };
 const TIMER_MS_OR_ZERO: Range = { min: 0, max: MAX_TIMER_MS };
 

@@ -59,6 +59,18 @@ export interface UpstreamOptions {
    * pipelined (RFC 9112 section 9.3.2) behind others; opt in only for backends that handle it well.
    */
   readonly pipelining: number;
+  /**
+   * A connection carries at most this many requests, then closes (0: no limit): set below a backend's
+   * own limit so that the backend never closes a connection a request is already on its way over.
+   */
+  readonly maxRequestsPerConnection: number;
+  /**
+   * Requests one worker thread holds while the pool has no routable backend (a group scaled to zero,
+   * its only replica restarting), each until a backend becomes routable or `emptyPoolHoldMs` passes,
+   * then 503 with a reason. 0: answer 503 at once.
+   */
+  readonly emptyPoolHold: number;
+  readonly emptyPoolHoldMs: number;
 }
 
 export interface PoolConfig {
@@ -91,6 +103,44 @@ export interface ListenerConfig {
    * route's pool (the longest prefix wins); any other request goes to `pool`.
    */
   readonly routes: readonly RouteConfig[];
+  /**
+   * Contract checks (HTTP only), or null: each request is matched to an operation by method and path
+   * and its body validated against the operation's request schema before any backend sees it.
+   */
+  readonly validate: ValidationConfig | null;
+}
+
+/** One operation of the contract a listener checks requests against. */
+export interface OperationSpec {
+  readonly name: string;
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** "/orders/{id}": a "{name}" stands for one non-empty path segment. */
+  readonly path: string;
+  /** JSON Schema of the request body ({ "type": "null" } for none). */
+  readonly request: JsonSchema;
+}
+
+/** A JSON Schema as plain data: what image manifests carry and TypeBox contracts serialize to. */
+export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
+
+export interface ValidationConfig {
+  /** Every operation requests may be matched to (at most MAX_VALIDATED_OPERATIONS). */
+  readonly operations: readonly OperationSpec[];
+  /** Bodies up to this size are validated on the I/O thread; larger ones on the validation pool. */
+  readonly inlineBodyBytes: number;
+  /** A body larger than this gets 413 and never reaches a backend. */
+  readonly maxBodyBytes: number;
+}
+
+/** The threads that validate large bodies, one pool per worker thread, started on first use. */
+export interface ValidationPoolOptions {
+  readonly threads: number;
+  /**
+   * Request-body bytes one worker thread holds for validation at once, from the first byte read
+   * until the body is handed to a backend connection (reserved by declared size; a chunked body
+   * counts twice, raw and decoded). Past it a request gets 503 with Retry-After.
+   */
+  readonly memoryBytes: number;
 }
 
 export interface RouteConfig {
@@ -132,6 +182,11 @@ export interface AdminConfig {
    * admin API) never holds the token itself.
    */
   readonly tokenSha256: string | null;
+  /**
+   * SHA-256 digest of a second, read-only token: it opens GET /metrics and GET /stats and nothing
+   * else (what a Prometheus server scrapes with). null: only the admin token reads them.
+   */
+  readonly metricsTokenSha256?: string | null;
 }
 
 export interface ProxyConfig {
@@ -143,6 +198,7 @@ export interface ProxyConfig {
   readonly admin: AdminConfig | null;
   /** On SIGTERM, in-flight requests get this long to finish. */
   readonly drainTimeoutMs: number;
+  readonly validation: ValidationPoolOptions;
 }
 
 export const DEFAULT_HEALTH_CHECK: HealthCheckOptions = {
@@ -169,7 +225,22 @@ export const DEFAULT_UPSTREAM: UpstreamOptions = {
   responseTimeoutMs: 30_000,
   idleTimeoutMs: 30_000,
   pipelining: 1,
+  maxRequestsPerConnection: 0,
+  emptyPoolHold: 0,
+  emptyPoolHoldMs: 10_000,
 };
+
+export const DEFAULT_VALIDATION_POOL: ValidationPoolOptions = {
+  threads: 1,
+  memoryBytes: 256 * 1024 * 1024,
+};
+
+export const DEFAULT_INLINE_BODY_BYTES = 64 * 1024;
+export const DEFAULT_MAX_VALIDATED_BODY_BYTES = 16 * 1024 * 1024;
+/** Operations one validated listener may have: each has its own counters in shared memory. */
+export const MAX_VALIDATED_OPERATIONS = 63;
+/** Listeners with contract checks, per balancer. */
+export const MAX_VALIDATED_LISTENERS = 16;
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxRequestLineBytes: 8 * 1024,

@@ -86,6 +86,17 @@ export class AdminCallError extends ProxyError {
   }
 }
 
+/** A peer answered with a body larger than its reader allows (net/read-limited.ts); the rest was not read. */
+export class BodyTooLargeError extends ProxyError {
+  readonly code = "FARMHAND_BODY_TOO_LARGE";
+  readonly limit: number;
+  constructor(what: string, limit: number) {
+    super(`${what}: the answer is larger than ${limit} bytes; not read further`);
+    this.name = "BodyTooLargeError";
+    this.limit = limit;
+  }
+}
+
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
   try {

@@ -2,7 +2,7 @@
 // Pool state travels as immutable snapshots: a worker rebuilds its pickers from each one and shares no
 // mutable balancing state with other threads (only the counters in shared memory).
 
-import type { HashKey, HttpLimits, ListenerConfig, PolicyName, UpstreamOptions } from "./config.ts";
+import type { HashKey, HttpLimits, ListenerConfig, PolicyName, UpstreamOptions, ValidationPoolOptions } from "./config.ts";
 import type { SharedStats } from "./stats/layout.ts";
 
 export interface BackendSnapshot {
@@ -47,6 +47,9 @@ export type SupervisorMessage =
       readonly listeners: readonly ListenerConfig[];
       readonly pools: readonly PoolSnapshot[];
       readonly http: HttpLimits;
+      readonly validation: ValidationPoolOptions;
+      /** Each listener with contract checks (by name) and the slot of its counters in shared memory. */
+      readonly validationSlots: Readonly<Record<string, number>>;
     }
   /** Stop accepting, finish what is in flight, close idle keep-alive connections, then report drained. */
   | { readonly type: "drain" }
@@ -57,7 +60,9 @@ export type SupervisorMessage =
    */
   | { readonly type: "prepare-listeners"; readonly listeners: readonly ListenerConfig[] }
   /** The change was refused: close these prepared listeners (held connections go to an open listener on the same port, if any). */
-  | { readonly type: "abort-listeners"; readonly names: readonly string[] };
+  | { readonly type: "abort-listeners"; readonly names: readonly string[] }
+  /** (Tests and operators.) End this worker's validation threads as a crash would; the pool replaces them. */
+  | { readonly type: "kill-validation-threads" };
 
 export type WorkerMessage =
   | { readonly type: "applied"; readonly version: number }

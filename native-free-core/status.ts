@@ -40,6 +40,24 @@ export interface WorkerStatus {
   readonly index: number;
   readonly threadId: number;
   readonly restarts: number;
+  /** It has opened every listener of the running configuration (a replacement is not serving at once). */
+  readonly serving: boolean;
+}
+
+/** The operation name under which requests that matched no operation are counted. */
+export const UNMATCHED_OPERATION = "(none)";
+
+/** What contract checks made of a validated listener's requests. */
+export interface ValidationCounts {
+  readonly listener: string;
+  readonly operations: readonly {
+    /** The operation's name, or UNMATCHED_OPERATION. */
+    readonly operation: string;
+    /** Requests per outcome: valid, invalid, not_found, method_not_allowed, too_large, unsupported_media_type, busy, failed. */
+    readonly outcomes: Readonly<Record<string, number>>;
+    /** Of them, checked on a validation thread. */
+    readonly offloaded: number;
+  }[];
 }
 
 /** What the admin API may do to a running balancer. Every mutation returns the pool as it now is. */
@@ -58,4 +76,24 @@ export interface AdminControl {
   workers(): readonly WorkerStatus[];
   /** The Prometheus exposition text. */
   metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
+  /** Contract-check counters (empty when no listener checks contracts). */
+  validationCounts(): readonly ValidationCounts[];
+  /** Requests answered per pool and status class, and per backend, for the stats page. */
+  traffic(): TrafficCounts;
+}
+
+/** Totals since start, as the metrics have them, for the admin API's HTML page. */
+export interface TrafficCounts {
+  readonly pools: readonly {
+    readonly name: string;
+    /** Responses by class: 1xx, 2xx, 3xx, 4xx, 5xx. */
+    readonly responses: readonly number[];
+    readonly inFlight: number;
+    readonly clientConnections: number;
+    readonly rejected: number;
+    readonly noBackend: number;
+    /** Requests held while the pool was empty (emptyPoolHold). */
+    readonly held: number;
+    readonly backends: readonly { readonly id: string; readonly responses: readonly number[]; readonly connections: number; readonly errors: number }[];
+  }[];
 }

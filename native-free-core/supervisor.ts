@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
 import module from "node:module";
 import { Worker } from "node:worker_threads";
-import { backendId, type AdminConfig, type BackendConfig, type BackendSpec, type ListenerConfig, type PoolConfig, type ProxyConfig } from "./config.ts";
+import { backendId, MAX_VALIDATED_LISTENERS, type AdminConfig, type BackendConfig, type BackendSpec, type ListenerConfig, type PoolConfig, type ProxyConfig } from "./config.ts";
 import { normalizePoolBackends } from "./config-load.ts";
 import { checkAdminConfig, startAdminServer, type AdminServer } from "./admin/server.ts";
 import { ListenError, StatsCapacityError, UnknownBackendError, UnknownPoolError } from "./errors.ts";
@@ -15,9 +15,18 @@ import { ActiveHealthChecker } from "./health/active-checker.ts";
 import { OutlierDetector } from "./health/outlier-detector.ts";
 import type { BackendSnapshot, PoolSnapshot, SupervisorMessage, WorkerInit, WorkerMessage } from "./messages.ts";
 import type { MetricsExporter } from "./stats/exporter.ts";
-import { BACKEND, OUTLIER_STRIDE, allocateSharedStats, type SharedStats } from "./stats/layout.ts";
+import {
+  BACKEND,
+  OUTLIER_STRIDE,
+  POOL,
+  VALIDATION,
+  VALIDATION_OUTCOMES,
+  VALIDATION_UNMATCHED,
+  allocateSharedStats,
+  type SharedStats,
+} from "./stats/layout.ts";
 import { StatsReader } from "./stats/reader.ts";
-import type { AdminControl, BackendLifecycle, BackendStatus, PoolStatus, WorkerStatus } from "./status.ts";
+import { UNMATCHED_OPERATION, type AdminControl, type BackendLifecycle, type BackendStatus, type PoolStatus, type TrafficCounts, type ValidationCounts, type WorkerStatus } from "./status.ts";
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
 const POOL_CAPACITY = 64;
@@ -74,6 +83,8 @@ interface WorkerSlot {
   stopping: boolean;
   /** The uncaught error it died of, if it died of one. */
   error: string | null;
+  /** Listeners it reported bound (listening, or prepared for a change). */
+  readonly listening: Set<string>;
 }
 
 export interface ResolvedListener {
@@ -184,7 +195,7 @@ export class Balancer implements AdminControl {
     this.#config = config;
     this.#onEvent = options.onEvent ?? DEFAULT_BALANCER_OPTIONS.onEvent;
     this.#restartBackoffResetMs = options.restartBackoffResetMs ?? DEFAULT_BALANCER_OPTIONS.restartBackoffResetMs;
-    this.#stats = allocateSharedStats({ workers: config.workers, pools: POOL_CAPACITY, backends: BACKEND_CAPACITY });
+    this.#stats = allocateSharedStats({ workers: config.workers, pools: POOL_CAPACITY, backends: BACKEND_CAPACITY, validated: MAX_VALIDATED_LISTENERS });
     this.#reader = new StatsReader(this.#stats);
     this.#sampler = setInterval(() => {
       this.#reader.sample();
@@ -253,6 +264,7 @@ export class Balancer implements AdminControl {
       drained: false,
       stopping: false,
       error: null,
+      listening: new Set(),
     };
     worker.on("message", (message: WorkerMessage) => this.#onWorkerMessage(slot, message));
     worker.on("error", (error) => (slot.error = error.stack ?? String(error)));
@@ -308,12 +320,15 @@ export class Balancer implements AdminControl {
         slot.applied = message.version;
         return;
       case "prepared":
+        slot.listening.add(message.listener);
         if (slot.index === 0) this.#listenWaiters.get(message.listener)?.resolve(message.port);
         return;
       case "prepare-failed":
         if (slot.index === 0) this.#listenWaiters.get(message.listener)?.reject(new Error(message.message));
         return;
       case "listening":
+        slot.listening.add(message.listener);
+        return;
       case "listen-failed":
         // A worker opening the listeners of a committed change: worker 0 had bound them already, so
         // the others, sharing the port, do too.
@@ -392,7 +407,61 @@ export class Balancer implements AdminControl {
       listeners,
       http: this.#config.http,
       pools: [...this.#pools.values()].map((pool) => this.#snapshot(pool)),
+      validation: this.#config.validation,
+      validationSlots: this.#validationSlotsFor(listeners),
     };
+  }
+
+  /**
+   * Counter slots of the validated listeners: a listener keeps its slot while its contract stays
+   * the same; a new or changed contract starts from zeroed counters, since its operations are others.
+   */
+  #validationSlotsFor(listeners: readonly ListenerConfig[]): Record<string, number> {
+    const out: Record<string, number> = {};
+    const wanted = new Map<string, string>();
+    for (const l of listeners) {
+      if (l.validate !== null) wanted.set(l.name, JSON.stringify([l.contract, l.validate.operations.map((o) => [o.name, o.method, o.path])]));
+    }
+    for (const [name, held] of this.#validationSlots) {
+      if (wanted.get(name) !== held.key) this.#validationSlots.delete(name);
+    }
+    const used = new Set([...this.#validationSlots.values()].map((h) => h.slot));
+    for (const [name, key] of wanted) {
+      let held = this.#validationSlots.get(name);
+      if (held === undefined) {
+        let slot = 0;
+        while (used.has(slot)) slot++;
+        // normalizeConfig allows no more validated listeners than there are slots.
+        if (slot >= MAX_VALIDATED_LISTENERS) continue;
+        used.add(slot);
+        this.#reader.resetValidation(slot);
+        held = { slot, key, operations: listeners.find((l) => l.name === name)!.validate!.operations.map((o) => o.name) };
+        this.#validationSlots.set(name, held);
+      }
+      out[name] = held.slot;
+    }
+    return out;
+  }
+
+  readonly #validationSlots = new Map<string, { readonly slot: number; readonly key: string; readonly operations: readonly string[] }>();
+
+  /** Contract-check counters of every validated listener: per operation (and "(none)" for unmatched requests), per outcome. */
+  validationCounts(): readonly ValidationCounts[] {
+    this.#reader.sample();
+    return [...this.#validationSlots].map(([listener, { slot, operations }]) => ({
+      listener,
+      operations: [...operations, UNMATCHED_OPERATION].map((operation, i) => {
+        const record = operation === UNMATCHED_OPERATION ? VALIDATION_UNMATCHED : i;
+        const outcomes: Record<string, number> = {};
+        VALIDATION_OUTCOMES.forEach((outcome, field) => (outcomes[outcome] = this.#reader.validation(slot, record, field)));
+        return { operation, outcomes, offloaded: this.#reader.validation(slot, record, VALIDATION.OFFLOADED) };
+      }),
+    }));
+  }
+
+  /** Ends every worker's validation threads as a crash would (their pools start new ones): for tests of that failure. */
+  killValidationThreads(): void {
+    for (const slot of this.#workers) slot.worker.postMessage({ type: "kill-validation-threads" } satisfies SupervisorMessage);
   }
 
   #snapshot(pool: PoolState): PoolSnapshot {
@@ -701,7 +770,12 @@ export class Balancer implements AdminControl {
   }
 
   workers(): readonly WorkerStatus[] {
-    return this.#workers.map((w) => ({ index: w.index, threadId: w.worker.threadId, restarts: w.restarts }));
+    return this.#workers.map((w) => ({
+      index: w.index,
+      threadId: w.worker.threadId,
+      restarts: w.restarts,
+      serving: !w.exited && this.#listeners.every((l) => w.listening.has(l.name)),
+    }));
   }
 
   metrics(): Promise<{ readonly contentType: string; readonly body: string }> {
@@ -709,8 +783,32 @@ export class Balancer implements AdminControl {
       new MetricsExporter(this.#reader, () => this.pools(), () => ({
         acceptFailures: this.#acceptFailureCounts(),
         descriptorsExhausted: this.#descriptorsExhausted !== null,
+        validation: this.validationCounts(),
       })));
     return this.#exporter.then((exporter) => exporter.text());
+  }
+
+  traffic(): TrafficCounts {
+    this.#reader.sample();
+    const r = this.#reader;
+    const classes = (read: (field: number) => number, first: number) => [0, 1, 2, 3, 4].map((i) => read(first + i));
+    return {
+      pools: this.pools().map((pool) => ({
+        name: pool.name,
+        responses: classes((f) => r.pool(pool.slot, f), POOL.RESPONSES_1XX),
+        inFlight: r.pool(pool.slot, POOL.IN_FLIGHT),
+        clientConnections: r.pool(pool.slot, POOL.CLIENT_CONNECTIONS),
+        rejected: r.pool(pool.slot, POOL.REJECTED),
+        noBackend: r.pool(pool.slot, POOL.NO_BACKEND),
+        held: r.pool(pool.slot, POOL.HELD),
+        backends: pool.backends.map((b) => ({
+          id: b.id,
+          responses: classes((f) => r.backend(b.slot, f), BACKEND.RESPONSES_1XX),
+          connections: r.backend(b.slot, BACKEND.CONNECTIONS),
+          errors: r.backend(b.slot, BACKEND.CONNECT_ERRORS) + r.backend(b.slot, BACKEND.UPSTREAM_ERRORS) + r.backend(b.slot, BACKEND.TIMEOUTS),
+        })),
+      })),
+    };
   }
 
   /** Every listener's accept failures so far, 0 for those that had none. */

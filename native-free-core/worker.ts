@@ -3,14 +3,15 @@
 // deadlines. Configuration arrives as snapshots from the supervisor; statistics leave through shared
 // memory; the only messages back are acknowledgements, listener results and outlier reports.
 
-import module from "node:module";
+import module, { createRequire } from "node:module";
 import net from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
 import { DEFAULT_HTTP_LIMITS, type ListenerConfig } from "./config.ts";
 import { ClientSession } from "./http/client-session.ts";
 import type { SupervisorMessage, WorkerInit, WorkerMessage } from "./messages.ts";
 import { TcpSession } from "./tcp/tcp-session.ts";
-import { WorkerEnvironment, type ListenerRuntime } from "./worker/environment.ts";
+import type * as ContractCheckModule from "./validation/contract-check.ts";
+import { WorkerEnvironment, type ListenerRuntime, type ListenerValidation } from "./worker/environment.ts";
 import { PoolRuntime } from "./worker/pool-runtime.ts";
 import { StatsWriter } from "./worker/stats-writer.ts";
 
@@ -57,6 +58,8 @@ port.on("message", (message: SupervisorMessage) => {
   switch (message.type) {
     case "configure":
       env.setLimits(message.http);
+      env.setValidationOptions(message.validation);
+      validationSlots = message.validationSlots;
       applyPools(message);
       applyListeners(message.listeners);
       post({ type: "applied", version: message.version });
@@ -70,8 +73,27 @@ port.on("message", (message: SupervisorMessage) => {
     case "abort-listeners":
       for (const name of message.names) abortPrepared(name);
       return;
+    case "kill-validation-threads":
+      void env.validationPool.threads().then((threads) => {
+        for (const thread of threads) void thread.terminate();
+      });
+      return;
   }
 });
+
+/** The counter slot of each validated listener, from the latest snapshot. */
+let validationSlots: Readonly<Record<string, number>> = {};
+
+// TypeBox's compiler is loaded only by a worker that has a contract to check.
+const requireLazily = createRequire(import.meta.url);
+
+function validationOf(config: ListenerConfig): ListenerValidation | null {
+  if (config.validate === null || config.protocol !== "http") return null;
+  const slot = validationSlots[config.name];
+  if (slot === undefined) return null;
+  const { contractCheck } = requireLazily("./validation/contract-check.ts") as typeof ContractCheckModule;
+  return { check: contractCheck(config.validate, config.contract), contract: config.contract, statsBase: stats.validationBase(slot) };
+}
 
 function applyPools(message: Extract<SupervisorMessage, { type: "configure" }>): void {
   const orphans = [];
@@ -88,13 +110,16 @@ function applyPools(message: Extract<SupervisorMessage, { type: "configure" }>):
   for (const [name, pool] of pools) {
     if (names.has(name)) continue;
     pools.delete(name);
-    orphans.push(...pool.apply({ ...emptySnapshot, name, slot: pool.slot, upstream: pool.upstream }));
+    // A removed pool holds nothing: its held requests are answered now.
+    orphans.push(...pool.apply({ ...emptySnapshot, name, slot: pool.slot, upstream: { ...pool.upstream, emptyPoolHold: 0 } }));
   }
   for (const open of listeners.values()) {
     open.runtime.pool = pools.get(open.config.pool);
     open.runtime.routes = routesOf(open.config);
+    open.runtime.validation = validationOf(open.config);
   }
-  // Requests queued for backends that just left are sent to the ones that remain.
+  // Requests queued for backends that just left are sent to the ones that remain; held requests, to
+  // the backends that just came.
   for (const user of orphans) user.onBackendRetired();
 }
 
@@ -132,6 +157,7 @@ function applyListeners(configs: readonly ListenerConfig[]): void {
       open.runtime.pool = pools.get(config.pool);
       open.runtime.wellKnown = wellKnownResponse(config);
       open.runtime.routes = routesOf(config);
+      open.runtime.validation = validationOf(config);
       continue;
     }
     if (open !== undefined) {
@@ -156,6 +182,7 @@ function commit(open: OpenListener, config: ListenerConfig): void {
   open.runtime.pool = pools.get(config.pool);
   open.runtime.wellKnown = wellKnownResponse(config);
   open.runtime.routes = routesOf(config);
+  open.runtime.validation = validationOf(config);
   listeners.set(config.name, open);
   const held = open.held ?? [];
   open.held = null;
@@ -194,6 +221,7 @@ function listen(config: ListenerConfig, forChange = false): void {
     pool: pools.get(config.pool),
     wellKnown: wellKnownResponse(config),
     routes: routesOf(config),
+    validation: validationOf(config),
   };
   const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
   const open: OpenListener = { config, runtime, server, held: forChange ? [] : null };

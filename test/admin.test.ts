@@ -9,7 +9,7 @@ import { InsecureAdminError, UnknownBackendError, UnknownPoolError } from "../na
 import { MetricsExporter } from "../native-free-core/stats/exporter.ts";
 import { allocateSharedStats } from "../native-free-core/stats/layout.ts";
 import { StatsReader } from "../native-free-core/stats/reader.ts";
-import type { AdminControl, BackendLifecycle, BackendStatus, PoolStatus, WorkerStatus } from "../native-free-core/status.ts";
+import type { AdminControl, BackendLifecycle, BackendStatus, PoolStatus, TrafficCounts, ValidationCounts, WorkerStatus } from "../native-free-core/status.ts";
 
 // --- an in-memory balancer, honest enough that changes show up in later reads -------------------
 
@@ -99,13 +99,38 @@ class MemoryControl implements AdminControl {
 
   workers(): readonly WorkerStatus[] {
     return [
-      { index: 0, threadId: 1, restarts: 0 },
-      { index: 1, threadId: 2, restarts: 1 },
+      { index: 0, threadId: 1, restarts: 0, serving: true },
+      { index: 1, threadId: 2, restarts: 1, serving: true },
     ];
   }
 
   metrics() {
     return this.#exporter.text();
+  }
+
+  validationCounts(): readonly ValidationCounts[] {
+    return [{
+      listener: "front",
+      operations: [
+        { operation: "place", outcomes: { valid: 7, invalid: 2 }, offloaded: 1 },
+        { operation: "(none)", outcomes: { valid: 0, invalid: 0 }, offloaded: 0 },
+      ],
+    }];
+  }
+
+  traffic(): TrafficCounts {
+    return {
+      pools: this.pools().map((p) => ({
+        name: p.name,
+        responses: [0, 12, 0, 3, 1],
+        inFlight: 0,
+        clientConnections: 2,
+        rejected: 3,
+        held: 0,
+        noBackend: 1,
+        backends: p.backends.map((b) => ({ id: b.id, responses: [0, 6, 0, 0, 0], connections: 1, errors: 0 })),
+      })),
+    };
   }
 
   #get(name: string) {
@@ -401,6 +426,27 @@ test("GET /workers and GET /metrics", async () => {
     assert.match(String(m.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
     assert.match(m.text, '# TYPE farmhand_responses_total counter');
     assert.match(m.text, 'farmhand_backend_up{pool="web",backend="127.0.0.1:9001"} 1');
+  });
+});
+
+test("GET /stats: an HTML page of pools, backends and contract checks, behind the same token as /metrics", async () => {
+  await withServer(TOKEN, async (server, control) => {
+    assert.is((await call(server, "GET", "/stats")).status, 401);
+    control.addBackend("web", { address: "127.0.0.1", port: 9003, weight: 1, backup: false });
+    const page = await call(server, "GET", "/stats", { headers: AUTH });
+    assert.is(page.status, 200);
+    assert.match(String(page.headers["content-type"]), /^text\/html; charset=utf-8/);
+    assert.match(String(page.headers["content-security-policy"]), "default-src 'none'");
+    assert.match(page.text, /^<!doctype html>/);
+    assert.match(page.text, "<h2>pool web</h2>");
+    assert.match(page.text, "<td>127.0.0.1:9003</td>");
+    assert.match(page.text, "contract checks on listener front");
+    assert.match(page.text, "<td>place</td><td>7</td><td>2</td><td>1</td>");
+  });
+  // Without a token, as /metrics: loopback only, no request a web page could send.
+  await withServer(null, async (server) => {
+    assert.is((await call(server, "GET", "/stats")).status, 200);
+    assert.is((await call(server, "GET", "/stats", { headers: { origin: "http://evil.example" } })).status, 403);
   });
 });
 

@@ -102,8 +102,8 @@ test("a valid YAML config loads with the defaults filled in", async () => {
   assert.is(config.workers, 4);
   assert.is(config.drainTimeoutMs, 30_000);
   assert.equal(config.listeners, [
-    { name: "public", protocol: "http", address: "127.0.0.1", port: 8080, pool: "web", contract: null, routes: [] },
-    { name: "listener-1", protocol: "tcp", address: "::1", port: 8443, pool: "sticky", contract: null, routes: [] },
+    { name: "public", protocol: "http", address: "127.0.0.1", port: 8080, pool: "web", contract: null, routes: [], validate: null },
+    { name: "listener-1", protocol: "tcp", address: "::1", port: 8443, pool: "sticky", contract: null, routes: [], validate: null },
   ]);
   const [web, sticky] = config.pools;
   assert.is(web.policy, "round-robin");
@@ -141,7 +141,7 @@ test("a valid JSON config loads with the defaults filled in, deeply frozen", asy
   assert.equal(config.pools[0].hashKey, { kind: "header", name: "x-user" });
   assert.is(config.pools[0].healthCheck, null);
   assert.equal(config.http, DEFAULT_HTTP_LIMITS);
-  assert.equal(config.admin, { address: "127.0.0.1", port: 0, tokenSha256: null });
+  assert.equal(config.admin, { address: "127.0.0.1", port: 0, tokenSha256: null, metricsTokenSha256: null });
   assert.ok(Object.isFrozen(config));
   assert.ok(Object.isFrozen(config.pools[0].backends[0]));
   assert.ok(Object.isFrozen(config.http.trustedProxies));
@@ -186,7 +186,7 @@ test("refuses an unknown top-level field, listing the known ones when nothing is
   await assertRefused(
     { ...base(), frobnicate: true },
     "frobnicate",
-    "unknown field (known fields: workers, drainTimeoutMs, listeners, pools, http, admin)",
+    "unknown field (known fields: workers, drainTimeoutMs, listeners, pools, http, admin, validation)",
     "true",
   );
 });
@@ -400,6 +400,62 @@ test("the README's example configuration is valid, shows every http limit, and n
   for (const key of ["token", "tokenFile", "tokenSha256"]) assert.match(adminLine ?? "", new RegExp(`\\b${key}\\b`), `the admin line mentions ${key}`);
 });
 
+// --- contract checks ---------------------------------------------------------------------
+
+const PLACE = {
+  method: "POST",
+  path: "/orders",
+  request: { type: "object", required: ["item"], properties: { item: { type: "string" } } },
+  response: { type: "object" },
+};
+
+test("validate: operations inline or from a contract file or an image manifest, normalised to a list, with defaults", async () => {
+  const inline = normalizeConfig({ ...base(), listeners: [{ port: 8080, pool: "web", validate: { operations: { place: PLACE } } }] }, "<inline>");
+  assert.equal(inline.listeners[0].validate, {
+    operations: [{ name: "place", method: "POST", path: "/orders", request: PLACE.request }],
+    inlineBodyBytes: 64 * 1024,
+    maxBodyBytes: 16 * 1024 * 1024,
+  });
+  assert.equal(normalizeConfig(inline, "<inline>"), inline, "normalising again gives the same config");
+  assert.equal(inline.validation, { threads: 1, memoryBytes: 256 * 1024 * 1024 });
+  const contractFile = await write("orders.contract.json", JSON.stringify({ operations: { place: PLACE } }));
+  const manifest = await write("farmhand.json", JSON.stringify({ name: "orders", entry: "server.ts", contracts: { "orders@1": { operations: { place: PLACE } }, "payments@1": { operations: { charge: { ...PLACE, path: "/payments" } } } } }));
+  const config = await loadConfigFile(await write("validated.yaml", toYaml({
+    ...base(),
+    listeners: [
+      { port: 8080, pool: "web", validate: { contractFile: "orders.contract.json", maxBodyBytes: 1024 } },
+      { port: 8081, pool: "web", contract: "payments@1", validate: { contractFile: "farmhand.json" } },
+    ],
+  })));
+  assert.equal(config.listeners[0].validate!.operations.map((o) => o.path), ["/orders"]);
+  assert.is(config.listeners[0].validate!.maxBodyBytes, 1024);
+  assert.equal(config.listeners[1].validate!.operations.map((o) => o.name), ["charge"]);
+  void contractFile;
+  void manifest;
+});
+
+test("validate: refuses what would not check requests, naming the field", async () => {
+  const listener = (validate: unknown, extra: object = {}) => ({ ...base(), listeners: [{ port: 8080, pool: "web", ...extra, validate }] });
+  await assertRefused(listener({ operations: { place: { ...PLACE, method: "FETCH" } } }), "listeners[0].validate.operations.place.method", 'expected one of "GET", "POST", "PUT", "PATCH", "DELETE"; did you mean "PATCH"?', '"FETCH"');
+  await assertRefused(listener({ operations: { place: { ...PLACE, path: "orders" } } }), "listeners[0].validate.operations.place.path", 'expected a path starting with "/" ("{name}" for a segment)', '"orders"');
+  await assertRefused(listener({ operations: { a: PLACE, b: PLACE } }), "listeners[0].validate.operations.b.path", "POST /orders is also operation a", '"/orders"');
+  await assertRefused(listener({ operations: { place: { ...PLACE, request: 7 } } }), "listeners[0].validate.operations.place.request", "expected a JSON Schema (an object or a boolean)", "7");
+  await assertRefused(listener({}), "listeners[0].validate", "give exactly one of contractFile and operations", "{}");
+  await assertRefused(listener({ contractFile: "no-such-file.json" }), "listeners[0].validate.contractFile", `cannot read a contract from ${join(dir, "no-such-file.json")}: ENOENT: no such file or directory, open '${join(dir, "no-such-file.json")}'`, '"no-such-file.json"');
+  await assertRefused(listener({ operations: { place: PLACE }, maxBodyBytes: 0 }), "listeners[0].validate.maxBodyBytes", "expected an integer between 1 and 1073741824", "0");
+  await assertRefused(
+    { ...base(), listeners: [{ port: 8080, pool: "web", protocol: "tcp", validate: { operations: { place: PLACE } } }] },
+    "listeners[0].validate", "contract checks need an http listener", '"..."');
+  await assertRefused({ ...base(), validation: { threads: 0 } }, "validation.threads", "expected an integer between 1 and 64", "0");
+});
+
+test("upstream.maxRequestsPerConnection: a non-negative integer, 0 (no limit) by default", async () => {
+  const config = normalizeConfig({ ...base(), pools: [{ name: "web", upstream: { maxRequestsPerConnection: 100 } }] }, "<inline>");
+  assert.is(config.pools[0].upstream.maxRequestsPerConnection, 100);
+  assert.is(DEFAULT_UPSTREAM.maxRequestsPerConnection, 0);
+  await assertRefused({ ...base(), pools: [{ name: "web", upstream: { maxRequestsPerConnection: -1 } }] }, "pools[0].upstream.maxRequestsPerConnection", "expected a non-negative integer", "-1");
+});
+
 // --- string backend forms --------------------------------------------------------------------
 
 test("string backend forms: IPv4, host name and bracketed IPv6", () => {
@@ -451,12 +507,12 @@ test("admin on a non-loopback address is refused without a token", async () => {
 test("admin on loopback needs no token; off loopback a token is accepted", async () => {
   for (const address of ["127.0.0.1", "127.8.9.10", "::1", "localhost"]) {
     const config = normalizeConfig({ ...base(), admin: { address, port: 9900 } }, "<inline>");
-    assert.equal(config.admin, { address, port: 9900, tokenSha256: null });
+    assert.equal(config.admin, { address, port: 9900, tokenSha256: null, metricsTokenSha256: null });
   }
   const token = "s3cret-token-0123456789";
   const config = await loadConfigFile(await write("admin.json", JSON.stringify({ ...base(), admin: { address: "0.0.0.0", port: 9900, token } })));
   // Only the digest is kept: the token itself appears nowhere in the loaded configuration.
-  assert.equal(config.admin, { address: "0.0.0.0", port: 9900, tokenSha256: sha256(token) });
+  assert.equal(config.admin, { address: "0.0.0.0", port: 9900, tokenSha256: sha256(token), metricsTokenSha256: null });
   assert.not.ok(JSON.stringify(config).includes(token));
 });
 
@@ -464,7 +520,7 @@ test("admin.tokenFile is read relative to the config file", async () => {
   await write("admin-token", "  file-token-0123456789abcdef\n");
   const text = toYaml({ ...base(), admin: { address: "192.0.2.1", port: 9900, tokenFile: "admin-token" } });
   const config = await loadConfigFile(await write("admin-file.yaml", text));
-  assert.equal(config.admin, { address: "192.0.2.1", port: 9900, tokenSha256: sha256("file-token-0123456789abcdef") });
+  assert.equal(config.admin, { address: "192.0.2.1", port: 9900, tokenSha256: sha256("file-token-0123456789abcdef"), metricsTokenSha256: null });
 
   await assertRefused(
     { ...base(), admin: { address: "::", port: 9900, tokenFile: "no-such-token" } },
@@ -483,7 +539,7 @@ test("admin.tokenFile is read relative to the config file", async () => {
 test("admin.tokenSha256 gives the digest itself: 64 hex digits, kept in lower case, alone", async () => {
   const digest = sha256("some-operator-token-0123");
   const config = normalizeConfig({ ...base(), admin: { address: "::", port: 9900, tokenSha256: digest.toUpperCase() } }, "<inline>");
-  assert.equal(config.admin, { address: "::", port: 9900, tokenSha256: digest });
+  assert.equal(config.admin, { address: "::", port: 9900, tokenSha256: digest, metricsTokenSha256: null });
   // A normalised config normalises to itself, and a token given from code is hashed the same way.
   assert.equal(normalizeConfig(config, "<inline>"), config);
   assert.equal(normalizeConfig({ ...base(), admin: { address: "::", port: 9900, token: "some-operator-token-0123" } }, "<inline>"), config);

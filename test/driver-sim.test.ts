@@ -5,7 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { runUntil, settle, VirtualClock } from "../control/sim/clock.ts";
+import { Kernel } from "../control/sim/kernel.ts";
 import { SimDriver } from "../control/sim/driver.ts";
 import { driverConformance } from "./drivers/conformance.ts";
 
@@ -13,7 +13,7 @@ const images = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures
 const PORT = 8080;
 const OPTIONS = { bootMs: 1_000, stopMs: 200, port: PORT };
 
-let clock = new VirtualClock();
+let clock = new Kernel();
 /** The first driver of a test; the others attach to its simulated hypervisor. */
 let first: SimDriver | null = null;
 const world = () => {
@@ -24,7 +24,7 @@ const world = () => {
 driverConformance({
   name: "sim",
   async setup() {
-    clock = new VirtualClock(Date.UTC(2025, 0, 1));
+    clock = new Kernel({ start: Date.UTC(2025, 0, 1) });
     first = null;
   },
   makeDriver() {
@@ -33,7 +33,7 @@ driverConformance({
   },
   image: (kind) => path.join(images, kind),
   pass: (ms) => clock.advance(ms),
-  settle: (work) => runUntil(clock, work, 50),
+  settle: (work) => clock.runUntil(work),
   async ask(address) {
     const found = world().guestAt(address.host);
     if (found === null || address.port !== PORT || found.guest !== "serving") return null;
@@ -51,7 +51,7 @@ driverConformance({
 }).run();
 
 test("a boot takes bootMs of virtual time, a stop stopMs; nothing waits for the wall clock", async () => {
-  const c = new VirtualClock(0);
+  const c = new Kernel();
   const d = new SimDriver(c, OPTIONS);
   const vm = await d.create({ labels: { farm: "f", role: "web", vm: "web-1" }, image: path.join(images, "echo"), imports: {} });
   let started = false;
@@ -60,26 +60,24 @@ test("a boot takes bootMs of virtual time, a stop stopMs; nothing waits for the 
   assert.not.ok(started, "not booted before bootMs");
   assert.is((await d.status(vm.id))?.state, "starting");
   await c.advance(1);
-  await settle();
   assert.ok(started);
   assert.is((await start).state, "running");
-  const stop = runUntil(c, d.stop(vm.id), 50);
-  await stop;
+  await c.runUntil(d.stop(vm.id));
   assert.is(c.now(), 1_200);
   await d.close();
 });
 
 test("a broken image does not boot: start rejects, the VM is failed; mended, it starts", async () => {
-  const c = new VirtualClock(0);
+  const c = new Kernel();
   const d = new SimDriver(c, OPTIONS);
   const image = path.join(images, "echo");
   d.brokenImages.add(image);
   const vm = await d.create({ labels: { farm: "f", role: "web", vm: "web-1" }, image, imports: {} });
-  const err = await runUntil(c, d.start(vm.id)).then(() => null, (e: Error) => e);
+  const err = await c.runUntil(d.start(vm.id)).then(() => null, (e: Error) => e);
   assert.match(err?.message ?? "", "is broken");
   assert.is((await d.status(vm.id))?.state, "failed");
   d.brokenImages.delete(image);
-  assert.is((await runUntil(c, d.start(vm.id))).state, "running");
+  assert.is((await c.runUntil(d.start(vm.id))).state, "running");
   await d.close();
 });
 

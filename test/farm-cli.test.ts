@@ -49,14 +49,14 @@ test("plan, up --detach, plan and up again (adopts), status and down from anothe
   try {
     const plan = farmhand(home, ["plan", EXAMPLE, ...farm]);
     assert.is(plan.code, 0, plan.stderr);
-    assert.match(plan.stdout, /plan: farm cli-up: create 7, adopt 0, restart 0, rewire 0, replace 0, remove 0; nothing was changed/);
+    assert.match(plan.stdout, /plan: farm cli-up: create 6, adopt 0, restart 0, rewire 0, replace 0, remove 0; nothing was changed/);
     assert.equal(await processesOf(home, "cli-up"), [], "plan made nothing");
 
     const first = farmhand(home, ["up", "--detach", EXAMPLE, ...farm]);
     assert.is(first.code, 0, first.stderr);
-    assert.match(first.stdout, /up: farm cli-up: created 7, adopted 0, restarted 0, rewired 0, removed 0/);
-    assert.is((await processesOf(home, "cli-up")).length, 7);
-    assert.match(farmhand(home, ["plan", EXAMPLE, ...farm]).stdout, /create 0, adopt 7, restart 0, rewire 0, replace 0, remove 0/);
+    assert.match(first.stdout, /up: farm cli-up: created 6, adopted 0, restarted 0, rewired 0, removed 0/);
+    assert.is((await processesOf(home, "cli-up")).length, 6);
+    assert.match(farmhand(home, ["plan", EXAMPLE, ...farm]).stdout, /create 0, adopt 6, restart 0, rewire 0, replace 0, remove 0/);
 
     // The controller left in the background heals a replica that dies: no command is involved.
     const driver = localDriver({ stateDir: localStateDir(home) });
@@ -71,20 +71,23 @@ test("plan, up --detach, plan and up again (adopts), status and down from anothe
     // up again: a new controller takes over and adopts everything.
     const second = farmhand(home, ["up", "--detach", EXAMPLE, ...farm]);
     assert.is(second.code, 0, second.stderr);
-    assert.match(second.stdout, /up: farm cli-up: created 0, adopted 7, restarted 0, rewired 0, removed 0/);
+    assert.match(second.stdout, /up: farm cli-up: created 0, adopted 6, restarted 0, rewired 0, removed 0/);
     assert.match(second.stderr, /stopping the controller of farm cli-up/);
 
     // From another directory, with neither the script nor the farm's name: the only farm there is.
     const elsewhere = os.tmpdir();
     const status = farmhand(home, ["status"], { cwd: elsewhere });
     assert.is(status.code, 0, status.stderr);
-    assert.match(status.stdout, /controller: running \(pid \d+/);
-    for (const vm of EXAMPLE_VMS) assert.match(status.stdout, new RegExp(`${vm}\\s+\\S+\\s+running`));
-    assert.match(status.stdout, /orders-1\s+orders\s+running\s+127\.0\.\d+\.\d+:8080\s+api=orders@1\n/);
-    assert.match(status.stdout, /balancer orders-balancer-1 \(orders@1\), admin and metrics at http:\/\/127\.0\.\d+\.\d+:9901/);
-    assert.is((status.stdout.match(/^127\.0\.\d+\.\d+:8080 +main +up +yes +active/gm) ?? []).length, 3, status.stdout);
+    assert.match(status.stdout, /controller: running \(pid \d+, up \d+/);
+    assert.match(status.stdout, /dashboard: +http:\/\/127\.0\.0\.1:\d+ /);
+    // VM, role, state, health, pid, uptime, address, request rates, provides.
+    for (const vm of EXAMPLE_VMS) assert.match(status.stdout, new RegExp(`${vm}\\s+\\S+\\s+running\\s+healthy\\s+\\d+\\s+\\d+`));
+    assert.match(status.stdout, /orders-1\s+orders\s+running\s+healthy\s+\d+\s+\d+[smhd][^\n]*127\.0\.\d+\.\d+:8080\s[^\n]*api=orders@1\n/);
+    assert.match(status.stdout, /balancer orders-balancer-1 \(orders@1\)\n  admin API: http:\/\/127\.0\.\d+\.\d+:9901 +metrics: http:\/\/127\.0\.\d+\.\d+:9901\/metrics/);
+    const orderVms = EXAMPLE_VMS.filter((v) => /^orders-\d+$/.test(v));
+    assert.is((status.stdout.match(/^  127\.0\.\d+\.\d+:8080 +orders-\d+ +up +yes +active/gm) ?? []).length, orderVms.length, status.stdout);
     const ls = farmhand(home, ["ls"], { cwd: elsewhere });
-    assert.match(ls.stdout, /cli-up\s+local\s+7\/7 running\s+running \(pid \d+\)/);
+    assert.match(ls.stdout, /cli-up\s+local\s+6\/6 running\s+running \(pid \d+\)/);
 
     const down = farmhand(home, ["down"], { cwd: elsewhere });
     assert.is(down.code, 0, down.stderr);
@@ -126,7 +129,7 @@ test("start serves until Ctrl-C, then removes every VM", async () => {
     // Still serving a while later: the command waits for the signal, not for its own end.
     await new Promise((r) => setTimeout(r, 1500));
     assert.is(start.child.exitCode, null, "start keeps serving");
-    assert.is((await processesOf(home, "cli-start")).length, 7);
+    assert.is((await processesOf(home, "cli-start")).length, 6);
     assert.is(await start.stop(), 0);
     assert.equal(await processesOf(home, "cli-start"), []);
   } finally {

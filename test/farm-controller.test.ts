@@ -15,6 +15,8 @@ import { planFarm } from "../control/model/recorder.ts";
 import { loadScript } from "../control/farm/script.ts";
 import { farmDir, farmhandHome, localStateDir } from "../control/state/home.ts";
 import { fileSecrets } from "../control/state/secrets.ts";
+import { readDashboardRecord } from "../control/dashboard/index.ts";
+import { request } from "undici";
 import { EXAMPLE, EXAMPLE_VMS, Running, farmhand, newHome } from "./helpers/farm-cli.ts";
 import { waitFor } from "./helpers/proxy.ts";
 import { edgesOf, observedEdges } from "./helpers/topology.ts";
@@ -38,7 +40,7 @@ test("up in the foreground heals a crashed VM and a hung one, keeps tokens unrea
   const driver = localDriver({ stateDir: localStateDir(home) });
   try {
     await up.until(/Ctrl-C stops this controller/);
-    assert.match(up.stdout, /up: farm shop: created 7, adopted 0, restarted 0, rewired 0, removed 0/);
+    assert.match(up.stdout, /up: farm shop: created 6, adopted 0, restarted 0, rewired 0, removed 0/);
     const secrets = fileSecrets(farm, farmDir(farm, home));
 
     // What runs is what the plan draws: the same VMs, the same imports, the same pools.
@@ -63,6 +65,31 @@ test("up in the foreground heals a crashed VM and a hung one, keeps tokens unrea
     await up.until(/healed inventory-1 \(restarted\)/, 40_000);
     const after = (await driver.list({ farm, vm: "inventory-1" }))[0];
     assert.equal([after.id, after.state, after.address], [hung, "running", address]);
+
+    // Autoscaling as status shows it, and the controller's metrics: its dashboard's /metrics takes the
+    // farm's read-only metrics token (nothing else but the dashboard's), and the farm's own
+    // Prometheus scrapes the controller beside the balancer.
+    const shown = await waitFor(() => /autoscaled groups/.test(farmhand(home, ["status", "--farm", farm]).stdout), 20_000);
+    const status1 = farmhand(home, ["status", "--farm", farm]).stdout;
+    assert.ok(shown, status1);
+    assert.match(status1, /demand: +prometheus at http:\/\/127\.0\.0\.1:\d+ \(the farm's own\)/);
+    assert.match(status1, /orders-balancer-1 +2 +2 /);
+    const dashboardUrl = readDashboardRecord(farm, home)!.url;
+    const scrape = await request(`${dashboardUrl}/metrics`, { headers: { authorization: `Bearer ${secrets.metricsToken()}` } });
+    const exposition = await scrape.body.text();
+    assert.is(scrape.statusCode, 200);
+    assert.match(exposition, /farmhand_autoscale_current_replicas\{group="orders-balancer-1",farm="shop"\} 2/);
+    const refused = await request(`${dashboardUrl}/api/view`, { headers: { authorization: `Bearer ${secrets.metricsToken()}` } });
+    await refused.body.dump();
+    assert.is(refused.statusCode, 401, "the metrics token reads metrics, nothing else");
+    const prometheusUrl = /prometheus at (http:\/\/127\.0\.0\.1:\d+)/.exec(status1)![1];
+    const up1 = async (selector: string) => {
+      const r = await request(`${prometheusUrl}/api/v1/query?${new URLSearchParams({ query: `up{${selector}}` })}`);
+      const body = (await r.body.json()) as { data: { result: { value: [number, string] }[] } };
+      return body.data.result.length === 1 && body.data.result[0].value[1] === "1";
+    };
+    assert.ok(await waitFor(() => up1(`farmhand_farm="shop",farmhand_component="controller"`), 15_000), "Prometheus scrapes the controller");
+    assert.ok(await up1(`farmhand_farm="shop",farmhand_balancer="orders-balancer-1"`), "and the balancer");
 
     // Secrets: no admin token anywhere but in memory, and everything recorded is private.
     const tokens = ["orders-balancer-1"].map((vm) => secrets.adminToken(vm));

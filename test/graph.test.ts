@@ -2,7 +2,7 @@
 // Mermaid and SVG renderers draw it.
 
 import childProcess from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -12,7 +12,7 @@ import * as assert from "uvu/assert";
 import { graphOf } from "../control/graph/from-model.ts";
 import { planFarm } from "../control/model/recorder.ts";
 import { loadScript } from "../control/farm/script.ts";
-import type { FarmGraph } from "../control/graph/graph.ts";
+import { withEntries, type FarmGraph } from "../control/graph/graph.ts";
 import { toMermaid } from "../control/graph/mermaid.ts";
 import { layoutSvg } from "../control/graph/svg.ts";
 import { graphScript, runGraph } from "../src/commands/graph.ts";
@@ -22,7 +22,7 @@ const example = path.join(root, "examples/order-processing/farm.ts");
 const farmTypes = JSON.stringify(path.join(root, "control/farm/farm.ts"));
 const roles = JSON.stringify(path.join(root, "examples/order-processing/roles.ts"));
 
-const ORDERS = ["orders-1", "orders-2", "orders-3"];
+const ORDERS = ["orders-1", "orders-2"];
 
 async function plan(script: string): Promise<FarmGraph> {
   const farm = planFarm("test");
@@ -91,7 +91,7 @@ test("planning creates nothing: no driver, no process, plan:// endpoints", async
     assert.is(result.orders.contract.id, "orders@1");
     assert.match(result.site.url, /^plan:\/\/web-1\//);
     await farm.teardown();
-    assert.is(graphOf(farm.model).nodes.length, 7, "teardown of a plan keeps the plan");
+    assert.is(graphOf(farm.model).nodes.length, 6, "teardown of a plan keeps the plan");
   } finally {
     names.forEach((n, i) => (cp[n] = saved[i]));
     syncBuiltinESMExports();
@@ -126,7 +126,7 @@ test("Mermaid output has every node and edge, grouped replicas and valid identif
     assert.match(m[1], /^[A-Za-z0-9_]+$/);
     assert.ok(declared.has(m[1]), `${m[1]} declared`);
   }
-  assert.match(text, /class n_payments_1,n_inventory_1,n_orders_1,n_orders_2,n_orders_3,n_web_1 healed/);
+  assert.match(text, /class n_payments_1,n_inventory_1,n_orders_1,n_orders_2,n_web_1 healed/);
   // Quotes inside labels never end a label early.
   for (const l of lines) assert.is(((l.match(/"/g) ?? []).length) % 2, 0, l);
 });
@@ -178,8 +178,8 @@ test("the SVG is well-formed, labels every node and no two boxes overlap", async
   for (const n of g.nodes) assert.ok(svg.includes(`>${n.label}</text>`), n.label);
   for (const c of ["orders@1", "payments@1", "inventory@1", "web@1"]) assert.ok(svg.includes(c), c);
   assert.ok(svg.includes(">orders (orders@1)</text>"), "edge label");
-  assert.is((svg.match(/class="node node-vm healed"/g) ?? []).length, 6);
-  assert.ok(svg.includes(">orders × 3</text>"), "replica group");
+  assert.is((svg.match(/class="node node-vm healed"/g) ?? []).length, 5);
+  assert.ok(svg.includes(">orders × 2</text>"), "replica group");
   assert.is((svg.match(/class="edge /g) ?? []).length, g.edges.length);
   const rects = nodeRects(svg);
   assert.is(rects.length, g.nodes.length);
@@ -265,27 +265,64 @@ test("a farm of about thirty nodes: no overlapping boxes, long edges and all", a
   }
 });
 
-test("runGraph writes the SVG next to the script and prints Mermaid with --mermaid", async () => {
+test("runGraph prints the SVG to stdout and writes nothing beside the script; --out writes it; --mermaid prints Mermaid", async () => {
   const { dir, script } = tempScript("farm.ts", [
     "const pay = await farm.vm(PaymentService, {});",
     "const stock = await farm.vm(InventoryService, {});",
-    "await farm.vm(OrderService, { payments: pay.api, inventory: stock.api });",
+    "const orders = await farm.vm(OrderService, { payments: pay.api, inventory: stock.api });",
+    "return { orders: orders.api };",
   ]);
   try {
     let out = "";
     let err = "";
-    const quiet = await graphScript(script, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
-    assert.is(quiet.code, 0, err);
-    assert.is(quiet.svgPath, path.join(dir, "farm.svg"));
-    assert.ok(existsSync(path.join(dir, "farm.svg")));
-    assert.is(out, "", "no Mermaid without --mermaid");
+    const plain = await graphScript(script, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
+    assert.is(plain.code, 0, err);
+    assert.is(plain.svgPath, null);
+    assert.equal(readdirSync(dir).sort(), ["farm.ts", "package.json"], "nothing written into the script's folder");
+    checkXml(out);
+    assert.match(out, /^<svg /);
     assert.match(err, /nothing was created/);
+    // The entry point is what the script returns, marked with an arrow from "clients".
+    assert.match(out, /<g class="entry" data-id="orders-1">/);
+    assert.match(out, /class="node node-vm entry-point" data-id="orders-1"/);
+    assert.not.match(out, /class="node[^"]*entry-point" data-id="payments-1"/);
+
+    out = "";
     const target = path.join(dir, "out/drawing.svg");
     const code = await runGraph(script, { out: target, mermaid: true, stdout: (t) => (out += t), stderr: () => {} });
     assert.is(code, 0);
     checkXml(readFileSync(target, "utf8"));
     assert.match(out, /^flowchart LR\n/);
     assert.ok(out.includes('n_orders_1 -->|"payments (payments@1)"| n_payments_1'));
+    assert.match(out, /n_clients\(\("clients"\)\)\n  n_clients ==> n_orders_1/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the legend shows what the drawing uses: no failover styles without a failover; healed is not the primary's colour", async () => {
+  const g = await plan(example);
+  const svg = layoutSvg(withEntries(g, ["web-1"])).svg;
+  const legend = svg.slice(svg.indexOf('<g class="legend">'));
+  assert.match(legend, />import</);
+  assert.match(legend, />backend</);
+  assert.not.match(legend, /primary|backup/);
+  assert.match(legend, />healed \(kept alive\)</);
+  assert.match(legend, />entry point</);
+  const healedStroke = /class="node node-vm healed" data-id="payments-1">\n    <rect class="node-box"[^>]* stroke="(#[0-9a-f]+)"/.exec(svg)?.[1];
+  assert.ok(healedStroke !== undefined, "a healed VM's border");
+  const { dir, script } = tempScript("failover.ts", [
+    "const a = await farm.vm(PaymentService, {});",
+    "const b = await farm.vm(PaymentService, {});",
+    "await farm.failover(a.api, b.api);",
+  ]);
+  try {
+    const f = await plan(script);
+    const withFailover = layoutSvg(f).svg;
+    const primaryStroke = /class="edge edge-primary"[^>]* stroke="(#[0-9a-f]+)"/.exec(withFailover)?.[1];
+    assert.ok(primaryStroke !== undefined);
+    assert.is.not(primaryStroke, healedStroke);
+    assert.match(withFailover.slice(withFailover.indexOf('<g class="legend">')), /failover primary[\s\S]*failover backup/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

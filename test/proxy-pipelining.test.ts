@@ -111,14 +111,32 @@ test("pipelining stays off by default: each request has a connection to itself",
   const backend = await startBackend("a");
   let concurrentMax = 0;
   let concurrent = 0;
+  // Each answer waits until all ten requests are at the backend at once (or two seconds, so that a
+  // proxy that queued or pipelined them fails the count instead of hanging): on a busy machine the
+  // ten need not all arrive within any shorter time.
+  const waiting: (() => void)[] = [];
   backend.handle = (_req, res) => {
     concurrent++;
     concurrentMax = Math.max(concurrentMax, concurrent);
-    setTimeout(() => {
+    const answer = () => {
       concurrent--;
       res.writeHead(200, { "content-length": 2 });
       res.end("ok");
-    }, 20);
+    };
+    if (concurrent === 10) {
+      answer();
+      for (const w of waiting.splice(0)) w();
+    } else {
+      const timer = setTimeout(() => {
+        waiting.splice(waiting.indexOf(release), 1);
+        answer();
+      }, 2000);
+      const release = () => {
+        clearTimeout(timer);
+        answer();
+      };
+      waiting.push(release);
+    }
   };
   const proxy = await startProxy([backend], {}, { workers: 1 });
   const sockets: net.Socket[] = [];

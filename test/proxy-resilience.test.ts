@@ -151,8 +151,9 @@ test("a killed worker thread is replaced while the proxy keeps answering", async
       await r.body.text();
     }
     assert.ok(await waitFor(() => proxy.balancer.workers()[0].restarts === 1));
-    // The replacement listens on the shared port: kill the other one and the proxy still answers.
-    await sleep(200);
+    // The replacement listens on the shared port, once it says so: kill the other one and the proxy
+    // still answers.
+    assert.ok(await waitFor(() => proxy.balancer.workers()[0].serving, 20_000));
     await proxy.balancer.killWorker(1);
     for (let i = 0; i < 20; i++) {
       const r = await request(`${proxy.url}/after-second-kill/${i}`, { reset: true });

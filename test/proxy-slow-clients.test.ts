@@ -5,7 +5,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startBackend } from "./helpers/backends.ts";
+import { startBackend, startRawServer } from "./helpers/backends.ts";
 import { startProxy } from "./helpers/proxy.ts";
 import { openRaw, parseResponses, rawRequest, type RawConnection } from "./helpers/raw-client.ts";
 
@@ -88,6 +88,34 @@ test("a client waiting for 100 Continue is not kept waiting for a body it will n
     assert.ok(await conn.waitFor((t) => t.includes("b POST /expect 5")), conn.text);
   } finally {
     conn.destroy();
+    await proxy.stop();
+    await backend.close();
+  }
+});
+
+test("a client still sending a body the backend answered early is read to its end and let go, so nothing is left half-open", async () => {
+  // Like nginx's `return 200`: the answer goes out after the head, and the body is never read.
+  const backend = await startRawServer((socket) => {
+    socket.once("data", () => {
+      socket.pause();
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+  });
+  const proxy = await startProxy([{ name: "raw", port: backend.port, address: "127.0.0.1", id: `127.0.0.1:${backend.port}` } as never], {}, { workers: 1 });
+  const client = await openRaw(proxy.port);
+  try {
+    // More than the socket buffers hold: the client's writes stay pending until the proxy reads them,
+    // and it closes (on the proxy's end) only once they are written.
+    client.write("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 16000000\r\n\r\n");
+    client.write(Buffer.alloc(8_000_000, 0x61));
+    assert.ok(await client.waitFor((t) => parseResponses(t).length === 1, 10_000), JSON.stringify(client.text.slice(0, 80)));
+    assert.is(statusOf(client.text), 200);
+    assert.match(client.text, /connection: close/i);
+    assert.ok(await client.waitClosed(20_000), "the connection ended on both sides");
+    const { drained } = await proxy.balancer.shutdown(10_000);
+    assert.ok(drained, "no session was left behind to hold the drain");
+  } finally {
+    client.destroy();
     await proxy.stop();
     await backend.close();
   }

@@ -50,9 +50,10 @@ export interface ProbeResult {
   readonly body: string;
 }
 
-export function probe(port: number, timeoutMs = 5000): Promise<ProbeResult> {
+export function probe(port: number, timeoutMs = 5000, request: { method: string; path: string; body?: string } = { method: "GET", path: "/" }): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: HOST, port, path: "/", agent: false, timeout: timeoutMs }, (res) => {
+    const headers = request.body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(request.body) };
+    const req = http.request({ host: HOST, port, method: request.method, path: request.path, headers, agent: false, timeout: timeoutMs }, (res) => {
       let body = "";
       res.setEncoding("latin1");
       res.on("data", (d: string) => (body += d));
@@ -61,6 +62,7 @@ export function probe(port: number, timeoutMs = 5000): Promise<ProbeResult> {
     });
     req.on("timeout", () => req.destroy(new Error(`probe of port ${port} timed out`)));
     req.on("error", reject);
+    req.end(request.body);
   });
 }
 

@@ -39,6 +39,19 @@ function apt(args: readonly string[]): boolean {
   return r.status === 0;
 }
 
+/** The path of `binary` (Debian package `pkg`), installed with apt-get when missing; throws when it cannot be had. */
+export function ensurePackage(binary: string, pkg = binary): string {
+  const found = which(binary);
+  if (found !== null) return found;
+  if (!apt(["install", "-y", pkg])) {
+    apt(["update"]);
+    apt(["install", "-y", pkg]);
+  }
+  const installed = which(binary);
+  if (installed === null) throw new Error(`bench: ${binary} is required (Debian package ${pkg}); apt-get install -y ${pkg} did not provide it`);
+  return installed;
+}
+
 /**
  * Finds haproxy, nginx and (when wanted) wrk, installing the missing ones with apt-get when running
  * as root. Throws when haproxy or nginx remain missing.

@@ -5,7 +5,7 @@ import path from "node:path";
 import { start, describeExit } from "../lib/children.ts";
 import { HOST } from "../lib/net.ts";
 import { REPO_ROOT } from "../lib/tools.ts";
-import type { LoadGenerator, LoadResult } from "./types.ts";
+import { DEFAULT_REQUEST, type LoadGenerator, type LoadResult } from "./types.ts";
 
 interface AutocannonJson {
   readonly duration: number;
@@ -36,8 +36,9 @@ export function autocannonGenerator(node: string): LoadGenerator {
   const cli = path.join(REPO_ROOT, "node_modules", "autocannon", "autocannon.js");
   return {
     name: "autocannon",
-    async run(port, connections, seconds) {
-      const args = [cli, "-c", String(connections), "-d", String(seconds), "-j", "-n", `http://${HOST}:${port}/`];
+    async run(port, connections, seconds, request = DEFAULT_REQUEST) {
+      const body = request.body === undefined ? [] : ["-b", request.body, "-H", "content-type=application/json"];
+      const args = [cli, "-c", String(connections), "-d", String(seconds), "-j", "-n", "-m", request.method, ...body, `http://${HOST}:${port}${request.path}`];
       const child = start("autocannon", node, args, {}, true);
       const exit = await child.exited;
       await child.stop();

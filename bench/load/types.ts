@@ -1,4 +1,4 @@
-// What a load generator reports for one timed run.
+// What a load generator reports for one timed run, and what it sends.
 
 export interface LoadResult {
   /** Responses completed within the run. */
@@ -13,7 +13,17 @@ export interface LoadResult {
   readonly socketErrors: number;
 }
 
+/** The request every connection sends over and over; the default is `GET /`. */
+export interface RequestSpec {
+  readonly method: "GET" | "POST";
+  readonly path: string;
+  /** JSON text, sent with Content-Type: application/json. */
+  readonly body?: string;
+}
+
+export const DEFAULT_REQUEST: RequestSpec = { method: "GET", path: "/" };
+
 export interface LoadGenerator {
   readonly name: string;
-  run(port: number, connections: number, seconds: number): Promise<LoadResult>;
+  run(port: number, connections: number, seconds: number, request?: RequestSpec): Promise<LoadResult>;
 }

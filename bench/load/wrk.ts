@@ -1,9 +1,12 @@
 // wrk: a C load generator that needs a fraction of the CPU autocannon needs for the same load, which
 // matters when generator, proxy and backend share two cores.
 
-import { start, describeExit } from "../lib/children.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { onCleanup, start, describeExit } from "../lib/children.ts";
 import { HOST } from "../lib/net.ts";
-import type { LoadGenerator, LoadResult } from "./types.ts";
+import { DEFAULT_REQUEST, type LoadGenerator, type LoadResult, type RequestSpec } from "./types.ts";
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -36,12 +39,43 @@ export function parseWrk(out: string): LoadResult {
   };
 }
 
+/** A request other than GET / is described to wrk by a Lua script (one per distinct request). */
+const scripts = new Map<string, string>();
+let scriptDir: string | null = null;
+
+function scriptFor(request: RequestSpec): string | null {
+  if (request.method === "GET" && request.body === undefined) return null;
+  const key = JSON.stringify(request);
+  let file = scripts.get(key);
+  if (file === undefined) {
+    if (scriptDir === null) {
+      scriptDir = mkdtempSync(path.join(os.tmpdir(), "farmhand-bench-wrk-"));
+      const dir = scriptDir;
+      onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    }
+    file = path.join(scriptDir, `request-${scripts.size}.lua`);
+    const lua = [
+      `wrk.method = ${JSON.stringify(request.method)}`,
+      ...(request.body === undefined ? [] : [`wrk.body = ${luaString(request.body)}`, `wrk.headers["Content-Type"] = "application/json"`]),
+    ].join("\n");
+    writeFileSync(file, `${lua}\n`);
+    scripts.set(key, file);
+  }
+  return file;
+}
+
+/** A Lua long string: no escapes needed, whatever the JSON holds (it has no "]==]"). */
+function luaString(text: string): string {
+  return `[==[${text}]==]`;
+}
+
 export function wrkGenerator(binary: string): LoadGenerator {
   return {
     name: "wrk",
-    async run(port, connections, seconds) {
+    async run(port, connections, seconds, request = DEFAULT_REQUEST) {
+      const script = scriptFor(request);
       // One thread: the second core belongs to the proxy and the backend.
-      const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", `http://${HOST}:${port}/`];
+      const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...(script === null ? [] : ["-s", script]), `http://${HOST}:${port}${request.path}`];
       const child = start("wrk", binary, args, {}, true);
       const exit = await child.exited;
       await child.stop();

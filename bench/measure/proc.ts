@@ -52,14 +52,22 @@ export function processTree(root: number): number[] {
 
 /** utime + stime of the tree in seconds. */
 export function cpuSeconds(root: number): number {
-  let ticks = 0;
+  const t = cpuTimes(root);
+  return t.user + t.system;
+}
+
+/** utime and stime of the tree in seconds, apart: user space (the program) and the kernel (its syscalls). */
+export function cpuTimes(root: number): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
   for (const pid of processTree(root)) {
     const f = statFields(pid);
     if (f === null) continue;
     // stat fields 14 and 15; f[0] is field 3.
-    ticks += Number(f[11]) + Number(f[12]);
+    user += Number(f[11]);
+    system += Number(f[12]);
   }
-  return ticks / clockTicks();
+  return { user: user / clockTicks(), system: system / clockTicks() };
 }
 
 function statusKb(pid: number, key: string): number {

@@ -20,6 +20,8 @@ export async function startBackend(ctx: PeerContext): Promise<Peer> {
     workerConnections: peerNofile() - 100,
     httpBlock: `  server {
     listen 127.0.0.1:${port} backlog=4096;
+    # The large-body rows send 10 MB bodies; nginx reads and drops them.
+    client_max_body_size 0;
     location / {
       default_type text/plain;
       return 200 "${BACKEND_BODY}";

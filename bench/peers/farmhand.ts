@@ -6,25 +6,34 @@ import path from "node:path";
 import { start } from "../lib/children.ts";
 import { waitForPort } from "../lib/net.ts";
 import { REPO_ROOT } from "../lib/tools.ts";
+import { BENCH_OPERATIONS } from "./bench-contract.ts";
 import { peerNofile } from "./types.ts";
 import type { Peer, PeerContext } from "./types.ts";
 
 export const FARMHAND_CLI = path.join(REPO_ROOT, "src", "farmhand.mjs");
 
-/**
- * With `pipelinedPort`, a third listener serves a pool that pipelines GETs upstream (the opt-in
- * `upstream.pipelining`), so the default and the pipelined HTTP paths are measured side by side.
- */
-export function farmhandConfig(threads: number, httpPort: number, tcpPort: number, backendPort: number, pipelinedPort?: number): object {
+/** Listeners beside the http and tcp ones, each measured as rows of its own. */
+export interface ExtraListeners {
+  /** Serves a pool that pipelines GETs upstream (the opt-in `upstream.pipelining`). */
+  readonly pipelined?: number;
+  /** Plain http again, for the POST rows without checks (and the unchecked large bodies). */
+  readonly post?: number;
+  /** Checks every request against BENCH_OPERATIONS. */
+  readonly validated?: number;
+}
+
+export function farmhandConfig(threads: number, httpPort: number, tcpPort: number | null, backendPort: number, extra: ExtraListeners = {}): object {
   const backends = [{ address: "127.0.0.1", port: backendPort }];
-  const listeners = [
-    { name: "http", protocol: "http", address: "127.0.0.1", port: httpPort, pool: "b" },
-    { name: "tcp", protocol: "tcp", address: "127.0.0.1", port: tcpPort, pool: "b" },
-  ];
+  const listeners: object[] = [{ name: "http", protocol: "http", address: "127.0.0.1", port: httpPort, pool: "b" }];
+  if (tcpPort !== null) listeners.push({ name: "tcp", protocol: "tcp", address: "127.0.0.1", port: tcpPort, pool: "b" });
   const pools: object[] = [{ name: "b", policy: "round-robin", backends }];
-  if (pipelinedPort !== undefined) {
-    listeners.push({ name: "http-pipelined", protocol: "http", address: "127.0.0.1", port: pipelinedPort, pool: "bp" });
+  if (extra.pipelined !== undefined) {
+    listeners.push({ name: "http-pipelined", protocol: "http", address: "127.0.0.1", port: extra.pipelined, pool: "bp" });
     pools.push({ name: "bp", policy: "round-robin", backends, upstream: { pipelining: 8 } });
+  }
+  if (extra.post !== undefined) listeners.push({ name: "http-post", protocol: "http", address: "127.0.0.1", port: extra.post, pool: "b" });
+  if (extra.validated !== undefined) {
+    listeners.push({ name: "http-validated", protocol: "http", address: "127.0.0.1", port: extra.validated, pool: "b", contract: "bench@1", validate: { operations: BENCH_OPERATIONS } });
   }
   return { workers: threads, listeners, pools, admin: null };
 }
@@ -33,16 +42,17 @@ export async function startFarmhand(
   ctx: PeerContext,
   cli: string,
   httpPort: number,
-  tcpPort: number,
+  tcpPort: number | null,
   name = "farmhand",
-  pipelinedPort?: number,
+  extra: ExtraListeners = {},
+  variant?: { readonly id: string; readonly label: string },
 ): Promise<Peer> {
   if (!existsSync(cli)) {
     throw new Error(`farmhand: ${cli} does not exist (use --targets to bench the peers only)`);
   }
   const configPath = path.join(ctx.dir, "farmhand.json");
-  writeFileSync(configPath, JSON.stringify(farmhandConfig(ctx.threads, httpPort, tcpPort, ctx.backendPort, pipelinedPort), null, 2));
-  const listeners = pipelinedPort === undefined ? 2 : 3;
+  writeFileSync(configPath, JSON.stringify(farmhandConfig(ctx.threads, httpPort, tcpPort, ctx.backendPort, extra), null, 2));
+  const listeners = (tcpPort === null ? 1 : 2) + Object.values(extra).filter((p) => p !== undefined).length;
   const child = start(name, ctx.node, [cli, "proxy", "--config", configPath], { cwd: REPO_ROOT, nofile: peerNofile() });
   // The CLI announces each listener with a line containing "listening".
   let announced = 0;
@@ -65,12 +75,15 @@ export async function startFarmhand(
       );
     }),
   ]).finally(() => clearTimeout(timer));
-  const targets: Peer["targets"][number][] = [
-    { id: "farmhand-http", label: "farmhand http", mode: "http", port: httpPort, pid: child.pid },
-    { id: "farmhand-tcp", label: "farmhand tcp", mode: "tcp", port: tcpPort, pid: child.pid },
-  ];
-  if (pipelinedPort !== undefined) {
-    targets.push({ id: "farmhand-http-pipelined", label: "farmhand http, pipelined upstream", mode: "http", port: pipelinedPort, pid: child.pid });
+  const v = variant ?? { id: "", label: "" };
+  // A variant is measured against HAProxy's row of the same variant (nbthread 2 for 2 threads).
+  const targets: Peer["targets"][number][] = [{
+    id: `farmhand-http${v.id}`, label: `farmhand http${v.label}`, mode: "http", port: httpPort, pid: child.pid,
+    ...(v.id === "" ? {} : { reference: `haproxy-http${v.id}` }),
+  }];
+  if (tcpPort !== null) targets.push({ id: "farmhand-tcp", label: "farmhand tcp", mode: "tcp", port: tcpPort, pid: child.pid });
+  if (extra.pipelined !== undefined) {
+    targets.push({ id: "farmhand-http-pipelined", label: "farmhand http, pipelined upstream", mode: "http", port: extra.pipelined, pid: child.pid });
   }
   for (const t of targets) await waitForPort(t.port, 5_000, name, () => child.exit === null);
   return { name: "farmhand", child, targets };

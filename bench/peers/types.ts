@@ -2,6 +2,7 @@
 
 import type { Child } from "../lib/children.ts";
 import type { Tools } from "../lib/tools.ts";
+import type { RequestSpec } from "../load/types.ts";
 import { nofileHardLimit } from "../measure/proc.ts";
 
 /** Which HAProxy row a target is compared with. */
@@ -16,6 +17,14 @@ export interface Target {
   readonly port: number;
   /** The process (and its descendants) whose CPU time and memory are charged to this target. */
   readonly pid: number;
+  /** What the load generator sends; default GET /. */
+  readonly request?: RequestSpec;
+  /** The row this one is compared with; default HAProxy's of the same mode. */
+  readonly reference?: string;
+  /** What a good response body is; default the backend's 100 bytes. */
+  readonly expectBody?: RegExp;
+  /** Load to keep up in the background during this target's runs (started before the warm-up). */
+  readonly background?: () => Promise<{ stop(): Promise<string> }>;
 }
 
 export interface Peer {

@@ -12,10 +12,14 @@ function row(t: TargetResult): string {
   const m = t.median;
   const errors = t.non2xx + t.socketErrors;
   const errCell = errors === 0 ? "0" : `**${t.non2xx} non-2xx, ${t.socketErrors} socket**`;
-  return `| ${t.label} | ${t.mode} | ${cell(fmtInt(m.rps), t.ratio.rps)} | ${cell(fmtFixed(m.p50Ms, 2), t.ratio.p50Ms)} | ${cell(
+  const syscalls = m.syscallsPerRequest === null ? "n/a" : cell(fmtFixed(m.syscallsPerRequest, 2), t.ratio.syscallsPerRequest);
+  return `| ${t.label} | ${t.reference} | ${cell(fmtInt(m.rps), t.ratio.rps)} | ${cell(fmtFixed(m.p50Ms, 2), t.ratio.p50Ms)} | ${cell(
     fmtFixed(m.p99Ms, 2),
     t.ratio.p99Ms,
-  )} | ${cell(fmtFixed(m.cpuUsPerRequest, 1), t.ratio.cpuUsPerRequest)} | ${cell(fmtMB(m.peakRssBytes), t.ratio.peakRssBytes)} | ${errCell} |`;
+  )} | ${cell(fmtFixed(m.cpuUsPerRequest, 1), t.ratio.cpuUsPerRequest)} | ${cell(fmtFixed(m.userUsPerRequest, 1), t.ratio.userUsPerRequest)} | ${cell(
+    fmtFixed(m.systemUsPerRequest, 1),
+    t.ratio.systemUsPerRequest,
+  )} | ${syscalls} | ${cell(fmtMB(m.peakRssBytes), t.ratio.peakRssBytes)} | ${errCell} |`;
 }
 
 export function renderMarkdown(res: BenchResult, withSummary: boolean): string {
@@ -32,13 +36,14 @@ export function renderMarkdown(res: BenchResult, withSummary: boolean): string {
   out.push("");
   if (res.targets.length > 0) {
     out.push(
-      "Medians over rounds. In brackets: the figure over HAProxy's (http rows against HAProxy http, tcp rows against HAProxy tcp). " +
-        "CPU/req is user+system time of the proxy's whole process tree during the timed run over the requests completed; " +
-        "for the backend row it is the backend's own.",
+      "Medians over rounds. In brackets: the figure over that of the row named under \"against\" (HAProxy's in the same mode and load, " +
+        "or for the large-body rows the same small requests with nothing in the background). " +
+        "CPU/req is user+system time of the proxy's whole process tree during the timed run over the requests completed, then split into user and system; " +
+        "syscalls/req are counted (perf, raw_syscalls:sys_enter) during the warm-up. For the backend row it is the backend's own.",
     );
     out.push("");
-    out.push("| target | mode | req/s | p50 ms | p99 ms | CPU/req us | peak RSS MB | errors |");
-    out.push("|---|---|---:|---:|---:|---:|---:|---:|");
+    out.push("| target | against | req/s | p50 ms | p99 ms | CPU/req us | user us | sys us | syscalls/req | peak RSS MB | errors |");
+    out.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const t of res.targets) out.push(row(t));
     out.push("");
   }

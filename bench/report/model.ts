@@ -9,6 +9,13 @@ export interface RoundSample {
   readonly load: LoadResult;
   readonly cpuSeconds: number;
   readonly cpuUsPerRequest: number;
+  /** The same CPU time split: user space (the program's own work) and system (the kernel's, mostly its syscalls). */
+  readonly userUsPerRequest: number;
+  readonly systemUsPerRequest: number;
+  /** System calls per request, counted during the warm-up (null when perf could not count them). */
+  readonly syscallsPerRequest: number | null;
+  /** What the background load did during the run (large-body rows), or null. */
+  readonly background: string | null;
   readonly peakRssBytes: number;
 }
 
@@ -17,6 +24,9 @@ export interface Figures {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly cpuUsPerRequest: number;
+  readonly userUsPerRequest: number;
+  readonly systemUsPerRequest: number;
+  readonly syscallsPerRequest: number | null;
   readonly peakRssBytes: number;
 }
 

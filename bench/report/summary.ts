@@ -30,3 +30,38 @@ export function summaryLine(s: Summary | null): string {
   if (s === null) return "summary: farmhand not measured";
   return `summary: http cpu/req ${r(s.httpCpu)} haproxy, http req/s ${r(s.httpRps)} haproxy, tcp cpu/req ${r(s.tcpCpu)} haproxy`;
 }
+
+/**
+ * The line before the summary: the farm path (the balancer image with settings from metadata, over
+ * HAProxy in front of the same services), what contract checks add to a 200-byte POST, and the
+ * default mode's user-space CPU beside HAProxy's.
+ */
+export function farmPathLine(targets: readonly TargetResult[]): string {
+  const get = (id: string) => targets.find((t) => t.id === id);
+  const farm = get("farmhand-farm")?.ratio.cpuUsPerRequest ?? null;
+  const added = validationCost(get("farmhand-post-200"), get("farmhand-post-200-validated"));
+  const validation = added === null ? "n/a" : `${added >= 0 ? "+" : ""}${(added * 100).toFixed(0)}%`;
+  const user = (id: string) => {
+    const u = get(id)?.median.userUsPerRequest;
+    return u === undefined ? "n/a" : u.toFixed(1);
+  };
+  return `farm path: http cpu/req ${r(farm)} haproxy, validation ${validation} cpu/req at 200 B, default http user ${user("farmhand-http")} us/req (haproxy ${user("haproxy-http")} us/req)`;
+}
+
+/**
+ * What contract checks add to CPU per request: the median over rounds of checked / plain - 1. The two
+ * rows run back to back in each round, so each round's ratio compares like with like; a ratio of
+ * medians taken over the whole run would mix rounds that other load on the machine made slower.
+ */
+export function validationCost(plain: TargetResult | undefined, checked: TargetResult | undefined): number | null {
+  if (plain === undefined || checked === undefined) return null;
+  const ratios: number[] = [];
+  for (const c of checked.rounds) {
+    const p = plain.rounds.find((r) => r.round === c.round);
+    if (p !== undefined && p.cpuUsPerRequest > 0) ratios.push(c.cpuUsPerRequest / p.cpuUsPerRequest - 1);
+  }
+  if (ratios.length === 0) return null;
+  ratios.sort((a, b) => a - b);
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+}

@@ -4,11 +4,24 @@
 
 import type { AnyContract } from "./contract.ts";
 
-declare const contractBrand: unique symbol;
+/**
+ * The brand, for the type checker only: no such class exists at run time. It is a class's #private
+ * field because that is what nothing else can carry: a hand-written object literal cannot name it, and
+ * a spread (`{ ...e, url }`) drops it, so an endpoint copied with another URL is no endpoint.
+ */
+declare class ContractBrand<Id extends string> {
+  #contract: Id;
+}
 
-export interface Endpoint<C extends AnyContract = AnyContract> {
-  /** Never present at run time: carries the contract's identity for the type checker only. */
-  readonly [contractBrand]: C["id"];
+/** The id of a contract type (of each, for a union), or never for what is no contract. */
+type IdOf<C> = C extends { readonly id: infer Id extends string } ? Id : never;
+
+/**
+ * An endpoint of contract C. C is not constrained to a contract, so that a generic helper
+ * `<C>(eps: readonly Endpoint<C>[]) => farm.balance(eps)` can be written as such; the combinators
+ * refuse what is not one known contract.
+ */
+export interface Endpoint<C = AnyContract> extends ContractBrand<IdOf<C>> {
   readonly contract: C;
   /** Base URL, e.g. "http://127.0.1.2:8080". */
   readonly url: string;

@@ -30,6 +30,17 @@ export type ProvidedOf<R extends AnyRole> = { readonly [K in keyof R["provides"]
 
 const NAME = /^[a-z][a-z0-9-]{0,40}$/;
 
+/**
+ * Where each role was made: its role() call's stack, kept unformatted (V8 formats a stack when it is
+ * first read), so that `farmhand check` can point at the role when its image's metadata disagrees.
+ */
+const sites = new WeakMap<object, Error>();
+
+/** The stack of the role() call that made `r`, if role() made it. */
+export function roleSite(r: AnyRole): string | undefined {
+  return sites.get(r)?.stack;
+}
+
 export function role<
   const Name extends string,
   const P extends Contracts & { readonly [K in ReservedName]?: never },
@@ -39,5 +50,7 @@ export function role<
   for (const key of Object.keys(spec.provides)) {
     if (RESERVED.has(key)) throw new TypeError(`role ${name}: provided endpoint name ${JSON.stringify(key)} is reserved`);
   }
-  return Object.freeze({ kind: "role", name, provides: spec.provides, requires: spec.requires, image: spec.image });
+  const made: Role<Name, P, R> = Object.freeze({ kind: "role", name, provides: spec.provides, requires: spec.requires, image: spec.image });
+  sites.set(made, new Error("role defined here"));
+  return made;
 }

@@ -40,6 +40,25 @@ export interface VmRecord {
   readonly address: { readonly host: string; readonly port: number } | null;
   /** Set when state is "damaged": which record is damaged, and why. */
   readonly problem?: string;
+  /** Where and how it runs, as far as the driver knows: for an operator to read (status, the dashboard). */
+  readonly details?: VmDetails;
+}
+
+/**
+ * What an operator wants to know of a VM besides its state, each driver filling in what it knows.
+ * Shown, never acted on: the reconciler decides from state and address alone.
+ */
+export interface VmDetails {
+  /** The hypervisor node it is placed on (Proxmox). */
+  readonly node?: string;
+  /** Its main process (local). */
+  readonly pid?: number;
+  /** When it last started (ms since the epoch), while it runs. */
+  readonly startedAt?: number;
+  /** The file its console output goes to (local). */
+  readonly log?: string;
+  /** Why it last ended without being asked to, as the driver saw it. */
+  readonly reason?: string;
 }
 
 export type DriverEvent =

@@ -6,6 +6,7 @@ import { adminClient } from "../../native-free-core/admin/client.ts";
 import { httpUrl } from "../../native-free-core/net/address.ts";
 import { systemClock, type Clock, type Driver } from "../drivers/driver.ts";
 import { httpProber, type Prober } from "../guest/prober.ts";
+import type { MetricsSource } from "../metrics/source.ts";
 import { FarmModel } from "../model/farm-model.ts";
 import { RecordingFarm } from "../model/recorder.ts";
 import { observeFarm, type FarmStatus } from "../reconcile/observe.ts";
@@ -27,6 +28,8 @@ export interface FarmOptions extends ReconcilerOptions {
   readonly clock?: Clock;
   readonly prober?: Prober;
   readonly balancers?: BalancerAdminPort;
+  /** Demand for autoscaling; default: the balancers' own /metrics. */
+  readonly metrics?: MetricsSource;
   /** Default: the farm's key in its folder under the farmhand home (control/state/home.ts). */
   readonly secrets?: FarmSecrets;
 }
@@ -61,6 +64,7 @@ export function realPorts(driver: Driver, name: string, options: FarmOptions = {
     prober: options.prober ?? httpProber,
     balancers: options.balancers ?? ((address, token) => adminClient(httpUrl(address), { token })),
     secrets: options.secrets ?? fileSecrets(name, farmDir(name)),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   };
 }
 

@@ -1,19 +1,31 @@
-// Farm scripts: a module whose default export takes a Farm and builds on it. The CLI type-checks a
-// script before running it, so a wiring mistake stops it before anything is created.
+// Farm scripts: a module whose default export takes a Farm and builds on it. The CLI checks a script
+// before running it (control/check/), so a wiring mistake stops it before anything is created.
 
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
+import { compile } from "../check/compile.ts";
 import type { AnyEndpoint } from "../contracts/index.ts";
 import type { Farm } from "./farm.ts";
+import type { IsAny } from "./refuse.ts";
 
 /** What a script may return: the endpoints worth showing (e.g. the front URL). */
 export type ScriptResult = Readonly<Record<string, AnyEndpoint>> | void;
+/** A farm script's default export: an async function of the farm. */
 export type FarmScript = (farm: Farm) => Promise<ScriptResult>;
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/**
+ * The default export as `farmhand check` holds it: a FarmScript that takes its farm, typed. With the
+ * farm typed `any`, nothing the script does with it would be checked; a script that takes no farm
+ * builds on none (or on a farm of its own, which a check must not run).
+ */
+export type CheckedScript<S> =
+  IsAny<S> extends true ? "farmhand: the default export is typed any, so it is not checked; a farm script's default export is an async function (farm: Farm) => ..."
+  : S extends (...args: infer A) => unknown
+    ? A extends [] ? "farmhand: the default export takes no farm; a farm script builds on the farm it is given: (farm: Farm) => ..."
+      : IsAny<A[0]> extends true ? "farmhand: the default export takes its farm typed any, so nothing the script does with it is checked: (farm: Farm) => ..."
+      : FarmScript
+    : FarmScript;
 
 export interface CheckResult {
   readonly ok: boolean;
@@ -21,29 +33,23 @@ export interface CheckResult {
   readonly output: string;
 }
 
-/** Type-checks a script (and what it imports) with the project's compiler settings. */
+/** Type-checks a script (and what it imports) with the project's compiler settings: the first stage of `farmhand check`. */
 export function checkScript(script: string): CheckResult {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "farmhand-check-"));
-  try {
-    const config = path.join(dir, "tsconfig.json");
-    writeFileSync(config, JSON.stringify({
-      extends: path.join(root, "tsconfig.json"),
-      compilerOptions: { noEmit: true, types: ["node"], typeRoots: [path.join(root, "node_modules/@types")] },
-      files: [path.resolve(script)],
-      include: [],
-      exclude: [],
-    }));
-    const tsc = path.join(root, "node_modules/.bin/tsc");
-    const run = spawnSync(tsc, ["-p", config, "--pretty", "false"], { encoding: "utf8", cwd: root });
-    const output = `${run.stdout ?? ""}${run.stderr ?? ""}`.trim();
-    return { ok: run.status === 0, output };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { ok, output } = compile({ files: [script] });
+  return { ok, output };
 }
 
-export async function loadScript(script: string): Promise<FarmScript> {
-  const mod = (await import(pathToFileURL(path.resolve(script)).href)) as { default?: unknown };
+let instances = 0;
+
+/**
+ * Imports a script and returns its default export. `fresh` imports a new instance of the script's own
+ * module (what it imports is shared), so that checking a script leaves the instance a deployment runs
+ * as it was.
+ */
+export async function loadScript(script: string, options: { readonly fresh?: boolean } = {}): Promise<FarmScript> {
+  const url = pathToFileURL(path.resolve(script));
+  if (options.fresh === true) url.searchParams.set("farmhand-check", String(++instances));
+  const mod = (await import(url.href)) as { default?: unknown };
   if (typeof mod.default !== "function") {
     throw new TypeError(`${script}: the default export must be a function (farm) => ... (found ${typeof mod.default})`);
   }
@@ -53,4 +59,27 @@ export async function loadScript(script: string): Promise<FarmScript> {
 /** The farm a script makes is named after the folder it lives in, unless told otherwise. */
 export function farmNameFor(script: string): string {
   return path.basename(path.dirname(path.resolve(script))).toLowerCase().replace(/[^a-z0-9-]/g, "-");
+}
+
+/**
+ * How Node and the compiler read a script: as an ES module when its name says so (.mts, .mjs) or the
+ * nearest package.json has "type": "module", otherwise as CommonJS, which a farm script cannot be.
+ */
+export function moduleFormatOf(script: string): { readonly format: "module" | "commonjs"; readonly packageJson: string | null } {
+  const file = path.resolve(script);
+  if (/\.m[tj]s$/.test(file)) return { format: "module", packageJson: null };
+  if (/\.c[tj]s$/.test(file)) return { format: "commonjs", packageJson: null };
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "package.json");
+    if (existsSync(candidate)) {
+      let type: unknown;
+      try {
+        type = (JSON.parse(readFileSync(candidate, "utf8")) as { type?: unknown }).type;
+      } catch {
+        type = undefined;
+      }
+      return { format: type === "module" ? "module" : "commonjs", packageJson: candidate };
+    }
+    if (path.dirname(dir) === dir) return { format: "commonjs", packageJson: null };
+  }
 }

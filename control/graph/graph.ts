@@ -15,6 +15,8 @@ export interface GraphNode {
   readonly label: string;
   /** A VM kept alive by `heal`. */
   readonly healed?: boolean;
+  /** Where clients come in: a node whose endpoint the script returns (or, without that, one nothing uses). */
+  readonly entry?: boolean;
   /** Contract ids it serves: "api: orders@1" for a VM, the served contract's id for an intermediary. */
   readonly contracts?: readonly string[];
 }
@@ -45,4 +47,18 @@ export function replicaGroups(graph: FarmGraph): Map<string, GraphNode[]> {
   }
   for (const [role, list] of byRole) if (list.length < 2) byRole.delete(role);
   return byRole;
+}
+
+/**
+ * The graph with its entry points marked: the nodes of `returned` (the endpoints' node ids, as a
+ * script's result names them), or, when it names none, every node that nothing in the graph uses.
+ */
+export function withEntries(graph: FarmGraph, returned: readonly string[] = []): FarmGraph {
+  const known = new Set(graph.nodes.map((n) => n.id));
+  let entries = new Set(returned.filter((id) => known.has(id)));
+  if (entries.size === 0) {
+    const used = new Set(graph.edges.map((e) => e.to));
+    entries = new Set(graph.nodes.filter((n) => !used.has(n.id)).map((n) => n.id));
+  }
+  return { nodes: graph.nodes.map((n) => (entries.has(n.id) ? { ...n, entry: true } : n)), edges: graph.edges };
 }

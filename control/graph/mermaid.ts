@@ -26,8 +26,15 @@ export function toMermaid(graph: FarmGraph): string {
     lines.push("  end");
   }
   for (const edge of graph.edges) lines.push(`  ${edgeLine(edge, ids)}`);
+  // Where clients come in: a node of its own with a thick arrow to each entry point.
+  const entries = graph.nodes.filter((n) => n.entry === true).map((n) => ids.get(n.id)!);
+  if (entries.length > 0) {
+    const clients = safeId("n_clients", new Set(ids.values()));
+    lines.push(`  ${clients}(("clients"))`);
+    for (const e of entries) lines.push(`  ${clients} ==> ${e}`);
+  }
   const healed = graph.nodes.filter((n) => n.healed === true).map((n) => ids.get(n.id)!);
-  lines.push("  classDef healed stroke:#2e7d32,stroke-width:3px");
+  lines.push("  classDef healed stroke:#6a3d9a,stroke-width:3px");
   lines.push("  classDef intermediary fill:#fff4e0,stroke:#b26a00");
   const intermediaries = graph.nodes.filter((n) => n.kind !== "vm").map((n) => ids.get(n.id)!);
   if (intermediaries.length > 0) lines.push(`  class ${intermediaries.join(",")} intermediary`);

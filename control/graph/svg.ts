@@ -25,18 +25,37 @@ const PORT_SPACING = 20;
 const LABEL_H = 16;
 const MARGIN = 24;
 const DUMMY_H = 8;
+const ENTRY_ARROW = 78;
+const ENTRY_COLOR = "#111";
 
 const STYLE: Record<EdgeStyle, { color: string; width: number; dash?: string }> = {
   import: { color: "#1f4e79", width: 1.4 },
   backend: { color: "#6b6b6b", width: 1.4 },
-  primary: { color: "#2e7d32", width: 2.6 },
+  primary: { color: "#00838f", width: 2.6 },
   backup: { color: "#c05a00", width: 1.6, dash: "6 4" },
 };
+/**
+ * The border of a VM kept alive by heal: a colour no edge uses, and not green, which on the
+ * dashboard means "healthy".
+ */
+const HEALED = "#6a3d9a";
+/** What a live line reserves room for: "127.255.255.255:65535 · unhealthy". */
+const LIVE_CHARS = 34;
+
+export interface SvgOptions {
+  /** A title above the drawing. */
+  readonly title?: string;
+  /**
+   * Give every node an empty line (`<text class="node-live" data-id=...>`) that the dashboard fills
+   * with the VM's address and health as they change.
+   */
+  readonly live?: boolean;
+}
 
 interface Box {
   readonly key: string;
   readonly node: GraphNode | null; // null: a placeholder for a long edge
-  readonly lines: { text: string; kind: "title" | "sub" | "contract" | "healed" }[];
+  readonly lines: { text: string; kind: "title" | "sub" | "contract" | "healed" | "live" | "entry" }[];
   w: number;
   h: number;
   layer: number;
@@ -66,11 +85,13 @@ export interface SvgLayout {
   readonly boxes: ReadonlyMap<string, { readonly x: number; readonly y: number; readonly w: number; readonly h: number }>;
 }
 
-export function toSvg(graph: FarmGraph, title?: string): string {
+export function toSvg(graph: FarmGraph, title?: string | SvgOptions): string {
   return layoutSvg(graph, title).svg;
 }
 
-export function layoutSvg(graph: FarmGraph, title?: string): SvgLayout {
+export function layoutSvg(graph: FarmGraph, titleOrOptions?: string | SvgOptions): SvgLayout {
+  const options: SvgOptions = typeof titleOrOptions === "string" ? { title: titleOrOptions } : titleOrOptions ?? {};
+  const title = options.title;
   const index = new Map(graph.nodes.map((n, i) => [n.id, i]));
   for (const e of graph.edges) {
     if (!index.has(e.from) || !index.has(e.to)) throw new RangeError(`graph edge ${e.from} -> ${e.to}: unknown node`);
@@ -80,11 +101,17 @@ export function layoutSvg(graph: FarmGraph, title?: string): SvgLayout {
 
   // Boxes: nodes, and placeholders along long edges.
   const boxes = new Map<string, Box>();
+  const used = new Set(edges.map((e) => e.to));
+  // An entry point nothing else uses gets an arrow from the left edge; one behind other nodes (a
+  // balancer the script also returns) says so in a line of its own, where no edge can cross it.
+  const arrowed = (node: GraphNode) => node.entry === true && !used.has(node.id);
   for (const node of graph.nodes) {
     const lines: Box["lines"] = [{ text: node.label, kind: "title" }];
+    if (node.entry === true && !arrowed(node)) lines.push({ text: "▶ entry point", kind: "entry" });
     lines.push({ text: node.kind === "vm" ? `role: ${node.role ?? "?"}` : node.kind, kind: "sub" });
     for (const c of node.contracts ?? []) lines.push({ text: c, kind: "contract" });
     if (node.healed === true) lines.push({ text: "♻ healed", kind: "healed" });
+    if (options.live === true) lines.push({ text: " ".repeat(LIVE_CHARS), kind: "live" });
     const w = Math.max(...lines.map((l) => l.text.length * (l.kind === "title" ? TITLE_CHAR_W : CHAR_W))) + 2 * PAD_X;
     boxes.set(node.id, { key: node.id, node, lines, w: Math.ceil(w), h: 2 * PAD_Y + lines.length * LINE_H, layer: layer.get(node.id)!, x: 0, y: 0, group: null });
   }
@@ -180,7 +207,9 @@ export function layoutSvg(graph: FarmGraph, title?: string): SvgLayout {
     return Math.max(80, ...labels.map((w) => w + 70));
   });
   const colX: number[] = [];
-  let x = MARGIN;
+  // Entry points get an arrow from the left edge: room for it and its "clients" label.
+  const entryRoom = graph.nodes.some(arrowed) ? ENTRY_ARROW : 0;
+  let x = MARGIN + entryRoom;
   for (let l = 0; l < layerCount; l++) {
     if (l > 0) x += gapBefore[l];
     colX.push(x);
@@ -242,7 +271,7 @@ export function layoutSvg(graph: FarmGraph, title?: string): SvgLayout {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${r(width)}" height="${r(height)}" viewBox="0 0 ${r(width)} ${r(height)}" font-family="${FONT}" font-size="12">`);
   out.push("  <defs>");
-  for (const [name, s] of Object.entries(STYLE)) {
+  for (const [name, s] of [...Object.entries(STYLE), ["entry", { color: ENTRY_COLOR }] as const]) {
     out.push(`    <marker id="arrow-${name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="${s.color}"/></marker>`);
   }
   out.push("  </defs>");
@@ -302,21 +331,30 @@ export function layoutSvg(graph: FarmGraph, title?: string): SvgLayout {
     if (node === null) continue;
     const healed = node.healed === true;
     const fill = node.kind === "vm" ? "#e8f0fb" : "#fff4e0";
-    const stroke = healed ? "#2e7d32" : node.kind === "vm" ? "#1f4e79" : "#b26a00";
+    const stroke = healed ? HEALED : node.kind === "vm" ? "#1f4e79" : "#b26a00";
     const rx = node.kind === "vm" ? 4 : node.kind === "router" ? box.h / 2 > 16 ? 16 : box.h / 2 : 12;
-    out.push(`  <g class="node node-${node.kind}${healed ? " healed" : ""}" data-id="${xml(node.id)}">`);
+    if (arrowed(node)) {
+      const y = box.y + box.h / 2;
+      out.push(`  <g class="entry" data-id="${xml(node.id)}">`);
+      out.push(`    <text x="${r(box.x - ENTRY_ARROW + 4)}" y="${r(y - 6)}" fill="${ENTRY_COLOR}" font-weight="bold">clients</text>`);
+      out.push(`    <path d="M ${r(box.x - ENTRY_ARROW + 4)} ${r(y)} L ${r(box.x)} ${r(y)}" stroke="${ENTRY_COLOR}" stroke-width="2.2" marker-end="url(#arrow-entry)"/>`);
+      out.push("  </g>");
+    }
+    out.push(`  <g class="node node-${node.kind}${healed ? " healed" : ""}${node.entry === true ? " entry-point" : ""}" data-id="${xml(node.id)}">`);
     out.push(`    <rect class="node-box" x="${r(box.x)}" y="${r(box.y)}" width="${r(box.w)}" height="${r(box.h)}" rx="${r(rx)}" fill="${fill}" stroke="${stroke}" stroke-width="${healed ? 2.6 : 1.4}"${node.kind === "failover" ? ' stroke-dasharray="8 3"' : ""}/>`);
     const textTop = box.y + (box.h - box.lines.length * LINE_H) / 2;
     box.lines.forEach((line, k) => {
       const attrs = line.kind === "title" ? ' font-weight="bold" font-size="13" fill="#111"' :
         line.kind === "sub" ? ' fill="#555" font-style="italic"' :
-        line.kind === "healed" ? ' fill="#2e7d32" font-weight="bold"' : ' fill="#333"';
-      out.push(`    <text x="${r(box.x + PAD_X)}" y="${r(textTop + (k + 1) * LINE_H - 4)}"${attrs}>${xml(line.text)}</text>`);
+        line.kind === "healed" ? ` fill="${HEALED}" font-weight="bold"` :
+        line.kind === "entry" ? ` fill="${ENTRY_COLOR}" font-weight="bold"` :
+        line.kind === "live" ? ` class="node-live" data-id="${xml(node.id)}" fill="#333"` : ' fill="#333"';
+      out.push(`    <text x="${r(box.x + PAD_X)}" y="${r(textTop + (k + 1) * LINE_H - 4)}"${attrs}>${line.kind === "live" ? "" : xml(line.text)}</text>`);
     });
     out.push("  </g>");
   }
   out.push(...labelsOut);
-  out.push(legend(MARGIN, height - 14));
+  out.push(legend(MARGIN, height - 14, graph));
   out.push("</svg>");
 
   const placed = new Map<string, { x: number; y: number; w: number; h: number }>();
@@ -362,13 +400,26 @@ function curve(a: [number, number], b: [number, number]): string {
   return ` C ${r(a[0] + dx)} ${r(a[1])}, ${r(b[0] - dx)} ${r(b[1])}, ${r(b[0])} ${r(b[1])}`;
 }
 
-function legend(x: number, y: number): string {
+/** What the drawing uses, and nothing else: the edge styles present, healed VMs, entry points. */
+function legend(x: number, y: number, graph: FarmGraph): string {
   const items: string[] = [];
   let at = x;
-  for (const [name, s] of Object.entries(STYLE)) {
+  const used = new Set(graph.edges.map((e) => e.style ?? "import"));
+  const NAMES: Record<EdgeStyle, string> = { import: "import", backend: "backend", primary: "failover primary", backup: "failover backup" };
+  for (const [name, s] of Object.entries(STYLE) as [EdgeStyle, (typeof STYLE)[EdgeStyle]][]) {
+    if (!used.has(name)) continue;
     items.push(`    <line x1="${r(at)}" y1="${r(y - 4)}" x2="${r(at + 28)}" y2="${r(y - 4)}" stroke="${s.color}" stroke-width="${s.width}"${s.dash === undefined ? "" : ` stroke-dasharray="${s.dash}"`}/>`);
-    items.push(`    <text x="${r(at + 34)}" y="${r(y)}" fill="#555">${name}</text>`);
-    at += 34 + name.length * CHAR_W + 24;
+    items.push(`    <text x="${r(at + 34)}" y="${r(y)}" fill="#555">${NAMES[name]}</text>`);
+    at += 34 + NAMES[name].length * CHAR_W + 24;
+  }
+  if (graph.nodes.some((n) => n.healed === true)) {
+    items.push(`    <rect x="${r(at)}" y="${r(y - 11)}" width="28" height="12" rx="3" fill="#e8f0fb" stroke="${HEALED}" stroke-width="2.6"/>`);
+    items.push(`    <text x="${r(at + 34)}" y="${r(y)}" fill="#555">healed (kept alive)</text>`);
+    at += 34 + 19 * CHAR_W + 24;
+  }
+  if (graph.nodes.some((n) => n.entry === true)) {
+    items.push(`    <line x1="${r(at)}" y1="${r(y - 4)}" x2="${r(at + 28)}" y2="${r(y - 4)}" stroke="${ENTRY_COLOR}" stroke-width="2.2" marker-end="url(#arrow-entry)"/>`);
+    items.push(`    <text x="${r(at + 34)}" y="${r(y)}" fill="#555">entry point</text>`);
   }
   return `  <g class="legend">\n${items.join("\n")}\n  </g>`;
 }

@@ -4,6 +4,7 @@
 
 import { request } from "undici";
 import type { AnyContract, RequestOf, ResponseOf } from "../contracts/index.ts";
+import { readLimitedText } from "../../native-free-core/net/read-limited.ts";
 import { DependencyError } from "./errors.ts";
 import { describeFields, fieldErrors } from "./fields.ts";
 
@@ -34,7 +35,11 @@ export interface ClientOptions {
   readonly validateRequests?: boolean;
   /** Sent as x-farmhand-caller. */
   readonly caller?: string;
+  /** The largest answer read (default 8 MiB): a larger one is a DependencyError, not a lost process. */
+  readonly maxResponseBytes?: number;
 }
+
+const RESPONSE_LIMIT = 8 * 1024 * 1024;
 
 const fillPath = (template: string, params: Readonly<Record<string, string>> = {}): string =>
   template.replace(/\{([^}]+)\}/g, (_, name: string) => {
@@ -78,7 +83,12 @@ export function client<C extends AnyContract>(contract: C, baseUrl: string, opti
         const reason = e.name === "TimeoutError" || signals[0].aborted ? `no answer within ${timeoutMs} ms` : e.message;
         throw new DependencyError(name, null, `${what}: ${reason}`);
       }
-      const text = await res.body.text();
+      let text: string;
+      try {
+        text = await readLimitedText(res.body, options.maxResponseBytes ?? RESPONSE_LIMIT, what);
+      } catch (err) {
+        throw new DependencyError(name, res.statusCode, (err as Error).message);
+      }
       let parsed: unknown = text;
       try {
         parsed = text === "" ? null : JSON.parse(text);

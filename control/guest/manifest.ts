@@ -12,9 +12,14 @@
 //     }
 //   }
 //
+//     "transport": { "pipelining": 8, "keepAliveTimeoutMs": 5000, "maxRequestsPerConnection": 0 }
+//
 // `contracts` holds every contract the image provides or requires, and no other. Request and response
 // are JSON Schema in the subset schema-to-code.ts turns into TypeBox. A driver runs an image without
-// `contracts`; gen needs it (requireContracts). Other top-level fields are left alone (the balancer's
+// `contracts`; gen needs it (requireContracts). `transport` (optional) says what the image's HTTP
+// server handles, so the balancers in front of it can be set up for it without proxy configuration:
+// how many pipelined requests it answers in order on one connection, how long it keeps an idle one,
+// and how many requests it serves on one before closing it (0: no limit). Other top-level fields are left alone (the balancer's
 // manifest says what it is for). Every error is a MetadataError naming the manifest file, the field
 // path and the value found.
 
@@ -22,7 +27,7 @@ import { readFileSync, statSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import type { HttpMethod } from "../contracts/index.ts";
+import type { AnyContract, AnyRole, HttpMethod } from "../contracts/index.ts";
 import { MetadataError } from "../errors.ts";
 import { checkSchema, fieldPath, SchemaError, show, type JsonSchema } from "../metadata/schema-to-code.ts";
 
@@ -61,7 +66,21 @@ export interface ImageManifest {
    * manifest has no `contracts` section (which only requireContracts refuses).
    */
   readonly contracts: Readonly<Record<string, ContractMetadata>>;
+  /** What the image's HTTP server handles; null when the manifest does not say. */
+  readonly transport: TransportHints | null;
 }
+
+/** What an image's HTTP server handles, as its manifest declares it. */
+export interface TransportHints {
+  /** Requests it answers in order on one connection at once (1: one at a time, no pipelining). */
+  readonly pipelining: number;
+  /** How long it keeps an idle connection open, in ms; null when not said. */
+  readonly keepAliveTimeoutMs: number | null;
+  /** Requests it serves on one connection before closing it (0: no limit). */
+  readonly maxRequestsPerConnection: number;
+}
+
+const TRANSPORT_KEYS = ["pipelining", "keepAliveTimeoutMs", "maxRequestsPerConnection"];
 
 export interface ReadManifestOptions {
   /** Refuse a manifest without a `contracts` section (gen needs one; a driver can run without). */
@@ -194,7 +213,29 @@ function parseManifest(dir: string, file: string, text: string, options: ReadMan
       if (!used.has(id)) fail(fieldPath("contracts", id), "is neither provided nor required by the image (remove it, or name it in provides/requires)");
     }
   }
-  return { dir, file, name: name as string, entry: entry as string, provides, requires, contracts };
+  const transport = readTransport(raw.transport, { fail, expect });
+  return { dir, file, name: name as string, entry: entry as string, provides, requires, contracts, transport };
+}
+
+function readTransport(raw: unknown, { fail, expect }: Fail): TransportHints | null {
+  if (raw === undefined) return null;
+  if (!isRecord(raw)) return expect("transport", "an object { pipelining, keepAliveTimeoutMs, maxRequestsPerConnection }", raw);
+  for (const key of Object.keys(raw)) {
+    if (!TRANSPORT_KEYS.includes(key)) fail(fieldPath("transport", key), `unknown field (transport has ${TRANSPORT_KEYS.join(", ")})`);
+  }
+  const int = (key: string, min: number, max: number, fallback: number | null): number | null => {
+    const value = raw[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      expect(fieldPath("transport", key), `an integer between ${min} and ${max}`, value);
+    }
+    return value as number;
+  };
+  return {
+    pipelining: int("pipelining", 1, 64, 1)!,
+    keepAliveTimeoutMs: int("keepAliveTimeoutMs", 1, 2 ** 31 - 1, null),
+    maxRequestsPerConnection: int("maxRequestsPerConnection", 0, Number.MAX_SAFE_INTEGER, 0)!,
+  };
 }
 
 function readContract(id: string, def: unknown, at: string, match: RegExpExecArray, { fail, expect }: Fail): ContractMetadata {
@@ -251,4 +292,41 @@ export function firstDifference(a: unknown, b: unknown, at: string): string | nu
     }
   }
   return at;
+}
+
+/** One way a role (code) and its image's manifest disagree. */
+export type Disagreement =
+  | { readonly kind: "name"; readonly manifest: string; readonly role: string }
+  | { readonly kind: "provides" | "requires"; readonly key: string; readonly manifest: string | undefined; readonly role: string | undefined }
+  /** A contract both name whose operations differ; `at` is the manifest's field path of the first difference. */
+  | { readonly kind: "operations"; readonly id: string; readonly at: string };
+
+/** Contract ids by name, as a manifest writes them. */
+const idsOf = (contracts: Readonly<Record<string, AnyContract>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(contracts).map(([k, c]) => [k, c.id]));
+
+/**
+ * Every way a role and its image's manifest disagree, in the order the service kit checks them: the
+ * name, what is provided and required (by name), and, when the manifest defines its contracts, each
+ * contract's operations and schemas. The kit refuses to serve on the first (service.ts); `farmhand
+ * check` reports them all before anything runs.
+ */
+export function roleDisagreements(role: AnyRole, manifest: ImageManifest): Disagreement[] {
+  const found: Disagreement[] = [];
+  if (manifest.name !== role.name) found.push({ kind: "name", manifest: manifest.name, role: role.name });
+  for (const what of ["provides", "requires"] as const) {
+    const code = idsOf(role[what]);
+    for (const key of new Set([...Object.keys(code), ...Object.keys(manifest[what])])) {
+      if (code[key] !== manifest[what][key]) found.push({ kind: what, key, manifest: manifest[what][key], role: code[key] });
+    }
+  }
+  if (Object.keys(manifest.contracts).length === 0) return found;
+  for (const contract of new Set([...Object.values(role.provides), ...Object.values(role.requires)])) {
+    const defined = manifest.contracts[contract.id];
+    if (defined === undefined) continue; // named by no provides or requires entry: reported above
+    const at = `contracts[${JSON.stringify(contract.id)}].operations`;
+    const diff = firstDifference(JSON.parse(JSON.stringify(contract.operations)) as unknown, defined.operations, at);
+    if (diff !== null) found.push({ kind: "operations", id: contract.id, at: diff });
+  }
+  return found;
 }

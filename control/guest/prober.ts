@@ -4,8 +4,11 @@
 
 import { request } from "undici";
 import { formatHostPort, type HostPort } from "../../native-free-core/net/address.ts";
+import { readLimitedText } from "../../native-free-core/net/read-limited.ts";
 
 export const WELL_KNOWN_PATH = "/.well-known/farmhand";
+/** An announcement names a few endpoints: anything near this size is not one. */
+const ANNOUNCEMENT_LIMIT = 64 * 1024;
 
 /** What a VM said: the endpoints it provides (name -> contract id), or why it said nothing usable. */
 export type Announcement =
@@ -25,7 +28,7 @@ export const httpProber: Prober = {
         bodyTimeout: timeoutMs,
         reset: true,
       });
-      const text = await response.body.text();
+      const text = await readLimitedText(response.body, ANNOUNCEMENT_LIMIT, `${WELL_KNOWN_PATH} of ${formatHostPort(address)}`);
       if (response.statusCode !== 200) return { ok: false, problem: `HTTP ${response.statusCode}` };
       return readAnnouncement(text);
     } catch (error) {

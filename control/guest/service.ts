@@ -16,7 +16,7 @@
 
 import type { AnyContract, AnyRole } from "../contracts/index.ts";
 import { MetadataError } from "../errors.ts";
-import { announcementBody, firstDifference, readGuestEnv, readManifestSync, type GuestConfig, type ImageManifest } from "./contract.ts";
+import { announcementBody, readGuestEnv, readManifestSync, roleDisagreements, type GuestConfig, type ImageManifest } from "./contract.ts";
 import { client, type Client } from "./client.ts";
 import { GuestEnvError, ServiceConfigError } from "./errors.ts";
 import { serviceLog, type ServiceLog } from "./log.ts";
@@ -68,34 +68,23 @@ export interface Service<R extends AnyRole> {
   close(): Promise<void>;
 }
 
-/** Contract ids by name, as a manifest writes them. */
-const ids = (contracts: Readonly<Record<string, AnyContract>>): Record<string, string> =>
-  Object.fromEntries(Object.entries(contracts).map(([k, c]) => [k, c.id]));
-
 /**
  * Whether the role's code says what the image's manifest says: its name, what it provides and
  * requires, and (when the manifest defines them) the contracts' operations and schemas, which are
- * what `farmhand gen` would generate for scripts.
+ * what `farmhand gen` would generate for scripts. The first disagreement is refused.
  */
 function checkAgreement(role: AnyRole, manifest: ImageManifest): void {
+  const d = roleDisagreements(role, manifest)[0];
+  if (d === undefined) return;
   const where = manifest.file;
-  if (manifest.name !== role.name) throw new ServiceConfigError(`${where} name: ${manifest.name}, but this server implements role ${role.name}`);
-  for (const what of ["provides", "requires"] as const) {
-    const code = ids(role[what]);
-    for (const k of new Set([...Object.keys(code), ...Object.keys(manifest[what])])) {
-      if (code[k] !== manifest[what][k]) {
-        throw new ServiceConfigError(`${where} ${what} ${k}: ${manifest[what][k] ?? "nothing"}, but role ${role.name} ${what} ${k}: ${code[k] ?? "nothing"}`);
-      }
-    }
-  }
-  if (Object.keys(manifest.contracts).length === 0) return;
-  for (const contract of [...Object.values(role.provides), ...Object.values(role.requires)]) {
-    const at = `contracts[${JSON.stringify(contract.id)}].operations`;
-    const mine = JSON.parse(JSON.stringify(contract.operations)) as unknown;
-    const diff = firstDifference(mine, manifest.contracts[contract.id].operations, at);
-    if (diff !== null) {
-      throw new ServiceConfigError(`${where} ${diff} differs from contract ${contract.id} in the code of role ${role.name}; the two must define the same contract`);
-    }
+  switch (d.kind) {
+    case "name":
+      throw new ServiceConfigError(`${where} name: ${d.manifest}, but this server implements role ${d.role}`);
+    case "provides":
+    case "requires":
+      throw new ServiceConfigError(`${where} ${d.kind} ${d.key}: ${d.manifest ?? "nothing"}, but role ${role.name} ${d.kind} ${d.key}: ${d.role ?? "nothing"}`);
+    case "operations":
+      throw new ServiceConfigError(`${where} ${d.at} differs from contract ${d.id} in the code of role ${role.name}; the two must define the same contract`);
   }
 }
 

@@ -4,12 +4,17 @@
 
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { keyCode, schemaToCode } from "./schema-to-code.ts";
 import { MetadataError } from "../errors.ts";
 import { readEnvironment, type ContractMetadata, type Environment, type ImageMetadata } from "./manifest.ts";
 
-const contractsModule = fileURLToPath(new URL("../contracts/index.ts", import.meta.url));
+/**
+ * What a generated module imports, by package path: it works the same in this repository (a
+ * package may import itself by name) and in a project that installed farmhand, and it never breaks
+ * when the module or farmhand moves.
+ */
+const CONTRACTS_MODULE = "farmhand/contracts";
+const TYPEBOX_MODULE = "farmhand/typebox";
 
 /** "order-items" -> "OrderItems". */
 export function pascal(name: string): string {
@@ -121,8 +126,8 @@ function renderFrom(env: Environment, outDir: string): Generated {
     "// Regenerate after changing an image's farmhand.json: farmhand gen IMAGE_DIR... --out FILE",
     "",
     'import { fileURLToPath } from "node:url";',
-    'import Type from "typebox";',
-    `import { contract, role } from ${JSON.stringify(relativeFrom(outDir, contractsModule))};`,
+    `import { Type } from ${JSON.stringify(TYPEBOX_MODULE)};`,
+    `import { contract, role } from ${JSON.stringify(CONTRACTS_MODULE)};`,
     "",
     "/** An image folder, relative to this module. */",
     'const image = (folder: string): string => fileURLToPath(new URL(`${folder}/`, import.meta.url)).replace(/\\/$/, "");',

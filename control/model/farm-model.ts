@@ -8,6 +8,7 @@
 // script said.
 
 import type { AnyContract, AnyRole } from "../contracts/index.ts";
+import type { AutoscalePolicy } from "../autoscale/policy.ts";
 import type { BalancePolicy } from "../farm/farm.ts";
 
 /** Which endpoint of which node: how the model wires things. */
@@ -54,9 +55,27 @@ export interface IntermediaryNode {
   readonly pools: readonly PoolDesire[];
   /** A router's prefixes, each to its own pool; the others have none (everything to "main"). */
   readonly routes: readonly { readonly prefix: string; readonly pool: string }[];
+  /** Requests are checked against the contract at the balancer (BalanceOptions.validate); absent: not. */
+  readonly validate?: boolean;
 }
 
 export type FarmNode = VmNode | IntermediaryNode;
+
+/**
+ * A group that autoscales: the members of one pool of one balancer, replicas of one role wired
+ * alike. Its size is the pool's member count; the autoscaler changes it by adding and removing VMs.
+ */
+export interface AutoscaleDesire {
+  /** The balancer whose pool the group is (also the group's name). */
+  readonly balancer: string;
+  readonly pool: string;
+  readonly role: AnyRole;
+  /** What every replica imports, as the group's VMs do. */
+  readonly imports: Readonly<Record<string, EndpointRef>>;
+  /** The replicas' endpoint the balancer routes to ("api"). */
+  readonly endpoint: string;
+  readonly policy: AutoscalePolicy;
+}
 
 /** The endpoint name every intermediary serves under, like a VM's "api". */
 export const INTERMEDIARY_ENDPOINT = "api";
@@ -71,8 +90,16 @@ export interface FarmModelView {
 export class FarmModel implements FarmModelView {
   readonly name: string;
   readonly #nodes = new Map<string, FarmNode>();
+  readonly #autoscalers = new Map<string, AutoscaleDesire>();
   readonly #counters = new Map<string, number>();
   readonly #listeners = new Set<(change: ModelChange) => void>();
+  /**
+   * Who refers to each node, and the order nodes were added in: dependents() answers from these, as
+   * a farm of thousands of VMs asks it after every change of any of them.
+   */
+  readonly #users = new Map<string, Set<string>>();
+  readonly #order = new Map<string, number>();
+  #added = 0;
 
   constructor(name: string) {
     this.name = name;
@@ -99,13 +126,19 @@ export class FarmModel implements FarmModelView {
   add(node: FarmNode): void {
     if (this.#nodes.has(node.name)) throw new RangeError(`farm ${this.name}: ${node.name} is named twice`);
     for (const ref of referencesOf(node)) this.#mustExist(ref, node.name);
-    this.#nodes.set(node.name, node);
+    this.#put(node);
+    this.#order.set(node.name, this.#added++);
     this.#changed({ type: "added", node: node.name });
   }
 
   /** Takes a node out of the desired farm (a combinator that failed, a script that no longer asks for it). */
   remove(name: string): void {
-    if (!this.#nodes.delete(name)) return;
+    const node = this.#nodes.get(name);
+    if (node === undefined) return;
+    this.#unindex(node);
+    this.#nodes.delete(name);
+    this.#order.delete(name);
+    this.#autoscalers.delete(name);
     this.#changed({ type: "removed", node: name });
   }
 
@@ -114,7 +147,7 @@ export class FarmModel implements FarmModelView {
     const node = this.#vm(vm);
     this.#mustExist(to, vm);
     const next: VmNode = { ...node, imports: { ...node.imports, [importName]: to } };
-    this.#nodes.set(vm, next);
+    this.#put(next);
     this.#changed({ type: "rewired", node: vm });
     return next;
   }
@@ -122,8 +155,39 @@ export class FarmModel implements FarmModelView {
   setHeal(vm: string, heal: boolean): void {
     const node = this.#vm(vm);
     if (node.heal === heal) return;
-    this.#nodes.set(vm, { ...node, heal });
+    this.#put({ ...node, heal });
     this.#changed({ type: "policy", node: vm });
+  }
+
+  /** Groups under autoscaling, by balancer. */
+  get autoscalers(): readonly AutoscaleDesire[] {
+    return [...this.#autoscalers.values()];
+  }
+
+  setAutoscale(desire: AutoscaleDesire): void {
+    const balancer = this.#nodes.get(desire.balancer);
+    if (balancer === undefined || balancer.kind === "vm") throw new RangeError(`farm ${this.name}: no balancer named ${desire.balancer}`);
+    this.#autoscalers.set(desire.balancer, desire);
+    this.#changed({ type: "policy", node: desire.balancer });
+  }
+
+  /** Adds a member to an intermediary's pool (a replica the autoscaler made). */
+  addPoolMember(intermediary: string, pool: string, member: PoolMember): void {
+    this.#mustExist(member.ref, intermediary);
+    this.#updatePool(intermediary, pool, (members) => [...members, member]);
+  }
+
+  /** Takes a node out of an intermediary's pool (a replica the autoscaler retires). */
+  removePoolMember(intermediary: string, pool: string, node: string): void {
+    this.#updatePool(intermediary, pool, (members) => members.filter((m) => m.ref.node !== node));
+  }
+
+  #updatePool(intermediary: string, pool: string, change: (members: readonly PoolMember[]) => PoolMember[]): void {
+    const node = this.#nodes.get(intermediary);
+    if (node === undefined || node.kind === "vm") throw new RangeError(`farm ${this.name}: no balancer named ${intermediary}`);
+    if (!node.pools.some((p) => p.name === pool)) throw new RangeError(`farm ${this.name}: ${intermediary} has no pool ${pool}`);
+    this.#put({ ...node, pools: node.pools.map((p) => (p.name === pool ? { ...p, members: change(p.members) } : p)) });
+    this.#changed({ type: "rewired", node: intermediary });
   }
 
   /** Nodes that `name` uses (imports, pool members), without repeats. */
@@ -134,7 +198,27 @@ export class FarmModel implements FarmModelView {
 
   /** Nodes that use `name`: importing VMs and intermediaries with it in a pool. */
   dependents(name: string): string[] {
-    return this.nodes.filter((n) => referencesOf(n).some((r) => r.node === name)).map((n) => n.name);
+    const users = this.#users.get(name);
+    if (users === undefined) return [];
+    return [...users].sort((a, b) => this.#order.get(a)! - this.#order.get(b)!);
+  }
+
+  /** Sets a node (new, or a new version of one), keeping the index of who refers to whom. */
+  #put(node: FarmNode): void {
+    const before = this.#nodes.get(node.name);
+    const now = new Set(referencesOf(node).map((r) => r.node));
+    // Only what changed is unindexed: a balancer of hundreds gains or loses one member at a time.
+    if (before !== undefined) for (const ref of referencesOf(before)) if (!now.has(ref.node)) this.#users.get(ref.node)?.delete(node.name);
+    this.#nodes.set(node.name, node);
+    for (const target of now) {
+      let users = this.#users.get(target);
+      if (users === undefined) this.#users.set(target, (users = new Set()));
+      users.add(node.name);
+    }
+  }
+
+  #unindex(node: FarmNode): void {
+    for (const ref of referencesOf(node)) this.#users.get(ref.node)?.delete(node.name);
   }
 
   /** Hears about every change: how a running controller learns that it has work to do. */

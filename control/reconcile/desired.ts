@@ -1,7 +1,7 @@
 // What a node of the model asks of the driver, given where the nodes it uses serve now: its VmSpec.
 // And when an existing VM already is that VM (sameIdentity), needing at most new imports.
 
-import type { BackendSpec } from "../../native-free-core/config.ts";
+import type { BackendSpec, OperationSpec } from "../../native-free-core/config.ts";
 import { httpUrl, type HostPort } from "../../native-free-core/net/address.ts";
 import type { VmSpec } from "../drivers/driver.ts";
 import {
@@ -10,8 +10,11 @@ import {
   BALANCER_ROLE,
   balancerIdentity,
   isBalancerSettings,
+  type BalancerPoolSettings,
   type BalancerSettings,
 } from "../images/balancer/settings.ts";
+import type { AnyContract } from "../contracts/index.ts";
+import { readManifestSync, type TransportHints } from "../guest/manifest.ts";
 import type { FarmNode, IntermediaryNode } from "../model/farm-model.ts";
 import { tokenSha256, type FarmSecrets } from "../state/secrets.ts";
 
@@ -21,6 +24,11 @@ export interface Whereabouts {
   addressOf(node: string): HostPort | null;
   /** Whether it takes traffic now: running, guarded, not failed. */
   serving(node: string): boolean;
+  /**
+   * The image a VM node runs (its role's image), for what its manifest declares about its HTTP
+   * server; null for an intermediary. Optional: without it, balancers get no transport hints.
+   */
+  imageOf?(node: string): string | null;
 }
 
 /** A node whose spec cannot be written yet: it imports something that has never served. */
@@ -46,7 +54,7 @@ export function desiredSpec(farm: string, node: FarmNode, where: Whereabouts, se
     labels: { farm, role: BALANCER_ROLE, vm: node.name },
     image: BALANCER_IMAGE,
     imports: {},
-    settings: balancerSettings(node, where, secrets.adminToken(node.name)) as unknown as VmSpec["settings"],
+    settings: balancerSettings(node, where, secrets.adminToken(node.name), secrets.metricsToken()) as unknown as VmSpec["settings"],
   };
 }
 
@@ -61,15 +69,92 @@ export function desiredPools(node: IntermediaryNode, where: Whereabouts): { name
   }));
 }
 
-function balancerSettings(node: IntermediaryNode, where: Whereabouts, token: string): BalancerSettings {
+export function balancerSettings(node: IntermediaryNode, where: Whereabouts, token: string, metricsToken?: string): BalancerSettings {
+  const hints = poolHints(node, where);
+  const validate = node.validate === true;
   return {
     kind: "balancer",
     contract: node.contract.id,
     policy: node.policy,
-    admin: { port: BALANCER_ADMIN_PORT, tokenSha256: tokenSha256(token) },
+    admin: { port: BALANCER_ADMIN_PORT, tokenSha256: tokenSha256(token), ...(metricsToken === undefined ? {} : { metricsTokenSha256: tokenSha256(metricsToken) }) },
     routes: node.routes,
-    pools: desiredPools(node, where),
+    pools: desiredPools(node, where).map((p) => {
+      const upstream = hints.get(p.name);
+      return upstream === undefined ? p : { ...p, upstream };
+    }),
+    ...(validate ? { validate: { operations: contractOperations(node) } } : {}),
   };
+}
+
+/**
+ * How the balancer should speak to each pool, from what its members' images declare (their
+ * manifests' `transport`): pipelining when every member pipelines (the shallowest depth), idle
+ * connections closed before the backend's own keep-alive timeout would close them under a request,
+ * and no more requests per connection than the backend serves. A pool whose members say nothing
+ * gets the balancer's defaults.
+ */
+function poolHints(node: IntermediaryNode, where: Whereabouts): Map<string, NonNullable<BalancerPoolSettings["upstream"]>> {
+  const out = new Map<string, NonNullable<BalancerPoolSettings["upstream"]>>();
+  if (where.imageOf === undefined) return out;
+  for (const pool of node.pools) {
+    const hints = pool.members.map((m) => transportOf(where.imageOf!(m.ref.node)));
+    if (hints.length === 0 || hints.some((h) => h === null)) continue;
+    const known = hints as TransportHints[];
+    const upstream: { pipelining?: number; idleTimeoutMs?: number; maxRequestsPerConnection?: number } = {};
+    const depth = Math.min(...known.map((h) => h.pipelining));
+    if (depth > 1) upstream.pipelining = depth;
+    const keepAlive = known.map((h) => h.keepAliveTimeoutMs).filter((t): t is number => t !== null);
+    if (keepAlive.length > 0) {
+      const shortest = Math.min(...keepAlive);
+      // A margin of a fifth, at least a second (the balancer closes idle connections on a 250 ms
+      // sweep); a backend that keeps connections for two seconds or less gets half its time.
+      upstream.idleTimeoutMs = shortest > 2000 ? shortest - Math.max(1000, Math.floor(shortest / 5)) : Math.max(1, Math.floor(shortest / 2));
+    }
+    const limits = known.map((h) => h.maxRequestsPerConnection).filter((n) => n > 0);
+    if (limits.length > 0) upstream.maxRequestsPerConnection = Math.min(...limits);
+    if (Object.keys(upstream).length > 0) out.set(pool.name, upstream);
+  }
+  return out;
+}
+
+/** Manifests read once per image folder: an image does not change under a running controller. */
+const transportCache = new Map<string, TransportHints | null>();
+
+function transportOf(image: string | null): TransportHints | null {
+  if (image === null) return null;
+  let hints = transportCache.get(image);
+  if (hints === undefined) {
+    try {
+      hints = readManifestSync(image).transport;
+    } catch {
+      // A Proxmox template name, or an image whose manifest the driver refuses anyway: no hints.
+      hints = null;
+    }
+    transportCache.set(image, hints);
+  }
+  return hints;
+}
+
+/**
+ * The operations a balancer checks requests against, request schemas as JSON Schema. A router's
+ * contract is the union of its parts' operations, each part's only where its prefix is the one that
+ * routes the operation's path (the longest that matches), since that is where such a request goes.
+ */
+function contractOperations(node: IntermediaryNode): OperationSpec[] {
+  const schema = (s: unknown) => JSON.parse(JSON.stringify(s ?? { type: "null" })) as OperationSpec["request"];
+  const parts = (node.contract as { readonly parts?: Readonly<Record<string, AnyContract>> }).parts;
+  if (parts === undefined) {
+    return Object.entries(node.contract.operations).map(([name, op]) => ({ name, method: op.method, path: op.path, request: schema(op.request) }));
+  }
+  const prefixes = Object.keys(parts).sort((a, b) => b.length - a.length);
+  const out: OperationSpec[] = [];
+  for (const [prefix, contract] of Object.entries(parts)) {
+    for (const [name, op] of Object.entries(contract.operations)) {
+      if (prefixes.find((p) => op.path.startsWith(p)) !== prefix) continue;
+      out.push({ name: `${contract.name}-${name}`, method: op.method, path: op.path, request: schema(op.request) });
+    }
+  }
+  return out;
 }
 
 /**

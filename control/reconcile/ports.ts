@@ -6,6 +6,7 @@ import type { BalancerAdmin } from "../../native-free-core/admin/client.ts";
 import type { HostPort } from "../../native-free-core/net/address.ts";
 import type { Clock, Driver } from "../drivers/driver.ts";
 import type { Prober } from "../guest/prober.ts";
+import type { MetricsSource } from "../metrics/source.ts";
 import type { FarmSecrets } from "../state/secrets.ts";
 
 /** Reaches the admin API of the balancer VM at `address` (port: its admin port) with `token`. */
@@ -18,4 +19,6 @@ export interface FarmPorts {
   readonly prober: Prober;
   readonly balancers: BalancerAdminPort;
   readonly secrets: FarmSecrets;
+  /** Demand for autoscaling; default: the balancers' own /metrics (control/metrics/balancer-scrape.ts). */
+  readonly metrics?: MetricsSource;
 }

@@ -13,13 +13,16 @@
 // started again in place (same VM, same address), and when that fails replaced by a new VM of the
 // same name, for as long as it takes. Intermediaries are always healed.
 
+import type { BalancerAdmin } from "../../native-free-core/admin/client.ts";
 import { formatHostPort, httpUrl, type HostPort } from "../../native-free-core/net/address.ts";
 import type { DriverEvent, VmRecord, VmSpec } from "../drivers/driver.ts";
 import { KeyedSerializer } from "../drivers/serialize.ts";
 import { BalancerCallError, GuardMismatchError, VmStartError } from "../errors.ts";
-import type { FarmEvent } from "../farm/farm.ts";
+import { GroupScaler } from "../autoscale/scaler.ts";
+import type { Autoscaled, FarmEvent } from "../farm/farm.ts";
+import { balancerScrapeSource } from "../metrics/balancer-scrape.ts";
 import { BALANCER_ADMIN_PORT } from "../images/balancer/settings.ts";
-import { INTERMEDIARY_ENDPOINT, referencesOf, type FarmModel, type FarmNode, type IntermediaryNode } from "../model/farm-model.ts";
+import { INTERMEDIARY_ENDPOINT, type FarmModel, type FarmNode, type IntermediaryNode } from "../model/farm-model.ts";
 import type { Realizer } from "../model/recorder.ts";
 import { desiredPools, desiredSpec, sameIdentity, sameImports, type Whereabouts } from "./desired.ts";
 import type { FarmPorts } from "./ports.ts";
@@ -41,6 +44,16 @@ export interface ReconcilerOptions {
 }
 
 type Outcome = "adopted" | "created" | "restarted" | "rewired";
+
+/** The reconciler's own state (Reconciler.inspect). */
+export interface ReconcilerState {
+  readonly closed: boolean;
+  readonly realized: readonly { readonly name: string; readonly id: string; readonly state: "serving" | "failed" | "recovering"; readonly address: string; readonly probeFailures: number }[];
+  /** Roles whose failures still lengthen the next heal's delay: how many, and how long since the last. */
+  readonly backoff: readonly { readonly role: string; readonly failures: number; readonly ageMs: number }[];
+  /** Nodes being healed. */
+  readonly recovering: readonly string[];
+}
 type Mode = "apply" | "restart" | "replace";
 
 interface Realized {
@@ -67,6 +80,7 @@ export class Reconciler implements Realizer, Whereabouts {
   readonly #listeners = new Set<(event: FarmEvent) => void>();
   readonly #failures = new Map<string, { count: number; at: number }>();
   readonly #recovering = new Set<string>();
+  readonly #scalers = new Map<string, GroupScaler>();
   readonly #unsubscribe: () => void;
   /** Aborted on close: every wait of the reconciler ends with it. */
   readonly #stop = new AbortController();
@@ -155,7 +169,22 @@ export class Reconciler implements Realizer, Whereabouts {
     this.#closed = true;
     this.#stop.abort();
     this.#unsubscribe();
+    for (const scaler of this.#scalers.values()) scaler.stop();
   }
+
+  /** Starts the autoscaler of a group the model says autoscales (once; again gives the same one). */
+  autoscale(group: string): Autoscaled {
+    let scaler = this.#scalers.get(group);
+    if (scaler === undefined) {
+      scaler = new GroupScaler(this.#model, group, this, this.#ports.clock, this.#ports.metrics ?? this.#scrape);
+      this.#scalers.set(group, scaler);
+      if (!this.#closed) scaler.start();
+    }
+    return scaler;
+  }
+
+  /** The default demand source, one for the whole farm (it keeps each group's previous scrape). */
+  readonly #scrape = balancerScrapeSource();
 
   /**
    * One pass over the whole farm: VMs found dead that were thought alive are failed (and healed),
@@ -164,9 +193,14 @@ export class Reconciler implements Realizer, Whereabouts {
    */
   async resync(): Promise<void> {
     const records = await this.#ports.driver.list({ farm: this.#model.name });
+    // By id: a farm of thousands of VMs would make a search per VM a quadratic pass.
+    const byId = new Map(records.map((x) => [x.id, x]));
     for (const [name, r] of this.#realized) {
+      // A VM that failed before heal was asked for it (a script names its VMs in heal() after making
+      // them) is healed once it is: the model says to keep it alive, whenever that was said.
+      if (r.state === "failed" && this.#healed(name)) void this.#recover(name);
       if (r.state !== "serving") continue;
-      const now = records.find((x) => x.id === r.record.id);
+      const now = byId.get(r.record.id);
       if (now === undefined || now.state !== "running") this.#failed(name, `found ${now?.state ?? "gone"} by the periodic check`);
     }
     for (const node of this.#model.nodes) {
@@ -194,6 +228,46 @@ export class Reconciler implements Realizer, Whereabouts {
 
   /** What happened to each node in the passes so far, for a summary of a deployment. */
   readonly outcomes = new Map<string, Outcome>();
+
+  /**
+   * What the reconciler holds besides the model and the world, times relative to now: for the
+   * simulator's explorer, which takes two runs whose worlds and reconcilers look the same to behave
+   * the same from there on (control/sim/explore/). A role's backoff is shown while it still counts.
+   */
+  inspect(): ReconcilerState {
+    const now = this.#ports.clock.now();
+    return {
+      closed: this.#closed,
+      realized: [...this.#realized].map(([name, r]) => ({ name, id: r.record.id, state: r.state, address: formatHostPort(r.address), probeFailures: r.probeFailures })),
+      backoff: [...this.#failures].filter(([, f]) => now - f.at < 2 * this.#healMax).map(([role, f]) => ({ role, failures: f.count, ageMs: now - f.at })),
+      recovering: [...this.#recovering],
+    };
+  }
+
+  // ---- for the autoscaler ----------------------------------------------------------------------------
+
+  /** Sets an intermediary's pools to what the model says now (after members were added or taken out). */
+  syncPoolsOf(name: string): Promise<void> {
+    return this.#syncPools(name);
+  }
+
+  /** Destroys the VMs of a node the model no longer holds (a retired replica). */
+  destroyNode(name: string): Promise<void> {
+    return this.#serial.run(name, () => this.#remove(name, true));
+  }
+
+  /** The admin API of an intermediary that serves, or null. */
+  adminOf(name: string): BalancerAdmin | null {
+    const r = this.#realized.get(name);
+    const node = this.#model.node(name);
+    if (r === undefined || r.state !== "serving" || node === undefined || node.kind === "vm") return null;
+    return this.#ports.balancers({ host: r.address.host, port: BALANCER_ADMIN_PORT }, this.#ports.secrets.adminToken(name));
+  }
+
+  /** Emits an event of the farm's stream (the autoscaler's decisions travel with the rest). */
+  emit(event: FarmEvent): void {
+    this.#emit(event);
+  }
 
   // ---- converging one node ------------------------------------------------------------------------------
 
@@ -368,7 +442,8 @@ export class Reconciler implements Realizer, Whereabouts {
 
   /** Every intermediary that has `name` in a pool sets its pools again. */
   async #syncPoolsUsing(name: string): Promise<void> {
-    const users = this.#model.nodes.filter((n): n is IntermediaryNode => n.kind !== "vm" && referencesOf(n).some((ref) => ref.node === name));
+    // From the model's index of who refers to whom: a scan of every node per change is quadratic at scale.
+    const users = this.#model.dependents(name).map((n) => this.#model.node(n)).filter((n): n is IntermediaryNode => n !== undefined && n.kind !== "vm");
     await Promise.all(users.map((u) => this.#syncPools(u.name).catch((error: unknown) => {
       this.#emit({ type: "vm-failed", vm: u.name, role: "balancer", reason: `could not update its pools: ${(error as Error).message}` });
     })));
@@ -381,7 +456,8 @@ export class Reconciler implements Realizer, Whereabouts {
       try {
         return await ask();
       } catch (error) {
-        if (clock.now() >= deadline) throw new BalancerCallError(name, "GET /healthz", (error as Error).message);
+        // Closed meanwhile: every sleep below would end at once, and the loop would spin until the deadline.
+        if (clock.now() >= deadline || this.#closed) throw new BalancerCallError(name, "GET /healthz", (error as Error).message);
       }
       await clock.sleep(25, this.#stop.signal);
     }
@@ -405,7 +481,13 @@ export class Reconciler implements Realizer, Whereabouts {
     r.state = "failed";
     this.#emit({ type: "vm-failed", vm: name, role: roleOf(node), reason });
     void this.#syncPoolsUsing(name);
-    if (node.kind !== "vm" || node.heal) void this.#recover(name);
+    if (this.#healed(name)) void this.#recover(name);
+  }
+
+  /** Whether the model keeps this node alive: a VM it heals, or an intermediary (always healed). */
+  #healed(name: string): boolean {
+    const node = this.#model.node(name);
+    return node !== undefined && (node.kind !== "vm" || node.heal);
   }
 
   /**
@@ -437,8 +519,11 @@ export class Reconciler implements Realizer, Whereabouts {
       const node = this.#model.node(name)!;
       await this.#syncPoolsUsing(name);
       if (node.kind !== "vm") await this.#syncPools(name);
+      // Torn down (or taken out of the model) meanwhile: there is nothing healed to speak of.
+      const healed = this.#realized.get(name);
+      if (this.#closed || healed === undefined) return;
       // Emitted once it serves again, back in every pool it was in.
-      this.#emit({ type: "vm-healed", vm: name, role: roleOf(node), how: mode === "restart" ? "restarted" : "replaced", address: formatHostPort(this.#realized.get(name)!.address) });
+      this.#emit({ type: "vm-healed", vm: name, role: roleOf(node), how: mode === "restart" ? "restarted" : "replaced", address: formatHostPort(healed.address) });
       await this.#afterChange(name);
     } finally {
       this.#recovering.delete(name);

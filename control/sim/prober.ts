@@ -8,8 +8,7 @@ export function simProber(driver: SimDriver): Prober {
   return {
     async announce(address) {
       const found = driver.guestAt(address.host);
-      if (found === null) return { ok: false, problem: "no answer (connect ECONNREFUSED, simulated)" };
-      if (found.guest === "dead") return { ok: false, problem: "no answer (connect ECONNREFUSED, simulated)" };
+      if (found === null || found.guest === "dead") return { ok: false, problem: "no answer (connect ECONNREFUSED, simulated)" };
       if (found.guest === "hung") return { ok: false, problem: "no answer (timeout, simulated)" };
       return { ok: true, provides: announcedBy(found.spec) };
     },

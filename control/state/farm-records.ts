@@ -1,9 +1,10 @@
 // The records a farm's folder holds (control/state/home.ts): which script and driver made the farm,
 // and the controller that keeps it. Written whole or not at all (temp file, fsync, rename), 0600.
 
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { farmDir, farmsDir, isFarmName, privateDir } from "./home.ts";
+import { writePrivateFile } from "./private-file.ts";
 
 /** How a farm's VMs are made: which driver, and for Proxmox the templates file (credentials stay in the environment). */
 export interface DriverChoice {
@@ -31,6 +32,24 @@ export interface ControllerRecord {
   /** What its deployment did ("created 7, adopted 0, ...") once it ran, or why it failed. */
   readonly summary: string | null;
   readonly updatedAt: string;
+  /** Each autoscaled group as its last decision left it. */
+  readonly autoscale?: readonly AutoscaleState[];
+  /** Where autoscaling reads demand ("prometheus at http://127.0.0.1:9090", "the balancers' /metrics"). */
+  readonly demandSource?: string;
+}
+
+export interface AutoscaleState {
+  readonly group: string;
+  readonly replicas: number;
+  readonly ready: number;
+  /** Demand per metric at the last decision (null: unread), and over capacity. */
+  readonly demand: readonly (number | null)[];
+  readonly ratio: number | null;
+  /** The rule that settled the last decision ("demand", "stabilization", "metric-failure"...). */
+  readonly rule: string;
+  /** Why a metric could not be read, when one could not. */
+  readonly errors: readonly string[];
+  readonly at: string;
 }
 
 export const FARM_RECORD = "farm.json";
@@ -87,15 +106,7 @@ export function processStartTicks(pid: number): number {
 }
 
 function writeJson(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeSync(fd, JSON.stringify(value, null, 2) + "\n");
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writePrivateFile(file, JSON.stringify(value, null, 2) + "\n");
 }
 
 function readJson<T>(file: string): T | null {

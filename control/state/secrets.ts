@@ -12,6 +12,11 @@ import { privateDir } from "./home.ts";
 export interface FarmSecrets {
   /** The bearer token of the balancer VM `vm`'s admin API. */
   adminToken(vm: string): string;
+  /**
+   * The farm's read-only token for its balancers' metrics: what a Prometheus server scrapes with.
+   * It can read numbers, and change nothing.
+   */
+  metricsToken(): string;
 }
 
 /** The digest a balancer checks tokens against. */
@@ -27,12 +32,19 @@ export function fileSecrets(farm: string, dir: string): FarmSecrets {
       key ??= loadOrMakeKey(path.join(privateDir(dir), "farm.key"));
       return derive(key, farm, vm);
     },
+    metricsToken() {
+      key ??= loadOrMakeKey(path.join(privateDir(dir), "farm.key"));
+      return derive(key, farm, METRICS);
+    },
   };
 }
 
+/** What the metrics token is derived for: no VM name can be it (names are [a-z0-9-]). */
+const METRICS = "metrics:read";
+
 /** Secrets that live as long as the process (simulations, tests): `key` shares them between farms. */
 export function memorySecrets(farm: string, key: Buffer = randomBytes(32)): FarmSecrets {
-  return { adminToken: (vm) => derive(key, farm, vm) };
+  return { adminToken: (vm) => derive(key, farm, vm), metricsToken: () => derive(key, farm, METRICS) };
 }
 
 function derive(key: Buffer, farm: string, vm: string): string {

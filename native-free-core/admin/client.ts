@@ -5,6 +5,7 @@
 import { request } from "undici";
 import type { BackendSpec } from "../config.ts";
 import { AdminCallError } from "../errors.ts";
+import { readLimitedText } from "../net/read-limited.ts";
 import type { BackendStatus, PoolStatus, WorkerStatus } from "../status.ts";
 
 /** A pool as the admin API shows it (shared-memory slots stay inside the balancer). */
@@ -36,6 +37,9 @@ export interface AdminClientOptions {
   readonly timeoutMs?: number;
 }
 
+/** The most of an answer read: /metrics of a large pool on every worker is the biggest by far. */
+const ADMIN_BODY_LIMIT = 16 * 1024 * 1024;
+
 /** A client for the admin API at `baseUrl` ("http://127.0.1.5:9901"). */
 export function adminClient(baseUrl: string, options: AdminClientOptions): BalancerAdmin {
   const timeout = options.timeoutMs ?? 5_000;
@@ -55,7 +59,12 @@ export function adminClient(baseUrl: string, options: AdminClientOptions): Balan
     } catch (error) {
       throw new AdminCallError(what, 0, null, (error as Error).message);
     }
-    const text = await response.body.text();
+    let text: string;
+    try {
+      text = await readLimitedText(response.body, ADMIN_BODY_LIMIT, what);
+    } catch (error) {
+      throw new AdminCallError(what, response.statusCode, null, (error as Error).message);
+    }
     if (response.statusCode === 404 && absentIsNull) return null as T;
     if (response.statusCode >= 300) {
       let reason: string | null = null;

@@ -21,6 +21,7 @@ import {
   UnknownPoolError,
 } from "../errors.ts";
 import type { AdminControl, PoolStatus } from "../status.ts";
+import { renderStatsPage } from "./stats-page.ts";
 
 export interface AdminServer {
   /** Base URL, e.g. "http://127.0.0.1:9901". */
@@ -100,6 +101,8 @@ const ROUTES: readonly Route[] = [
     const { contentType, body } = await c.metrics();
     return { status: 200, text: body, contentType };
   }),
+  // The same figures for a person: one HTML page, behind the same token as /metrics.
+  route("GET", "/stats", (c) => ({ status: 200, text: renderStatsPage(c), contentType: "text/html; charset=utf-8" })),
   route("GET", "/workers", (c) => ({ status: 200, json: { workers: c.workers() } })),
   route("GET", "/pools", (c) => ({ status: 200, json: { pools: c.pools().map(poolJson) } })),
   route("GET", "/pools/:pool", (c, r) => ({ status: 200, json: poolJson(c.pool(r.params.pool)) })),
@@ -194,7 +197,7 @@ export function checkAdminConfig(config: AdminConfig): void {
 export async function startAdminServer(config: AdminConfig, control: AdminControl): Promise<AdminServer> {
   checkAdminConfig(config);
   // Read by every request, so a new token applies at once.
-  const auth = { tokenDigest: digestOf(config.tokenSha256) };
+  const auth = { tokenDigest: digestOf(config.tokenSha256), metricsDigest: digestOf(config.metricsTokenSha256 ?? null) };
 
   const server = http.createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
@@ -207,7 +210,7 @@ export async function startAdminServer(config: AdminConfig, control: AdminContro
   server.maxHeadersCount = MAX_HEADERS;
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    handle(req, res, control, auth.tokenDigest).catch((error: unknown) => {
+    handle(req, res, control, auth.tokenDigest, auth.metricsDigest).catch((error: unknown) => {
       // Only reachable if writing the response itself failed; the connection is of no further use.
       res.destroy(error instanceof Error ? error : undefined);
     });
@@ -250,6 +253,7 @@ async function handle(
   res: http.ServerResponse,
   control: AdminControl,
   tokenDigest: Buffer | null,
+  metricsDigest: Buffer | null = null,
 ): Promise<void> {
   let reply: Reply;
   try {
@@ -257,7 +261,9 @@ async function handle(
     const segments = pathSegments(req.url ?? "/");
     // Probes must work without credentials; they learn nothing but that the process is alive.
     const open = method === "GET" && segments.length === 1 && segments[0] === "healthz";
-    if (!open) admit(req, tokenDigest);
+    // The read-only token opens what a scraper reads, and nothing that changes anything.
+    const readOnly = method === "GET" && segments.length === 1 && (segments[0] === "metrics" || segments[0] === "stats");
+    if (!open && !(readOnly && metricsDigest !== null && bearerMatches(req, metricsDigest))) admit(req, tokenDigest);
     const found = match(method, segments);
     if (!("route" in found)) {
       if (found.allow.length === 0) throw new HttpError(404, "FARMHAND_ADMIN_NOT_FOUND", `no route for ${method} ${req.url}`);
@@ -272,12 +278,17 @@ async function handle(
   send(req, res, reply);
 }
 
+/** Whether the request carries the bearer token whose digest is given (compared in constant time). */
+function bearerMatches(req: http.IncomingMessage, digest: Buffer): boolean {
+  const m = /^Bearer[ \t]+(.*?)[ \t]*$/i.exec(req.headers.authorization ?? "");
+  // Comparing digests keeps the comparison constant-time even when the lengths differ.
+  return m !== null && timingSafeEqual(sha256(m[1]), digest);
+}
+
 /** Throws unless the request may use the API: the right token, or (with none configured) not a browser's doing. */
 function admit(req: http.IncomingMessage, tokenDigest: Buffer | null): void {
   if (tokenDigest !== null) {
-    const m = /^Bearer[ \t]+(.*?)[ \t]*$/i.exec(req.headers.authorization ?? "");
-    // Comparing digests keeps the comparison constant-time even when the lengths differ.
-    if (m === null || !timingSafeEqual(sha256(m[1]), tokenDigest)) throw unauthorized();
+    if (!bearerMatches(req, tokenDigest)) throw unauthorized();
     return;
   }
   // Browsers add Origin to cross-site POSTs; command-line clients and scrapers never do.
@@ -372,6 +383,8 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply)
     "content-length": Buffer.byteLength(payload),
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
+    // The stats page loads nothing and runs nothing; its own inline style is all it needs.
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
     ...(isJson ? reply.headers : undefined),
   };
   // An unread body (refused before reading, or cut off at the limit) is not worth draining.

@@ -235,3 +235,23 @@ function extensionStep(state: number, b: number): number {
       return -1;
   }
 }
+
+/**
+ * The data a complete chunked body frames, concatenated: for a body ChunkedScanner already accepted
+ * (its framing is known to be sound), so sizes are read without checking again. Extensions and
+ * trailers are skipped. Used to check the body's content while its own bytes go on unchanged.
+ */
+export function dechunk(raw: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    let size = 0;
+    while (HEX_VALUE[raw[pos]] >= 0) size = size * 16 + HEX_VALUE[raw[pos++]];
+    // The rest of the size line: extensions, then CRLF.
+    pos = raw.indexOf(LF, pos) + 1;
+    if (size === 0 || pos === 0) break;
+    parts.push(raw.subarray(pos, pos + size));
+    pos += size + 2;
+  }
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}

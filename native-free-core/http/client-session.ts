@@ -6,11 +6,18 @@
 // Hot path: one object per connection with a stable shape, no closure or promise per request.
 
 import type net from "node:net";
-import { BACKEND, OUTLIER, OUTLIER_STRIDE, POOL } from "../stats/layout.ts";
+// The global `performance` is a getter on globalThis, run at every use; the module's binding is not.
+import { performance } from "node:perf_hooks";
+import { RawStream } from "../net/raw-stream.ts";
+import { BACKEND, OUTLIER, OUTLIER_STRIDE, POOL, VALIDATION, VALIDATION_STRIDE, VALIDATION_UNMATCHED } from "../stats/layout.ts";
 import type { BackendRuntime, PoolRuntime } from "../worker/pool-runtime.ts";
-import { BODY_BUFFER_BUDGET, type ListenerRuntime, type Session, type WorkerEnvironment } from "../worker/environment.ts";
-import { cannedResponse } from "./canned-responses.ts";
-import { ChunkedScanner } from "./chunked.ts";
+import { BODY_BUFFER_BUDGET, type ListenerRuntime, type ListenerValidation, type Session, type WorkerEnvironment } from "../worker/environment.ts";
+import { MEDIA_JSON, mediaOf, type BodyRefusal, type Media } from "../validation/body.ts";
+import { NO_METHOD, NO_PATH } from "../validation/operations.ts";
+import { bodyTooLarge, methodNotAllowed, noOperation, refusedBody, unplainPath } from "../validation/refusals.ts";
+import { cannedResponse, type Reason } from "./canned-responses.ts";
+import { ChunkedScanner, dechunk } from "./chunked.ts";
+import { equalsLower, findHeadEnd, findLF } from "./syntax.ts";
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, forwardingContext, type BodyKind, type ForwardingContext } from "./request-head.ts";
 import {
   RESPONSE_BODY_CHUNKED,
@@ -29,12 +36,12 @@ const ACTIVE = 3; // upstream connection attached
 const TUNNEL = 4; // upgraded: bytes piped both ways
 const CLOSED = 5;
 const BUFFERING = 6; // head parsed, reading a small body whole before a backend is chosen
+const VALIDATING = 7; // body read whole, its contract check running on a validation thread
 
 // Response progress.
 const RESPONSE_HEAD = 0;
 const RESPONSE_BODY = 1;
 
-const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 const WELL_KNOWN_PATH = "/.well-known/farmhand";
 /** Bytes buffered from a client (pipelined requests, a body waiting for a connection) before reading pauses. */
 const MAX_BUFFERED = 64 * 1024;
@@ -42,9 +49,14 @@ const MAX_BUFFERED = 64 * 1024;
 const MAX_RETAINED = 64 * 1024;
 /** A streaming body's rate is judged over windows this long (http.minBodyBytesPerSecond). */
 const BODY_RATE_WINDOW_MS = 10_000;
+const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+/** How long a closed connection's client may go on sending before it is cut (see #linger). */
+const LINGER_MS = 5_000;
 
 export class ClientSession implements UpstreamUser, Session {
   readonly #socket: net.Socket;
+  /** The socket's reads and writes, straight on its handle (see net/raw-stream.ts). */
+  readonly #io: RawStream;
   readonly #env: WorkerEnvironment;
   readonly #listener: ListenerRuntime;
   readonly #forwarding: ForwardingContext;
@@ -91,6 +103,9 @@ export class ClientSession implements UpstreamUser, Session {
   #retainedBytes = 0;
   #retried = false;
   #redispatched = false;
+  /** Held by the pool while it had no routable backend, until a backend comes or this passes (0: never held). */
+  #heldUntil = 0;
+  #held = false;
   #startedAt = 0;
   /** The request is counted in the pool's in-flight gauge. */
   #counted = false;
@@ -99,6 +114,23 @@ export class ClientSession implements UpstreamUser, Session {
   /** The current window of the body-rate check: when it began and the body bytes read in it. */
   #rateWindowStart = 0;
   #rateWindowBytes = 0;
+
+  // Contract checks of the request in progress.
+  /** The listener's checks as its head found them (a reload mid-request does not change them), or null. */
+  #check: ListenerValidation | null = null;
+  /** The operation the request was matched to, -1 before. */
+  #operation = -1;
+  #media: Media = MEDIA_JSON;
+  /** Bytes of env.validationBytes this request reserved, held until its body is handed to a backend. */
+  #validationReserved = 0;
+  /**
+   * A large Content-Length body gathered into a buffer of its own (one copy per received piece), so
+   * that it can be transferred to a validation thread whole; null otherwise.
+   */
+  #bodyStore: Buffer | null = null;
+  #bodyStored = 0;
+  /** Identifies the pending off-thread check; a check whose ticket is stale is ignored. */
+  #validationTicket = 0;
 
   // The response in progress.
   #responseState = RESPONSE_HEAD;
@@ -119,9 +151,8 @@ export class ClientSession implements UpstreamUser, Session {
     this.#forwarding = forwardingContext(address, env.limits.trustedProxies.includes(address));
     this.#pick = { clientAddress: address, hashHeader: undefined };
     this.#deadline = env.coarseNow + env.limits.headTimeoutMs;
-    socket.on("data", this.#onData);
+    this.#io = new RawStream(socket, this.#onData, this.#onDrain);
     socket.on("end", this.#onEnd);
-    socket.on("drain", this.#onDrain);
     socket.on("error", noop);
     socket.on("close", this.#onClose);
     env.sessions.add(this);
@@ -154,6 +185,7 @@ export class ClientSession implements UpstreamUser, Session {
         this.#readHeads();
         return;
       case BUFFERING:
+      case VALIDATING:
       case WAITING:
       case ACTIVE:
         if (!this.#requestDone) {
@@ -161,13 +193,13 @@ export class ClientSession implements UpstreamUser, Session {
           if (end < 0) return;
           // Bytes after the body (a pipelined request) wait in #pending until this exchange ends.
           if (end < data.length) this.#append(data, end);
-          if (this.#state === BUFFERING && this.#bufferedEnough()) this.#begin();
+          if (this.#state === BUFFERING && this.#bufferedEnough()) this.#bodyComplete();
         } else {
           this.#append(data, 0);
         }
         return;
       case TUNNEL:
-        if (this.#conn !== null && !this.#conn.socket.write(data)) this.#pauseClient();
+        if (this.#conn !== null && !this.#conn.io.write(data)) this.#pauseClient();
         return;
     }
   }
@@ -176,13 +208,13 @@ export class ClientSession implements UpstreamUser, Session {
     this.#clientEnded = true;
     // A body still being read whole can no longer complete: nothing of it went anywhere.
     if (this.#state === IDLE || this.#state === HEAD || this.#state === BUFFERING) this.#close();
-    else if (this.#state === TUNNEL) this.#conn?.socket.end();
+    else if (this.#state === TUNNEL) this.#conn?.io.end();
   };
 
   #onDrain = (): void => {
     if (this.#upstreamPaused && this.#conn !== null) {
       this.#upstreamPaused = false;
-      this.#conn.socket.resume();
+      this.#conn.io.resume();
     }
   };
 
@@ -190,6 +222,7 @@ export class ClientSession implements UpstreamUser, Session {
     const wasState = this.#state;
     this.#state = CLOSED;
     this.#unreserve();
+    this.#validationTicket++;
     if (wasState === WAITING || wasState === ACTIVE || wasState === TUNNEL) {
       // The client left mid-exchange: the upstream connection's framing is unknown, drop it.
       this.#abandonUpstream();
@@ -251,8 +284,8 @@ export class ClientSession implements UpstreamUser, Session {
         this.#state = HEAD;
         this.#deadline = this.#env.coarseNow + limits.headTimeoutMs;
       }
-      const found = buf.indexOf(HEAD_END, Math.max(start, this.#searchedTo - 3));
-      if (this.#lineEndAt < start) this.#lineEndAt = buf.indexOf(10, Math.max(start, this.#searchedTo));
+      const found = findHeadEnd(buf, Math.max(start, this.#searchedTo - 3));
+      if (this.#lineEndAt < start) this.#lineEndAt = findLF(buf, Math.max(start, this.#searchedTo), buf.length);
       if (found < 0) {
         this.#searchedTo = buf.length;
         const lineEnd = this.#lineEndAt;
@@ -270,6 +303,7 @@ export class ClientSession implements UpstreamUser, Session {
       const head = this.#env.requestHead;
       let pool = this.#listener.pool;
       if (!head.parse(buf, start, end, this.#forwarding, pool?.hashHeader ?? "")) return this.#reject(head.status);
+      const check = this.#listener.validation;
       if (this.#listener.routes.length > 0) {
         const path = head.originTarget ?? buf.toString("latin1", head.targetStart, head.targetEnd);
         // A path that a backend would normalise to another (dot segments, encoded slashes) could
@@ -290,7 +324,7 @@ export class ClientSession implements UpstreamUser, Session {
         this.#lineEndAt = -1;
         if (end >= buf.length) this.#pending = null;
         this.#closeAfter = !head.keepAlive;
-        this.#socket.write(wellKnown);
+        this.#io.write(wellKnown);
         if (this.#closeAfter) return this.#close();
         this.#state = IDLE;
         continue;
@@ -312,14 +346,35 @@ export class ClientSession implements UpstreamUser, Session {
       this.#retainedBytes = 0;
       this.#retried = false;
       this.#redispatched = false;
+      this.#heldUntil = 0;
       this.#closeAfter = false;
       this.#backend = null;
       this.#state = WAITING;
       this.#pool = pool;
+      this.#check = check;
       if (head.bodyKind === BODY_CHUNKED) (this.#requestChunks ??= new ChunkedScanner(limits.maxHeadBytes)).reset();
       if (!this.#requestDone) {
         this.#rateWindowStart = this.#env.coarseNow;
         this.#rateWindowBytes = 0;
+      }
+      if (check !== null) {
+        const ct = head.contentTypeStart;
+        // The usual type is read off the bytes, without making a string of it.
+        const media = ct < 0 || equalsLower(buf, ct, head.contentTypeEnd - ct, "application/json") ? MEDIA_JSON
+          : mediaOf(buf.toString("latin1", ct, head.contentTypeEnd));
+        const refusal = this.#admit(check, head.originTarget ?? buf.toString("latin1", head.targetStart, head.targetEnd), media, head.expectContinue);
+        if (refusal !== null) {
+          // Refused on its head: nothing of it goes anywhere. A body not read would be taken for
+          // the next request, so then the connection closes.
+          this.#searchedTo = end;
+          this.#lineEndAt = -1;
+          if (end >= buf.length) this.#pending = null;
+          else this.#pendingOffset = end;
+          this.#refuse(refusal.status, refusal.response, !this.#requestDone);
+          if (this.#state === CLOSED) return;
+          continue;
+        }
+      } else if (!this.#requestDone) {
         // A small body is read whole before a backend is chosen: a client that sends it slowly then
         // holds only its own socket. A client waiting for 100 Continue sends nothing until told to.
         const reserve = head.bodyKind === BODY_LENGTH ? head.contentLength : limits.bufferBodyBytes;
@@ -345,16 +400,173 @@ export class ClientSession implements UpstreamUser, Session {
           else this.#pendingOffset = this.#searchedTo = bodyEnd;
         }
       }
-      if (this.#pool === undefined) return this.#respondLocal(503, true);
-      if (this.#state === BUFFERING && !this.#bufferedEnough()) return;
+      if (this.#pool === undefined) return this.#respondLocal(503, true, "no-routable-backend");
+      if (this.#state === BUFFERING) {
+        if (this.#bufferedEnough()) this.#bodyComplete();
+        return;
+      }
       this.#begin();
       return;
     }
   }
 
+  // ---- contract checks ----------------------------------------------------------------------------
+
+  /**
+   * Matches the request to an operation and gets its body read for checking. Returns the refusal
+   * (a complete response, and its status) when the head alone decides against it; null when the
+   * request is admitted (then either already checked, having no body, or BUFFERING its body).
+   */
+  #admit(check: ListenerValidation, target: string, media: Media, expectContinue: boolean): { status: number; response: (close: boolean) => Buffer } | null {
+    this.#operation = -1;
+    const method = this.#method;
+    // A path a backend would normalise to another could be one operation here and another there.
+    if (!isPlainPath(target)) {
+      this.#countCheck(check, VALIDATION_UNMATCHED, VALIDATION.NOT_FOUND);
+      return { status: 400, response: () => unplainPath() };
+    }
+    const op = check.check.router.match(method, target);
+    if (op === NO_PATH) {
+      this.#countCheck(check, VALIDATION_UNMATCHED, VALIDATION.NOT_FOUND);
+      return { status: 404, response: (close) => noOperation(method, target, close) };
+    }
+    if (op === NO_METHOD) {
+      this.#countCheck(check, VALIDATION_UNMATCHED, VALIDATION.METHOD_NOT_ALLOWED);
+      return { status: 405, response: (close) => methodNotAllowed(method, target, check.check.router.allowed(target), close) };
+    }
+    this.#operation = op;
+    this.#media = media;
+    if (this.#requestDone) {
+      const refusal = check.check.check(op, this.#media, "");
+      if (refusal !== null) return this.#bodyRefused(check, refusal);
+      this.#countCheck(check, op, VALIDATION.VALID);
+      return null;
+    }
+    const config = check.check.config;
+    const env = this.#env;
+    if (this.#bodyKind === BODY_LENGTH && this.#bodyLeft > config.maxBodyBytes) {
+      this.#countCheck(check, op, VALIDATION.TOO_LARGE);
+      return { status: 413, response: () => bodyTooLarge(config.maxBodyBytes) };
+    }
+    // A declared length is reserved whole before a byte is read; a chunked body grows its reservation.
+    const reserve = this.#bodyKind === BODY_LENGTH ? this.#bodyLeft : 0;
+    if (env.validationBytes + reserve > env.validationOptions.memoryBytes) {
+      this.#countCheck(check, op, VALIDATION.BUSY);
+      return { status: 503, response: (close) => cannedResponse(503, close, "validation-busy") };
+    }
+    this.#validationReserved = reserve;
+    env.validationBytes += reserve;
+    if (this.#bodyKind === BODY_LENGTH && this.#bodyLeft > config.inlineBodyBytes) {
+      this.#bodyStore = Buffer.allocUnsafeSlow(this.#bodyLeft);
+      this.#bodyStored = 0;
+    }
+    // The body is needed before any backend is asked, so the proxy answers the client's wait itself.
+    if (expectContinue) this.#io.write(CONTINUE);
+    this.#state = BUFFERING;
+    this.#deadline = env.coarseNow + env.limits.bodyTimeoutMs;
+    return null;
+  }
+
+  #countCheck(check: ListenerValidation, record: number, field: number): void {
+    this.#env.stats.add(check.statsBase + record * VALIDATION_STRIDE + field, 1);
+  }
+
+  #bodyRefused(check: ListenerValidation, refusal: BodyRefusal): { status: number; response: (close: boolean) => Buffer } {
+    this.#countCheck(check, this.#operation, refusal.status === 415 ? VALIDATION.UNSUPPORTED_MEDIA_TYPE : VALIDATION.INVALID);
+    return { status: refusal.status, response: (close) => refusedBody(refusal, close) };
+  }
+
+  /** The body read whole: checked first when the listener checks contracts, then sent on. */
+  #bodyComplete(): void {
+    const check = this.#check;
+    if (check === null || this.#operation < 0) return this.#begin();
+    const op = this.#operation;
+    let whole: Buffer;
+    if (this.#bodyStore !== null) {
+      whole = this.#bodyStore;
+    } else {
+      const queue = this.#bodyQueue;
+      const raw = queue.length === 1 ? queue[0] : Buffer.concat(queue);
+      // A chunked body goes on as it came (framing and all); it is checked as what it frames.
+      whole = this.#bodyKind === BODY_CHUNKED ? dechunk(raw) : raw;
+      if (this.#bodyKind === BODY_CHUNKED && whole.length > check.check.config.inlineBodyBytes) {
+        const own = Buffer.allocUnsafeSlow(whole.length);
+        whole.copy(own);
+        whole = own;
+      }
+    }
+    if (whole.length > check.check.config.inlineBodyBytes) return this.#checkOffThread(check, op, whole);
+    const refusal = check.check.check(op, this.#media, whole.toString("utf8"));
+    if (refusal !== null) {
+      const { status, response } = this.#bodyRefused(check, refusal);
+      return this.#respondWith(status, response, false);
+    }
+    this.#countCheck(check, op, VALIDATION.VALID);
+    this.#begin();
+  }
+
+  /**
+   * Hands a large body to a validation thread, transferring its buffer (`whole` owns all of it), and
+   * waits. The client is not read meanwhile beyond MAX_BUFFERED; the I/O thread serves everyone else.
+   */
+  #checkOffThread(check: ListenerValidation, op: number, whole: Buffer): void {
+    this.#state = VALIDATING;
+    this.#bodyStore = null;
+    this.#deadline = this.#env.coarseNow + this.#env.limits.bodyTimeoutMs;
+    const ticket = ++this.#validationTicket;
+    this.#countCheck(check, op, VALIDATION.OFFLOADED);
+    const length = whole.length;
+    this.#env.validationPool.run({
+      key: check.check.keys[op],
+      schema: check.check.config.operations[op].request,
+      media: this.#media,
+      label: check.check.labels[op],
+      body: whole.buffer as ArrayBuffer,
+      length,
+    }).then(
+      (result) => this.#checkedOffThread(ticket, check, op, result, length),
+      () => this.#checkedOffThread(ticket, check, op, null, length),
+    );
+  }
+
+  /** The validation thread's verdict: the body back (valid), a refusal, or null when the thread failed. */
+  #checkedOffThread(ticket: number, check: ListenerValidation, op: number, result: ArrayBuffer | BodyRefusal | null, length: number): void {
+    try {
+      if (ticket !== this.#validationTicket || this.#state !== VALIDATING) return;
+      if (result === null) {
+        this.#countCheck(check, op, VALIDATION.FAILED);
+        return this.#respondLocal(503, false, "validation-failed");
+      }
+      if (!(result instanceof ArrayBuffer)) {
+        const { status, response } = this.#bodyRefused(check, result);
+        return this.#respondWith(status, response, false);
+      }
+      this.#countCheck(check, op, VALIDATION.VALID);
+      // A chunked body was checked as a copy: its own bytes, framing and all, are still queued.
+      if (this.#bodyKind === BODY_LENGTH) {
+        this.#bodyQueue = [Buffer.from(result, 0, length)];
+        this.#bodyQueued = length;
+      }
+      this.#begin();
+    } catch (error) {
+      this.#fault(error);
+    }
+  }
+
+  /** Answers a request refused on its head, before it was counted in flight: keeps the connection unless told to close. */
+  #refuse(status: number, response: (close: boolean) => Buffer, close: boolean): void {
+    if (this.#pool !== undefined) this.#recordResponse(status, null);
+    this.#unreserve();
+    this.#closeAfter = close || !this.#keepAlive || this.#clientEnded || this.#env.draining;
+    this.#io.write(response(this.#closeAfter));
+    if (this.#closeAfter) return this.#close();
+    this.#state = IDLE;
+    this.#deadline = this.#env.coarseNow + this.#env.limits.keepAliveTimeoutMs;
+  }
+
   /** The request goes to a backend: counted in flight, and one is picked. */
   #begin(): void {
-    this.#unreserve();
+    this.#unreserveBuffer();
     this.#state = WAITING;
     this.#counted = true;
     this.#env.stats.add(this.#pool!.statsBase + POOL.IN_FLIGHT, 1);
@@ -363,14 +575,52 @@ export class ClientSession implements UpstreamUser, Session {
 
   /** A body read whole is complete, or (chunked) has outgrown what is read whole and streams from here. */
   #bufferedEnough(): boolean {
-    return this.#requestDone || this.#bodyQueued > this.#env.limits.bufferBodyBytes;
+    // A body that is checked is read whole, however it is framed.
+    return this.#requestDone || (this.#check === null && this.#bodyQueued > this.#env.limits.bufferBodyBytes);
   }
 
   #unreserve(): void {
+    this.#unreserveBuffer();
+    this.#unreserveValidation();
+    this.#bodyStore = null;
+  }
+
+  #unreserveBuffer(): void {
     if (this.#reserved !== 0) {
       this.#env.bufferedBodyBytes -= this.#reserved;
       this.#reserved = 0;
     }
+  }
+
+  #unreserveValidation(): void {
+    if (this.#validationReserved !== 0) {
+      this.#env.validationBytes -= this.#validationReserved;
+      this.#validationReserved = 0;
+    }
+  }
+
+  /**
+   * A checked chunked body's reservation grows as it arrives (raw and decoded: twice its size). Past
+   * the listener's limit it gets 413, past the worker's budget 503; either way the connection closes,
+   * having sent nothing anywhere. Returns false when the request was refused.
+   */
+  #growValidation(check: ListenerValidation): boolean {
+    const need = 2 * this.#bodyQueued;
+    if (this.#bodyQueued > check.check.config.maxBodyBytes) {
+      this.#countCheck(check, this.#operation, VALIDATION.TOO_LARGE);
+      this.#refuse(413, () => bodyTooLarge(check.check.config.maxBodyBytes), true);
+      return false;
+    }
+    const more = need - this.#validationReserved;
+    if (more <= 0) return true;
+    if (this.#env.validationBytes + more > this.#env.validationOptions.memoryBytes) {
+      this.#countCheck(check, this.#operation, VALIDATION.BUSY);
+      this.#refuse(503, (close) => cannedResponse(503, close, "validation-busy"), true);
+      return false;
+    }
+    this.#validationReserved += more;
+    this.#env.validationBytes += more;
+    return true;
   }
 
   /** The pool of the longest route prefix the request's path starts with (routes are sorted so). */
@@ -407,9 +657,13 @@ export class ClientSession implements UpstreamUser, Session {
       const part = from === 0 && end === data.length ? data : data.subarray(from, end);
       if (this.#state === ACTIVE && this.#conn !== null) {
         this.#sendBody(this.#conn, part);
+      } else if (this.#bodyStore !== null) {
+        part.copy(this.#bodyStore, this.#bodyStored);
+        this.#bodyStored += part.length;
       } else {
         this.#bodyQueue.push(part);
         this.#bodyQueued += part.length;
+        if (this.#state === BUFFERING && this.#check !== null && this.#bodyKind === BODY_CHUNKED && !this.#growValidation(this.#check)) return -1;
         // While a body is read whole, it is not yet anyone's to wait for.
         if (this.#bodyQueued > MAX_BUFFERED && this.#state !== BUFFERING) this.#pauseClient();
       }
@@ -428,7 +682,7 @@ export class ClientSession implements UpstreamUser, Session {
       if (this.#retainedBytes > MAX_RETAINED) this.#retained = null;
       else this.#retained.push(part);
     }
-    if (!conn.socket.write(part)) this.#pauseClient();
+    if (!conn.io.write(part)) this.#pauseClient();
   }
 
   #bodyInvalid(): void {
@@ -450,29 +704,31 @@ export class ClientSession implements UpstreamUser, Session {
   #pauseClient(): void {
     if (!this.#clientPaused) {
       this.#clientPaused = true;
-      this.#socket.pause();
+      this.#io.pause();
     }
   }
 
   #resumeClient(): void {
     if (this.#clientPaused) {
       this.#clientPaused = false;
-      this.#socket.resume();
+      this.#io.resume();
     }
   }
 
   // ---- choosing a backend -------------------------------------------------------------------------
 
-  #dispatch(avoid: BackendRuntime | undefined): void {
+  /** `failed`: what went wrong with `avoid`, the answer when no other backend can take the request. */
+  #dispatch(avoid: BackendRuntime | undefined, failed: Reason = "upstream-connect-failed"): void {
     const pool = this.#pool!;
     let backend = pool.picker.pick(this.#pick, Date.now(), avoid);
     // After a refused connection, a backup held in standby may take the request.
     if ((backend === undefined || backend === avoid) && avoid !== undefined) backend = pool.standby?.pick(this.#pick, Date.now());
     if (backend === undefined || backend === avoid) {
       // With nowhere else to go after a connect failure, the answer is that failure's: 502.
-      if (avoid !== undefined) return this.#respondLocal(502, !this.#requestDone);
+      if (avoid !== undefined) return this.#respondLocal(502, !this.#requestDone, failed);
+      if (this.#hold(pool)) return;
       this.#env.stats.add(pool.statsBase + POOL.NO_BACKEND, 1);
-      return this.#respondLocal(503, !this.#requestDone);
+      return this.#respondLocal(503, !this.#requestDone, this.#heldUntil === 0 ? "no-routable-backend" : "no-backend-in-time");
     }
     this.#backend = backend;
     backend.active++;
@@ -481,8 +737,29 @@ export class ClientSession implements UpstreamUser, Session {
     this.#deadline = this.#env.coarseNow + pool.upstream.queueTimeoutMs;
     if (!backend.connections.acquire(this, false, this.#shareable())) {
       this.#releaseBackend();
-      this.#respondLocal(503, !this.#requestDone);
+      this.#respondLocal(503, !this.#requestDone, "queue-full");
     }
+  }
+
+  /**
+   * With no routable backend (a group scaled to zero, its only replica restarting), waits for one
+   * rather than answering 503 at once, within the pool's bound on held requests and time; a request
+   * woken and sent away empty-handed again keeps its first deadline.
+   */
+  #hold(pool: PoolRuntime): boolean {
+    const now = this.#env.coarseNow;
+    if (this.#heldUntil === 0) {
+      if (pool.upstream.emptyPoolHold === 0) return false;
+      if (!pool.hold(this)) return false;
+      this.#heldUntil = now + pool.upstream.emptyPoolHoldMs;
+      this.#env.stats.add(pool.statsBase + POOL.HELD, 1);
+    } else if (now >= this.#heldUntil || !pool.hold(this)) {
+      return false;
+    }
+    this.#held = true;
+    this.#state = WAITING;
+    this.#deadline = this.#heldUntil;
+    return true;
   }
 
   /** Safe to pipeline behind other requests: replayable, and nothing to stream. */
@@ -491,6 +768,10 @@ export class ClientSession implements UpstreamUser, Session {
   }
 
   #releaseBackend(): void {
+    if (this.#held) {
+      this.#held = false;
+      this.#pool!.release(this);
+    }
     const backend = this.#backend;
     if (backend !== null) {
       backend.active--;
@@ -525,15 +806,15 @@ export class ClientSession implements UpstreamUser, Session {
       this.#retained = [];
       this.#retainedBytes = 0;
     }
-    const socket = conn.socket;
     const queue = this.#bodyQueue;
-    this.#env.writes.hold(socket);
-    socket.write(this.#upstreamHead!);
+    conn.io.write(this.#upstreamHead!);
     if (queue.length > 0) {
       for (let i = 0; i < queue.length; i++) this.#sendBody(conn, queue[i]);
       queue.length = 0;
       this.#bodyQueued = 0;
     }
+    // A checked body is the socket's to send now: its memory leaves the validation budget.
+    this.#unreserveValidation();
     this.#deadline = this.#env.coarseNow +
       (this.#requestDone ? this.#pool!.upstream.responseTimeoutMs : this.#env.limits.bodyTimeoutMs);
     this.#resumeClient();
@@ -565,7 +846,7 @@ export class ClientSession implements UpstreamUser, Session {
       return -1;
     }
     if (this.#state === TUNNEL) {
-      if (!this.#socket.write(data)) this.#pauseUpstream(conn);
+      if (!this.#io.write(data)) this.#pauseUpstream(conn);
       return data.length;
     }
     if (this.#responseState === RESPONSE_BODY) {
@@ -573,8 +854,7 @@ export class ClientSession implements UpstreamUser, Session {
       const end = this.#acceptResponseBody(data, 0);
       if (end < 0) return -1;
       const part = end === data.length ? data : data.subarray(0, end);
-      this.#env.writes.hold(this.#socket);
-      if (!this.#socket.write(part)) this.#pauseUpstream(conn);
+      if (!this.#io.write(part)) this.#pauseUpstream(conn);
       if (this.#responseState !== RESPONSE_BODY) this.#finish();
       return end;
     }
@@ -594,7 +874,7 @@ export class ClientSession implements UpstreamUser, Session {
     let start = 0;
     const env = this.#env;
     for (;;) {
-      const found = buf.indexOf(HEAD_END, start);
+      const found = findHeadEnd(buf, start);
       if (found < 0) {
         if (buf.length - start > env.limits.maxHeadBytes) return this.#upstreamBroken(502);
         this.#responsePending = start === 0 ? buf : buf.subarray(start);
@@ -611,7 +891,7 @@ export class ClientSession implements UpstreamUser, Session {
           return data.length;
         }
         // Interim responses (100 Continue, 103) go to HTTP/1.1 clients as they are.
-        if (this.#minor === 1) this.#socket.write(head.clientHead(buf, start, end, ""));
+        if (this.#minor === 1) this.#io.write(head.clientHead(buf, start, end, ""));
         start = end;
         continue;
       }
@@ -620,34 +900,33 @@ export class ClientSession implements UpstreamUser, Session {
       this.#responseLeft = head.contentLength;
       this.#responseReusable = head.reusable;
       this.#responseState = RESPONSE_BODY;
-      this.#env.writes.hold(this.#socket);
       this.#closeAfter = !this.#keepAlive || this.#clientEnded || env.draining || !this.#requestDone ||
         head.bodyKind === RESPONSE_BODY_CLOSE;
-      const clientHead = head.clientHead(
-        buf, start, end,
-        this.#closeAfter ? "close" : this.#minor === 0 ? "keep-alive" : "",
-      );
+      const connection = this.#closeAfter ? "close" : this.#minor === 0 ? "keep-alive" : "";
+      // null: the backend's head goes out as it came, in one piece with the body bytes after it.
+      const clientHead = head.keepsHead(connection) ? null : head.clientHead(buf, start, end, connection);
       if (head.bodyKind === RESPONSE_BODY_NONE) {
         this.#responseState = RESPONSE_HEAD;
-        if (!this.#socket.write(clientHead)) this.#pauseUpstream(conn);
+        if (!this.#io.write(clientHead ?? part(buf, start, end))) this.#pauseUpstream(conn);
         this.#finish();
         return end - carried;
       }
       if (head.bodyKind === RESPONSE_BODY_CHUNKED) (this.#responseChunks ??= new ChunkedScanner(env.limits.maxHeadBytes)).reset();
       this.#deadline = env.coarseNow + this.#pool!.upstream.responseTimeoutMs;
       if (end === buf.length) {
-        if (!this.#socket.write(clientHead)) this.#pauseUpstream(conn);
+        if (!this.#io.write(clientHead ?? part(buf, start, end))) this.#pauseUpstream(conn);
         return data.length;
       }
       const bodyEnd = this.#acceptResponseBody(buf, end);
       if (bodyEnd < 0) return -1;
-      const joined = joinHeadAndBody(clientHead, buf, start, end, bodyEnd);
+      const joined = clientHead === null ? part(buf, start, bodyEnd) : joinHeadAndBody(clientHead, buf, end, bodyEnd);
       let ok: boolean;
       if (joined !== null) {
-        ok = this.#socket.write(joined);
+        ok = this.#io.write(joined);
       } else {
-        this.#socket.write(clientHead);
-        ok = this.#socket.write(buf.subarray(end, bodyEnd));
+        // Only a rewritten head is not joined (its body part is large).
+        this.#io.write(clientHead!);
+        ok = this.#io.write(buf.subarray(end, bodyEnd));
       }
       if (!ok) this.#pauseUpstream(conn);
       if (this.#responseState !== RESPONSE_BODY) this.#finish();
@@ -683,7 +962,7 @@ export class ClientSession implements UpstreamUser, Session {
   #pauseUpstream(conn: UpstreamConnection): void {
     if (!this.#upstreamPaused) {
       this.#upstreamPaused = true;
-      conn.socket.pause();
+      conn.io.pause();
     }
   }
 
@@ -692,16 +971,16 @@ export class ClientSession implements UpstreamUser, Session {
     this.#responseStatus = 101;
     this.#recordResponse(101, this.#backend);
     this.#deadline = Infinity;
-    const socket = this.#socket;
-    socket.write(head);
-    if (end < buf.length) socket.write(buf.subarray(end));
+    const io = this.#io;
+    io.write(head);
+    if (end < buf.length) io.write(buf.subarray(end));
     // Bytes the client sent after its upgrade request belong to the new protocol.
     const pending = this.#pending;
     if (pending !== null) {
-      conn.socket.write(pending.subarray(this.#pendingOffset));
+      conn.io.write(pending.subarray(this.#pendingOffset));
       this.#pending = null;
     }
-    conn.socket.on("end", () => socket.end());
+    conn.socket.on("end", () => io.end());
     this.#resumeClient();
   }
 
@@ -727,12 +1006,12 @@ export class ClientSession implements UpstreamUser, Session {
         stats.add(backend.statsBase + BACKEND.RETRIES, 1);
         return this.#dispatch(backend);
       }
-      return this.#respondLocal(502, !this.#requestDone);
+      return this.#respondLocal(502, !this.#requestDone, "upstream-connect-failed");
     }
     if (conn !== this.#conn) return;
     this.#conn = null;
     if (this.#state === TUNNEL) {
-      this.#socket.end();
+      this.#io.end();
       return;
     }
     if (this.#responseState === RESPONSE_HEAD && this.#responsePending === null) {
@@ -757,9 +1036,9 @@ export class ClientSession implements UpstreamUser, Session {
         this.#releaseBackend();
         this.#requeueRetained();
         this.#state = WAITING;
-        return this.#dispatch(backend);
+        return this.#dispatch(backend, "upstream-reset");
       }
-      return this.#upstreamFailed(502);
+      return this.#upstreamFailed(502, "upstream-reset");
     }
     if (this.#responseState === RESPONSE_BODY && this.#responseKind === RESPONSE_BODY_CLOSE) {
       // The backend's close is how this response ends.
@@ -769,7 +1048,7 @@ export class ClientSession implements UpstreamUser, Session {
       return;
     }
     stats.add(backend.statsBase + BACKEND.UPSTREAM_ERRORS, 1);
-    if (this.#responseState === RESPONSE_HEAD) return this.#upstreamFailed(502);
+    if (this.#responseState === RESPONSE_HEAD) return this.#upstreamFailed(502, "upstream-reset");
     this.#abortMidResponse();
   }
 
@@ -794,13 +1073,13 @@ export class ClientSession implements UpstreamUser, Session {
       this.#env.stats.add(backend.statsBase + (status === 504 ? BACKEND.TIMEOUTS : BACKEND.UPSTREAM_ERRORS), 1);
       this.#countFailure(backend);
     }
-    this.#upstreamFailed(status);
+    this.#upstreamFailed(status, status === 504 ? "upstream-timeout" : "upstream-malformed-response");
     return -1;
   }
 
-  #upstreamFailed(status: number): void {
+  #upstreamFailed(status: number, reason: Reason): void {
     this.#releaseBackend();
-    this.#respondLocal(status, !this.#requestDone);
+    this.#respondLocal(status, !this.#requestDone, reason);
   }
 
   #abortMidResponse(): void {
@@ -844,7 +1123,7 @@ export class ClientSession implements UpstreamUser, Session {
     if (conn !== null) {
       if (this.#upstreamPaused) {
         this.#upstreamPaused = false;
-        conn.socket.resume();
+        conn.io.resume();
       }
       // A retired backend's pool closes the connection once its last request is done.
       if (!conn.closed) conn.responseDone(this.#responseReusable && this.#requestDone, this.#env.coarseNow);
@@ -870,14 +1149,19 @@ export class ClientSession implements UpstreamUser, Session {
     if (this.#pending !== null) this.#readHeads();
   }
 
-  /** Answers a request the proxy itself refused or could not serve. */
-  #respondLocal(status: number, close: boolean): void {
+  /** Answers a request the proxy itself refused or could not serve, saying why when it answers for a backend. */
+  #respondLocal(status: number, close: boolean, reason: Reason | null = null): void {
+    this.#respondWith(status, (closing) => cannedResponse(status, closing, reason), close);
+  }
+
+  #respondWith(status: number, response: (close: boolean) => Buffer, close: boolean): void {
     if (this.#pool !== undefined) this.#recordResponse(status, null);
     this.#endInFlight();
+    this.#unreserve();
     this.#closeAfter = close || !this.#keepAlive || this.#clientEnded || this.#env.draining;
     this.#bodyQueue.length = 0;
     this.#bodyQueued = 0;
-    this.#socket.write(cannedResponse(status, this.#closeAfter));
+    this.#io.write(response(this.#closeAfter));
     this.#nextRequest();
   }
 
@@ -897,8 +1181,9 @@ export class ClientSession implements UpstreamUser, Session {
     this.#unreserve();
     this.#pending = null;
     this.#state = CLOSED;
-    this.#socket.end(cannedResponse(status, true));
-    this.#socket.destroySoon();
+    // Destroyed once the answer is written; a client that never reads it is cut at the deadline.
+    this.#deadline = this.#env.coarseNow + LINGER_MS;
+    this.#io.endAndDestroy(cannedResponse(status, true));
   }
 
   /** A request in flight ends without a response being recorded for it (client gone, or cut). */
@@ -913,7 +1198,19 @@ export class ClientSession implements UpstreamUser, Session {
   #close(): void {
     this.#unreserve();
     this.#state = CLOSED;
-    this.#socket.end();
+    this.#io.end();
+    this.#linger();
+  }
+
+  /**
+   * After the proxy ended its side, a client may still be sending (a body the backend answered
+   * early, a client that ignores Connection: close). It sees the end only once its bytes are taken,
+   * so they are read and dropped (CLOSED takes no data); one that goes on past LINGER_MS is cut, so
+   * that no half-open connection holds a session, or a drain, for good.
+   */
+  #linger(): void {
+    this.#deadline = this.#env.coarseNow + LINGER_MS;
+    this.#resumeClient();
   }
 
   /**
@@ -925,6 +1222,7 @@ export class ClientSession implements UpstreamUser, Session {
     this.#env.reportFault(error);
     try {
       if (this.#state === CLOSED) return;
+      this.#validationTicket++;
       const answerable = this.#state !== TUNNEL && !(this.#state === ACTIVE && this.#responseState === RESPONSE_BODY);
       this.#abandonUpstream();
       this.#endInFlight();
@@ -954,6 +1252,14 @@ export class ClientSession implements UpstreamUser, Session {
     if (this.#state === BUFFERING || ((this.#state === WAITING || this.#state === ACTIVE) && !this.#requestDone)) {
       if (this.#bodyTooSlow(now)) return;
     }
+    // A held request's bound is its own: body bytes arriving meanwhile move #deadline, not this.
+    if (this.#held) {
+      if (now >= this.#heldUntil) {
+        this.#env.stats.add(this.#pool!.statsBase + POOL.NO_BACKEND, 1);
+        this.#upstreamFailed(503, "no-backend-in-time");
+      }
+      return;
+    }
     if (now < this.#deadline) return;
     switch (this.#state) {
       case BUFFERING:
@@ -964,13 +1270,24 @@ export class ClientSession implements UpstreamUser, Session {
         this.#state = CLOSED;
         this.#socket.destroy();
         return;
+      case CLOSED:
+        // Lingered long enough (see #linger).
+        this.#socket.destroy();
+        return;
       case HEAD:
         this.#reject(408);
         return;
       case WAITING:
         // Still queued for a connection: give up on this backend.
         this.#backend?.connections.cancelWait(this);
-        this.#upstreamFailed(503);
+        this.#upstreamFailed(503, "queue-timeout");
+        return;
+      case VALIDATING:
+        // The validation thread took too long (or is stuck behind others): its verdict, if it ever
+        // comes, is ignored.
+        this.#validationTicket++;
+        if (this.#check !== null && this.#operation >= 0) this.#countCheck(this.#check, this.#operation, VALIDATION.FAILED);
+        this.#respondLocal(503, false, "validation-failed");
         return;
       case ACTIVE:
         if (!this.#requestDone) {
@@ -1018,8 +1335,7 @@ export class ClientSession implements UpstreamUser, Session {
 
   drain(): void {
     if (this.#state === IDLE) {
-      this.#state = CLOSED;
-      this.#socket.end();
+      this.#close();
     } else {
       this.#closeAfter = true;
     }
@@ -1035,14 +1351,22 @@ function noop(): void {}
  */
 function isPlainPath(target: string): boolean {
   const q = target.indexOf("?");
-  const path = q < 0 ? target : target.slice(0, q);
-  if (path.includes("\\")) return false;
-  if (path.includes("%")) {
-    const lower = path.toLowerCase();
-    if (lower.includes("%2e") || lower.includes("%2f") || lower.includes("%5c")) return false;
-  }
-  for (const segment of path.split("/")) {
-    if (segment === "." || segment === "..") return false;
+  const end = q < 0 ? target.length : q;
+  // One scan of the characters, no strings or arrays made: this runs on every routed or checked request.
+  for (let i = 0; i < end; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 0x5c /* \ */) return false;
+    if (c === 0x25 /* % */ && i + 2 < end) {
+      const hi = target.charCodeAt(i + 1);
+      const lo = target.charCodeAt(i + 2) | 0x20;
+      if ((hi === 0x32 /* 2 */ && (lo === 0x65 /* e */ || lo === 0x66 /* f */)) || (hi === 0x35 /* 5 */ && lo === 0x63 /* c */)) return false;
+    }
+    // A segment (what follows a "/", or the start) that is "." or "..".
+    if (c === 0x2e && (i === 0 || target.charCodeAt(i - 1) === 0x2f)) {
+      let j = i + 1;
+      if (j < end && target.charCodeAt(j) === 0x2e) j++;
+      if (j === end || target.charCodeAt(j) === 0x2f) return false;
+    }
   }
   return true;
 }
@@ -1050,13 +1374,16 @@ function isPlainPath(target: string): boolean {
 /** Bodies up to this size are copied behind a rewritten head so that head and body leave in one write. */
 const COALESCE_LIMIT = 16 * 1024;
 
+/** buf[start, end): buf itself when that is all of it (the usual read: one whole response), else a view. */
+function part(buf: Buffer, start: number, end: number): Buffer {
+  return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+}
+
 /**
- * The head and the first body bytes as one Buffer: the received bytes themselves when the head was
- * not rewritten (zero copy), or one small copy when it was and the body part is small; null when the
- * two should go out back to back under cork instead (one writev, no copy of a large body).
+ * A rewritten head and the first body bytes as one Buffer (one small copy) when the body part is
+ * small; null when the two should go out back to back instead (one writev, no copy of a large body).
  */
-function joinHeadAndBody(head: Buffer, buf: Buffer, start: number, end: number, bodyEnd: number): Buffer | null {
-  if (head.buffer === buf.buffer && head.byteOffset === buf.byteOffset + start) return buf.subarray(start, bodyEnd);
+function joinHeadAndBody(head: Buffer, buf: Buffer, end: number, bodyEnd: number): Buffer | null {
   const bodyLength = bodyEnd - end;
   if (bodyLength > COALESCE_LIMIT) return null;
   const out = Buffer.allocUnsafe(head.length + bodyLength);

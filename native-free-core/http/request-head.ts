@@ -16,7 +16,9 @@ import {
   SP,
   TARGET,
   TCHAR,
+  copyBytes,
   equalsLower,
+  findLF,
   isToken,
 } from "./syntax.ts";
 
@@ -98,6 +100,9 @@ export class RequestHead {
    * routed on ("/path"); null for the usual origin form, which is read from targetStart/targetEnd.
    */
   originTarget: string | null = null;
+  /** Where the first Content-Type value lies (-1: none); the first, as Node's own parser keeps it. */
+  contentTypeStart = -1;
+  contentTypeEnd = -1;
 
   // Line table of the first pass: [start, colon, valueStart, valueEnd, next] per header line.
   readonly #lines: Int32Array;
@@ -128,14 +133,15 @@ export class RequestHead {
     this.contentLength = 0;
     this.expectContinue = false;
     this.originTarget = null;
+    this.contentTypeStart = -1;
 
     // Request line: method SP target SP HTTP/1.x CRLF, single spaces, nothing else.
-    const lineEnd = buf.indexOf(LF, start);
+    const lineEnd = findLF(buf, start, end);
     if (lineEnd < 0 || lineEnd >= end || buf[lineEnd - 1] !== CR) return this.#fail(400);
     let i = start;
     while (i < lineEnd && TCHAR[buf[i]] === 1) i++;
     if (i === start || buf[i] !== SP) return this.#fail(400);
-    const method = buf.toString("latin1", start, i);
+    const method = methodOf(buf, start, i);
     const methodEnd = i;
     const targetStart = ++i;
     while (i < lineEnd && TARGET[buf[i]] === 1) i++;
@@ -201,17 +207,19 @@ export class RequestHead {
 
     let pos = lineEnd + 1;
     while (pos < headEnd) {
-      const next = buf.indexOf(LF, pos);
-      if (next < 0 || next > headEnd || buf[next - 1] !== CR) return this.#fail(400);
       const c0 = buf[pos];
       if (c0 === SP || c0 === HTAB) return this.#fail(400); // obs-fold
       let colon = pos;
       while (TCHAR[buf[colon]] === 1) colon++;
       // Anything but a colon right after the name, whitespace included, is refused.
       if (colon === pos || buf[colon] !== COLON) return this.#fail(400);
+      // One pass over the value finds the line's end and checks every byte: it stops at the first
+      // byte a value cannot hold, which must be the CR of the line's CRLF (a bare CR or LF is refused).
       let vs = colon + 1;
-      let ve = next - 1;
-      for (let j = vs; j < ve; j++) if (FIELD_VALUE[buf[j]] === 0) return this.#fail(400);
+      let ve = vs;
+      while (FIELD_VALUE[buf[ve]] === 1) ve++;
+      if (ve >= headEnd || buf[ve] !== CR || buf[ve + 1] !== LF) return this.#fail(400);
+      const next = ve + 1;
       while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
       while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
       if (count === max) return this.#fail(431);
@@ -281,6 +289,12 @@ export class RequestHead {
               s = e + 1;
             }
           } else if (equalsLower(buf, pos, 10, "keep-alive")) kind = DROP;
+          break;
+        case 12:
+          if (this.contentTypeStart < 0 && equalsLower(buf, pos, 12, "content-type")) {
+            this.contentTypeStart = vs;
+            this.contentTypeEnd = ve;
+          }
           break;
         case 14:
           if (equalsLower(buf, pos, 14, "content-length")) {
@@ -399,13 +413,13 @@ export class RequestHead {
     const out = Buffer.allocUnsafe(size);
     let w: number;
     if (origin === null) {
-      w = buf.copy(out, 0, start, lineEnd + 1);
+      w = copyBytes(buf, out, 0, start, lineEnd + 1);
     } else {
-      w = buf.copy(out, 0, start, methodEnd + 1);
+      w = copyBytes(buf, out, 0, start, methodEnd + 1);
       w += out.write(origin, w, "latin1");
       w += out.write(this.minor === 1 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", w, "latin1");
-      w += HOST_PREFIX.copy(out, w);
-      w += buf.copy(out, w, authorityStart, authorityEnd);
+      w += copyBytes(HOST_PREFIX, out, w, 0, HOST_PREFIX.length);
+      w += copyBytes(buf, out, w, authorityStart, authorityEnd);
       out[w++] = CR;
       out[w++] = LF;
     }
@@ -413,24 +427,25 @@ export class RequestHead {
       const kind = kinds[h];
       if (kind === KEEP || kind === UPGRADE_FIELD) {
         const o = h * 5;
-        w += buf.copy(out, w, lines[o], lines[o + 4]);
+        w += copyBytes(buf, out, w, lines[o], lines[o + 4]);
       }
     }
-    if (this.upgrade) w += CONNECTION_UPGRADE.copy(out, w);
-    if (framing !== "") w += out.write(framing, w, "latin1");
+    if (this.upgrade) w += copyBytes(CONNECTION_UPGRADE, out, w, 0, CONNECTION_UPGRADE.length);
+    // A loop, not Buffer#write: the line is short and ASCII, and the call into C++ would cost more.
+    for (let i = 0; i < framing.length; i++) out[w++] = framing.charCodeAt(i);
     if (forwardedFor !== null) {
-      w += forwardedFor.copy(out, w);
-      if (!forwardedProtoKept) w += FORWARDED_PROTO.copy(out, w);
+      w += copyBytes(forwardedFor, out, w, 0, forwardedFor.length);
+      if (!forwardedProtoKept) w += copyBytes(FORWARDED_PROTO, out, w, 0, FORWARDED_PROTO.length);
     } else {
-      w += ctx.forwardedSuffix.copy(out, w);
+      w += copyBytes(ctx.forwardedSuffix, out, w, 0, ctx.forwardedSuffix.length);
     }
     if (addHost) {
-      w += FORWARDED_HOST.copy(out, w);
-      w += buf.copy(out, w, hostStart, hostEnd);
+      w += copyBytes(FORWARDED_HOST, out, w, 0, FORWARDED_HOST.length);
+      w += copyBytes(buf, out, w, hostStart, hostEnd);
       out[w++] = CR;
       out[w++] = LF;
     }
-    w += via.copy(out, w);
+    w += copyBytes(via, out, w, 0, via.length);
     out[w++] = CR;
     out[w++] = LF;
     this.upstream = w === size ? out : out.subarray(0, w);
@@ -505,4 +520,14 @@ function absoluteHttpSchemeEnd(buf: Buffer, start: number, end: number): number 
 function isNamed(buf: Buffer, start: number, end: number, named: readonly string[]): boolean {
   for (const name of named) if (equalsLower(buf, start, end - start, name)) return true;
   return false;
+}
+
+/** The method as a string; the common ones without making one (it is compared, hashed and kept per request). */
+function methodOf(buf: Buffer, start: number, end: number): string {
+  const n = end - start;
+  const c = buf[start];
+  if (n === 3 && c === 0x47 && buf[start + 1] === 0x45 && buf[start + 2] === 0x54) return "GET";
+  if (n === 4 && c === 0x50 && buf[start + 1] === 0x4f && buf[start + 2] === 0x53 && buf[start + 3] === 0x54) return "POST";
+  if (n === 4 && c === 0x48 && buf[start + 1] === 0x45 && buf[start + 2] === 0x41 && buf[start + 3] === 0x44) return "HEAD";
+  return buf.toString("latin1", start, end);
 }

@@ -2,7 +2,7 @@
 // (the proxy answers 502 instead) is anything whose framing is not certain. The client's head is the
 // backend's own bytes unless hop-by-hop fields must go or the proxy must say how the connection ends.
 
-import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TCHAR, equalsLower } from "./syntax.ts";
+import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TCHAR, equalsLower, findLF } from "./syntax.ts";
 
 export const RESPONSE_BODY_NONE = 0;
 export const RESPONSE_BODY_LENGTH = 1;
@@ -40,7 +40,7 @@ export class ResponseHead {
     let connectionFields = 0;
     let onlyKeepAliveOption = true;
     let named: string[] | null = null;
-    const lineEnd = buf.indexOf(LF, start);
+    const lineEnd = findLF(buf, start, end);
     if (lineEnd < 0 || lineEnd >= end || buf[lineEnd - 1] !== CR) return false;
     // HTTP/1.x SP 3DIGIT [SP reason]
     if (lineEnd - start < 13 || buf[start] !== 0x48 || buf[start + 4] !== 0x2f || buf[start + 5] !== 0x31 ||
@@ -67,25 +67,36 @@ export class ResponseHead {
     const headEnd = end - 2;
     let pos = lineEnd + 1;
     while (pos < headEnd) {
-      const next = buf.indexOf(LF, pos);
-      if (next < 0 || next > headEnd || buf[next - 1] !== CR) return false;
       if (++count > this.#maxHeaderCount) return false;
       let colon = pos;
       while (TCHAR[buf[colon]] === 1) colon++;
       if (colon === pos || buf[colon] !== COLON) return false;
+      // One pass over the value to the CR of its line's CRLF, checking each byte (as in request-head.ts).
       let vs = colon + 1;
-      let ve = next - 1;
-      for (let j = vs; j < ve; j++) if (FIELD_VALUE[buf[j]] === 0) return false;
+      let ve = vs;
+      while (FIELD_VALUE[buf[ve]] === 1) ve++;
+      if (ve >= headEnd || buf[ve] !== CR || buf[ve + 1] !== LF) return false;
+      const next = ve + 1;
       while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
       while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
       const n = colon - pos;
       if (n === 10 && equalsLower(buf, pos, 10, "connection")) {
         drops.push(pos, next + 1);
         connectionFields++;
-        if (!equalsLower(buf, vs, ve - vs, "keep-alive")) onlyKeepAliveOption = false;
-        if (containsToken(buf, vs, ve, "close")) close = true;
-        if (containsToken(buf, vs, ve, "keep-alive")) keepAlive = true;
-        named = namedOptions(buf, vs, ve, named);
+        // Nearly every backend says just "keep-alive" or "close": those name no other field, and are
+        // read without making a string.
+        if (equalsLower(buf, vs, ve - vs, "keep-alive")) {
+          keepAlive = true;
+        } else {
+          onlyKeepAliveOption = false;
+          if (equalsLower(buf, vs, ve - vs, "close")) {
+            close = true;
+          } else {
+            if (containsToken(buf, vs, ve, "close")) close = true;
+            if (containsToken(buf, vs, ve, "keep-alive")) keepAlive = true;
+            named = namedOptions(buf, vs, ve, named);
+          }
+        }
       } else if ((n === 10 && equalsLower(buf, pos, 10, "keep-alive")) ||
         (n === 16 && equalsLower(buf, pos, 16, "proxy-connection"))) {
         drops.push(pos, next + 1);
@@ -140,17 +151,25 @@ export class ResponseHead {
   }
 
   /**
+   * The client may get the backend's head bytes as they are (then the caller sends them with the body
+   * that follows, no Buffer made for the head alone).
+   */
+  keepsHead(connection: "" | "close" | "keep-alive" | "upgrade"): boolean {
+    if (this.#drops.length === 0 && connection === "") return true;
+    // RFC 9110 section 7.6.1 lets an intermediary replace Connection with its own options: when the
+    // backend's only option is keep-alive and the proxy keeps the client connection open too, the
+    // backend's bytes already say what the proxy would, and the head goes out uncopied.
+    return this.#onlyKeepAlive && (connection === "" || connection === "keep-alive");
+  }
+
+  /**
    * The head for the client: the backend's bytes without hop-by-hop fields, ending with the
    * Connection field the client needs. `connection` is "close", "keep-alive" (an HTTP/1.0 client that
    * asked for it), "upgrade" (a 101 to a tunnel) or "" (nothing to say: HTTP/1.1 persists by default).
    */
   clientHead(buf: Buffer, start: number, end: number, connection: "" | "close" | "keep-alive" | "upgrade"): Buffer {
+    if (this.keepsHead(connection)) return buf.subarray(start, end);
     const drops = this.#drops;
-    if (drops.length === 0 && connection === "") return buf.subarray(start, end);
-    // RFC 9110 section 7.6.1 lets an intermediary replace Connection with its own options: when the
-    // backend's only option is keep-alive and the proxy keeps the client connection open too, the
-    // backend's bytes already say what the proxy would, and the head goes out uncopied.
-    if (this.#onlyKeepAlive && (connection === "" || connection === "keep-alive")) return buf.subarray(start, end);
     const tail = connection === "close" ? CONNECTION_CLOSE
       : connection === "keep-alive" ? CONNECTION_KEEP_ALIVE
       : connection === "upgrade" ? CONNECTION_UPGRADE

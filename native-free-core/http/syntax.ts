@@ -58,3 +58,44 @@ export function isToken(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (TCHAR[buf[i]] === 0) return false;
   return true;
 }
+
+/**
+ * The first LF in buf[from, to), or -1. Head lines are tens of bytes: a loop over them costs less
+ * than Buffer#indexOf, whose every call crosses into C++ through argument checks.
+ */
+export function findLF(buf: Buffer, from: number, to: number): number {
+  if (to - from > SHORT_SCAN) {
+    const at = buf.indexOf(LF, from);
+    return at >= 0 && at < to ? at : -1;
+  }
+  for (let i = from; i < to; i++) if (buf[i] === LF) return i;
+  return -1;
+}
+
+/** Past this many bytes, memchr and memmem in C++ win over a loop despite the call. */
+const SHORT_SCAN = 512;
+const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+
+/** Where the first CRLFCRLF at or after `from` starts, or -1 (looked for in buf[from, buf.length)). */
+export function findHeadEnd(buf: Buffer, from: number): number {
+  const to = buf.length;
+  if (to - from > SHORT_SCAN) return buf.indexOf(HEAD_END, from);
+  for (let i = from + 3; i < to; i++) {
+    if (buf[i] === LF && buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) return i - 3;
+  }
+  return -1;
+}
+
+/** Below this many bytes a loop copies faster than Buffer#copy's call into C++ (see findLF). */
+const SHORT_COPY = 64;
+
+/** Copies src[start, end) into dst at `at`; returns the number of bytes copied. */
+export function copyBytes(src: Uint8Array, dst: Uint8Array, at: number, start: number, end: number): number {
+  const n = end - start;
+  if (n > SHORT_COPY) {
+    dst.set(src.subarray(start, end), at);
+    return n;
+  }
+  for (let i = 0; i < n; i++) dst[at + i] = src[start + i];
+  return n;
+}

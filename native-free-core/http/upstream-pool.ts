@@ -8,6 +8,7 @@
 
 import net from "node:net";
 import type { UpstreamOptions } from "../config.ts";
+import { RawStream } from "../net/raw-stream.ts";
 
 /** What a connection reports to the requests it carries. */
 export interface UpstreamUser {
@@ -20,12 +21,17 @@ export interface UpstreamUser {
    */
   onUpstreamGone(conn: UpstreamConnection, connected: boolean, queued: boolean): void;
   onUpstreamDrain(): void;
-  /** The backend this user was queued for left the routable set before a connection came free. */
+  /**
+   * The backend this user was queued for left the routable set before a connection came free, or
+   * the pool it was held for (empty until now) has a backend: choose again.
+   */
   onBackendRetired(): void;
 }
 
 export class UpstreamConnection {
   readonly socket: net.Socket;
+  /** Reads and writes, straight on the socket's handle (see net/raw-stream.ts). */
+  readonly io: RawStream;
   readonly pool: UpstreamPool;
   /** Requests on the connection awaiting their responses, oldest first. */
   readonly users: UpstreamUser[] = [];
@@ -36,6 +42,8 @@ export class UpstreamConnection {
   reused = false;
   closed = false;
   idleSince = 0;
+  /** Requests given this connection so far (see UpstreamOptions.maxRequestsPerConnection). */
+  requests = 1;
 
   constructor(pool: UpstreamPool, user: UpstreamUser) {
     this.pool = pool;
@@ -44,8 +52,7 @@ export class UpstreamConnection {
     this.socket = socket;
     socket.setTimeout(pool.options.connectTimeoutMs);
     socket.once("connect", this.#onConnect);
-    socket.on("data", this.#onData);
-    socket.on("drain", this.#onDrain);
+    this.io = new RawStream(socket, this.#onData, this.#onDrain);
     socket.on("timeout", this.#onTimeout);
     socket.on("error", noop);
     socket.on("close", this.#onClose);
@@ -95,13 +102,25 @@ export class UpstreamConnection {
   /** The oldest request's response is complete. */
   responseDone(reusable: boolean, now: number): void {
     const user = this.users.shift();
-    if (!reusable) {
+    if (!reusable || this.#spent()) {
       this.destroy(null);
       return;
     }
     this.reused = true;
     if (this.users.length === 0) this.pool.release(this, now);
     else if (user !== undefined) this.pool.hasRoom(this);
+  }
+
+  /** The connection carried as many requests as it may: it takes no more, and closes when they are done. */
+  #spent(): boolean {
+    const max = this.pool.options.maxRequestsPerConnection;
+    return max > 0 && this.requests >= max && this.users.length === 0;
+  }
+
+  /** Whether another request may go on this connection. */
+  get hasCapacity(): boolean {
+    const max = this.pool.options.maxRequestsPerConnection;
+    return max === 0 || this.requests < max;
   }
 
   /** Takes back a user that was given the connection but never wrote its request on it. */
@@ -171,8 +190,9 @@ export class UpstreamPool {
         const sharing = this.#sharing;
         for (let i = 0; i < sharing.length; i++) {
           const conn = sharing[i];
-          if (conn.closed || !conn.shareable) continue;
+          if (conn.closed || !conn.shareable || !conn.hasCapacity) continue;
           conn.users.push(user);
+          conn.requests++;
           if (conn.users.length >= this.options.pipelining) sharing.splice(i, 1);
           user.onUpstreamReady(conn);
           return true;
@@ -197,6 +217,7 @@ export class UpstreamPool {
 
   #assign(conn: UpstreamConnection, user: UpstreamUser, share: boolean): void {
     conn.users.push(user);
+    conn.requests++;
     conn.shareable = share;
     if (share) this.#sharing.push(conn);
     user.onUpstreamReady(conn);
@@ -215,18 +236,23 @@ export class UpstreamPool {
   hasRoom(conn: UpstreamConnection): void {
     if (!conn.shareable || conn.closed) return;
     // Waiters that may share go first, in order, as long as the oldest one may.
-    while (conn.users.length < this.options.pipelining && this.waiting > 0 && this.#waiterShares[this.#waitHead]) {
+    while (conn.users.length < this.options.pipelining && conn.hasCapacity && this.waiting > 0 && this.#waiterShares[this.#waitHead]) {
       const waiter = this.#nextWaiter()!;
       conn.users.push(waiter);
+      conn.requests++;
       waiter.onUpstreamReady(conn);
       if (conn.closed) return;
     }
-    if (conn.users.length < this.options.pipelining && !this.#sharing.includes(conn)) this.#sharing.push(conn);
+    if (conn.users.length < this.options.pipelining && conn.hasCapacity && !this.#sharing.includes(conn)) this.#sharing.push(conn);
   }
 
   /** Every request on `conn` is done and the connection is reusable. */
   release(conn: UpstreamConnection, now: number): void {
     removeFrom(this.#sharing, conn);
+    if (!conn.hasCapacity) {
+      conn.destroy(null);
+      return;
+    }
     const share = this.waiting > 0 && this.#waiterShares[this.#waitHead] && this.options.pipelining > 1;
     const waiter = this.#nextWaiter();
     if (waiter !== undefined) {

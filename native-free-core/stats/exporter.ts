@@ -6,7 +6,7 @@
 // never prom-client's global one, so two balancers in one process (the tests) don't collide.
 
 import { Counter, Gauge, Registry, type Histogram } from "prom-client";
-import type { BackendStatus, BackendLifecycle, PoolStatus } from "../status.ts";
+import type { BackendStatus, BackendLifecycle, PoolStatus, ValidationCounts } from "../status.ts";
 import { BACKEND, LATENCY_BUCKETS_SECONDS, LATENCY_BUCKET_COUNT, POOL } from "./layout.ts";
 import type { StatsReader } from "./reader.ts";
 
@@ -20,6 +20,8 @@ export interface SupervisorCounters {
   readonly acceptFailures: ReadonlyMap<string, number>;
   /** The process could not open a file descriptor at its last check. */
   readonly descriptorsExhausted: boolean;
+  /** Contract-check counters of the validated listeners. */
+  readonly validation?: readonly ValidationCounts[];
 }
 
 const NO_SUPERVISOR_COUNTERS: SupervisorCounters = { acceptFailures: new Map(), descriptorsExhausted: false };
@@ -102,12 +104,26 @@ export class MetricsExporter {
     counter("client_connections_total", "Client connections accepted.", POOL_LABELS, poolField(POOL.CLIENT_CONNECTIONS_TOTAL));
     counter("rejected_requests_total", "Requests refused as malformed (400, 408, 414, 431).", POOL_LABELS, poolField(POOL.REJECTED));
     counter("no_backend_total", "Requests answered 503 because no backend was routable.", POOL_LABELS, poolField(POOL.NO_BACKEND));
+    counter("held_total", "Requests held while the pool had no routable backend.", POOL_LABELS, poolField(POOL.HELD));
     counter("accept_failures_total", "Client connections a listener could not accept (EMFILE: out of file descriptors, ...).", ["listener"], (emit) => {
       for (const [listener, count] of this.#scrape.supervisor.acceptFailures) emit({ listener }, count);
     });
     gauge("file_descriptors_exhausted", "1 while the process cannot open a file descriptor, so no listener can accept a connection.", [], (emit) =>
       emit({}, this.#scrape.supervisor.descriptorsExhausted ? 1 : 0),
     );
+
+    counter("validation_requests_total", "Requests on listeners with contract checks, by operation (\"(none)\": matched none) and outcome.", ["listener", "operation", "outcome"], (emit) => {
+      for (const l of this.#scrape.supervisor.validation ?? []) {
+        for (const op of l.operations) {
+          for (const [outcome, n] of Object.entries(op.outcomes)) emit({ listener: l.listener, operation: op.operation, outcome }, n);
+        }
+      }
+    });
+    counter("validation_offloaded_total", "Request bodies checked on a validation thread rather than on the I/O thread.", ["listener", "operation"], (emit) => {
+      for (const l of this.#scrape.supervisor.validation ?? []) {
+        for (const op of l.operations) emit({ listener: l.listener, operation: op.operation }, op.offloaded);
+      }
+    });
 
     gauge("backend_in_flight_requests", "Requests (HTTP) or tunnels (TCP) to a backend now.", BACKEND_LABELS, backendField(BACKEND.IN_FLIGHT));
     gauge("backend_connections", "Open upstream connections.", BACKEND_LABELS, backendField(BACKEND.CONNECTIONS));

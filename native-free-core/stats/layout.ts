@@ -30,8 +30,10 @@ export const POOL = {
   REJECTED: 8,
   /** Requests answered 503 because no backend was routable. */
   NO_BACKEND: 9,
-  LATENCY_SUM_US: 10,
-  LATENCY_BUCKET_0: 11,
+  /** Requests held while the pool had no routable backend (emptyPoolHold), whatever came of them. */
+  HELD: 10,
+  LATENCY_SUM_US: 11,
+  LATENCY_BUCKET_0: 12,
 } as const;
 export const POOL_STRIDE = POOL.LATENCY_BUCKET_0 + LATENCY_BUCKET_COUNT;
 
@@ -59,6 +61,37 @@ export const BACKEND = {
 } as const;
 export const BACKEND_STRIDE = BACKEND.LATENCY_BUCKET_0 + LATENCY_BUCKET_COUNT;
 
+/**
+ * Fields of a contract-check record: what became of requests on a validated listener, per operation.
+ * Each validated listener has VALIDATION_SLOTS_PER_LISTENER records: one per operation, in the
+ * order of its contract, and the last one for requests that matched no operation.
+ */
+export const VALIDATION = {
+  /** Matched and valid: sent on to a backend. */
+  VALID: 0,
+  /** 400: the body is not JSON (or a form), or does not match the operation's schema. */
+  INVALID: 1,
+  /** 404: no operation has the request's path (or the path is not plain). */
+  NOT_FOUND: 2,
+  /** 405: operations have the path, but not with this method. */
+  METHOD_NOT_ALLOWED: 3,
+  /** 413: the body is larger than the listener's maxBodyBytes. */
+  TOO_LARGE: 4,
+  /** 415: the body's media type is neither JSON nor a form. */
+  UNSUPPORTED_MEDIA_TYPE: 5,
+  /** 503: the worker's validation memory was taken (Retry-After). */
+  BUSY: 6,
+  /** 503: the validation thread failed (died, ran out of heap) or took too long. */
+  FAILED: 7,
+  /** Validated on the validation pool rather than on the I/O thread (any verdict). */
+  OFFLOADED: 8,
+} as const;
+export const VALIDATION_STRIDE = 9;
+/** Operations of one listener (MAX_VALIDATED_OPERATIONS) plus the record for unmatched requests. */
+export const VALIDATION_SLOTS_PER_LISTENER = 64;
+export const VALIDATION_UNMATCHED = VALIDATION_SLOTS_PER_LISTENER - 1;
+export const VALIDATION_OUTCOMES = ["valid", "invalid", "not_found", "method_not_allowed", "too_large", "unsupported_media_type", "busy", "failed"] as const;
+
 export const POOL_GAUGES: readonly number[] = [POOL.IN_FLIGHT, POOL.CLIENT_CONNECTIONS];
 export const BACKEND_GAUGES: readonly number[] = [BACKEND.IN_FLIGHT, BACKEND.CONNECTIONS];
 
@@ -76,6 +109,8 @@ export interface StatsCapacity {
   readonly workers: number;
   readonly pools: number;
   readonly backends: number;
+  /** Listeners with contract checks (default 0). */
+  readonly validated?: number;
 }
 
 /** The shared buffers, as they are handed to each worker thread. */
@@ -86,7 +121,8 @@ export interface SharedStats {
 }
 
 export function regionLength(capacity: StatsCapacity): number {
-  return capacity.pools * POOL_STRIDE + capacity.backends * BACKEND_STRIDE;
+  return capacity.pools * POOL_STRIDE + capacity.backends * BACKEND_STRIDE +
+    (capacity.validated ?? 0) * VALIDATION_SLOTS_PER_LISTENER * VALIDATION_STRIDE;
 }
 
 export function allocateSharedStats(capacity: StatsCapacity): SharedStats {
@@ -106,4 +142,10 @@ export function poolOffset(capacity: StatsCapacity, worker: number, poolSlot: nu
 /** Offset of a backend record inside a worker's region. */
 export function backendOffset(capacity: StatsCapacity, worker: number, backendSlot: number): number {
   return worker * regionLength(capacity) + capacity.pools * POOL_STRIDE + backendSlot * BACKEND_STRIDE;
+}
+
+/** Offset of a validated listener's first record (operation 0) inside a worker's region. */
+export function validationOffset(capacity: StatsCapacity, worker: number, listenerSlot: number): number {
+  return worker * regionLength(capacity) + capacity.pools * POOL_STRIDE + capacity.backends * BACKEND_STRIDE +
+    listenerSlot * VALIDATION_SLOTS_PER_LISTENER * VALIDATION_STRIDE;
 }

@@ -7,8 +7,11 @@ import {
   BACKEND_STRIDE,
   POOL_GAUGES,
   POOL_STRIDE,
+  VALIDATION_SLOTS_PER_LISTENER,
+  VALIDATION_STRIDE,
   backendOffset,
   poolOffset,
+  validationOffset,
   regionLength,
   type SharedStats,
 } from "./layout.ts";
@@ -60,6 +63,18 @@ export class StatsReader {
 
   backend(backendSlot: number, field: number): number {
     return this.#sum(backendOffset(this.#stats.capacity, 0, backendSlot) + field);
+  }
+
+  /** Sum over workers of one field of a validated listener's record `record` (an operation, or VALIDATION_UNMATCHED). */
+  validation(listenerSlot: number, record: number, field: number): number {
+    return this.#sum(validationOffset(this.#stats.capacity, 0, listenerSlot) + record * VALIDATION_STRIDE + field);
+  }
+
+  /** Zeroes a validated listener's records, before its slot serves another contract. */
+  resetValidation(listenerSlot: number): void {
+    for (let w = 0; w < this.#stats.capacity.workers; w++) {
+      this.#reset(validationOffset(this.#stats.capacity, w, listenerSlot), VALIDATION_SLOTS_PER_LISTENER * VALIDATION_STRIDE);
+    }
   }
 
   /**

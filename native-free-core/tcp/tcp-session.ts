@@ -3,12 +3,15 @@
 // closes once both directions have ended.
 
 import net from "node:net";
+import { RawStream } from "../net/raw-stream.ts";
 import { BACKEND, OUTLIER, OUTLIER_STRIDE, POOL } from "../stats/layout.ts";
 import type { BackendRuntime, PoolRuntime } from "../worker/pool-runtime.ts";
 import type { ListenerRuntime, Session, WorkerEnvironment } from "../worker/environment.ts";
 
 export class TcpSession implements Session {
   readonly #client: net.Socket;
+  readonly #clientIo: RawStream;
+  #upstreamIo: RawStream | null = null;
   readonly #env: WorkerEnvironment;
   readonly #pool: PoolRuntime | undefined;
   readonly #pick: { clientAddress: string; hashHeader: undefined };
@@ -27,9 +30,8 @@ export class TcpSession implements Session {
     this.#pool = listener.pool;
     this.#pick = { clientAddress: client.remoteAddress ?? "", hashHeader: undefined };
     client.setNoDelay(true);
-    client.on("data", this.#onClientData);
+    this.#clientIo = new RawStream(client, this.#onClientData, this.#onClientDrain);
     client.on("end", this.#onClientEnd);
-    client.on("drain", this.#onClientDrain);
     client.on("error", noop);
     client.on("close", this.#onClientClose);
     env.sessions.add(this);
@@ -60,9 +62,8 @@ export class TcpSession implements Session {
     const upstream = net.connect({ host: backend.address, port: backend.port, noDelay: true, allowHalfOpen: true });
     this.#upstream = upstream;
     upstream.once("connect", this.#onConnect);
-    upstream.on("data", this.#onUpstreamData);
+    this.#upstreamIo = new RawStream(upstream, this.#onUpstreamData, this.#onUpstreamDrain);
     upstream.on("end", this.#onUpstreamEnd);
-    upstream.on("drain", this.#onUpstreamDrain);
     upstream.on("error", noop);
     upstream.on("close", this.#onUpstreamClose);
   }
@@ -76,52 +77,51 @@ export class TcpSession implements Session {
     stats.add(backend.statsBase + BACKEND.CONNECTIONS_TOTAL, 1);
     const cell = backend.slot * OUTLIER_STRIDE + OUTLIER.CONSECUTIVE_CONNECT_FAILURES;
     if (Atomics.load(stats.outlier, cell) !== 0) Atomics.store(stats.outlier, cell, 0);
-    const upstream = this.#upstream!;
-    for (const chunk of this.#early) upstream.write(chunk);
+    const io = this.#upstreamIo!;
+    for (const chunk of this.#early) io.write(chunk);
     this.#early.length = 0;
-    if (this.#clientEnded) upstream.end();
-    this.#client.resume();
+    if (this.#clientEnded) io.end();
+    this.#clientIo.resume();
   };
 
   #clientEnded = false;
 
   #onClientData = (data: Buffer): void => {
-    const upstream = this.#upstream;
-    if (!this.#connected || upstream === null) {
+    const io = this.#upstreamIo;
+    if (!this.#connected || io === null || this.#upstream === null) {
       this.#early.push(data);
-      this.#client.pause();
+      this.#clientIo.pause();
       return;
     }
-    this.#env.writes.hold(upstream);
-    if (!upstream.write(data)) this.#client.pause();
+    if (!io.write(data)) this.#clientIo.pause();
   };
 
   #onClientEnd = (): void => {
     this.#clientEnded = true;
-    if (this.#connected) this.#upstream?.end();
+    if (this.#connected && this.#upstream !== null) this.#upstreamIo?.end();
   };
 
   #onClientDrain = (): void => {
-    this.#upstream?.resume();
+    if (this.#upstream !== null) this.#upstreamIo?.resume();
   };
 
   #onUpstreamData = (data: Buffer): void => {
-    this.#env.writes.hold(this.#client);
-    if (!this.#client.write(data)) this.#upstream!.pause();
+    if (!this.#clientIo.write(data)) this.#upstreamIo?.pause();
   };
 
   #onUpstreamEnd = (): void => {
-    this.#client.end();
+    this.#clientIo.end();
   };
 
   #onUpstreamDrain = (): void => {
-    this.#client.resume();
+    this.#clientIo.resume();
   };
 
   #onUpstreamClose = (): void => {
     const backend = this.#backend;
     const stats = this.#env.stats;
     this.#upstream = null;
+    this.#upstreamIo = null;
     if (backend !== null) {
       this.#backend = null;
       backend.active--;

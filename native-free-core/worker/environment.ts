@@ -2,12 +2,13 @@
 // the parsers (parsing is synchronous, so one of each per thread is enough), and the way out to the
 // supervisor for outlier reports.
 
-import type { HttpLimits } from "../config.ts";
+import { DEFAULT_VALIDATION_POOL, type HttpLimits, type ValidationPoolOptions } from "../config.ts";
+import type { ContractCheck } from "../validation/contract-check.ts";
+import { ValidationPool } from "../validation/pool.ts";
 import { RequestHead } from "../http/request-head.ts";
 import { ResponseHead } from "../http/response-head.ts";
 import type { PoolRuntime, BackendRuntime } from "./pool-runtime.ts";
 import type { StatsWriter } from "./stats-writer.ts";
-import { WriteBatch } from "./write-batch.ts";
 
 /** The most request-body bytes one worker holds while reading bodies whole (see bufferedBodyBytes). */
 export const BODY_BUFFER_BUDGET = 64 * 1024 * 1024;
@@ -20,6 +21,16 @@ export interface ListenerRuntime {
   routes: readonly { readonly prefix: string; readonly pool: PoolRuntime | undefined }[];
   /** Replaced in place on reload, so open connections follow the listener's new pool. */
   pool: PoolRuntime | undefined;
+  /** Contract checks, or null; replaced in place on reload like the pool. */
+  validation: ListenerValidation | null;
+}
+
+export interface ListenerValidation {
+  readonly check: ContractCheck;
+  /** The contract's id, for messages ("orders@1"), or null. */
+  readonly contract: string | null;
+  /** Offset of the listener's first counter record in this worker's statistics region. */
+  readonly statsBase: number;
 }
 
 /** Anything that holds a client connection and must be swept for timeouts and drained on shutdown. */
@@ -36,7 +47,6 @@ export class WorkerEnvironment {
   requestHead: RequestHead;
   responseHead: ResponseHead;
   readonly sessions = new Set<Session>();
-  readonly writes = new WriteBatch();
   /** performance.now() as of the last sweep: good enough for deadlines, free to read. */
   coarseNow = performance.now();
   draining = false;
@@ -48,6 +58,11 @@ export class WorkerEnvironment {
    * clients cannot make a worker hold more than that.
    */
   bufferedBodyBytes = 0;
+  /** Bytes of request bodies held for contract checks (see ValidationPoolOptions.memoryBytes). */
+  validationBytes = 0;
+  validationOptions: ValidationPoolOptions = DEFAULT_VALIDATION_POOL;
+  /** Threads that validate large bodies; none run until the first one arrives. */
+  readonly validationPool = new ValidationPool(DEFAULT_VALIDATION_POOL);
   readonly #onOutlier: (backend: BackendRuntime, reason: "5xx" | "connect-failure") => void;
   readonly #onEmpty: () => void;
   readonly #onFault: (error: string, count: number) => void;
@@ -79,6 +94,11 @@ export class WorkerEnvironment {
       this.responseHead = new ResponseHead(limits.maxHeaderCount * 2);
     }
     this.limits = limits;
+  }
+
+  setValidationOptions(options: ValidationPoolOptions): void {
+    this.validationOptions = options;
+    this.validationPool.options = options;
   }
 
   reportOutlier(backend: BackendRuntime, reason: "5xx" | "connect-failure"): void {

@@ -54,6 +54,8 @@ export class PoolRuntime {
   picker!: Picker<BackendRuntime>;
   /** Over the standby backups: used only after a primary refused a connection. */
   standby: Picker<BackendRuntime> | null = null;
+  /** Requests waiting for the pool's first routable backend (UpstreamOptions.emptyPoolHold). */
+  readonly #held = new Set<UpstreamUser>();
   readonly #stats: StatsWriter;
 
   constructor(name: string, stats: StatsWriter) {
@@ -102,7 +104,23 @@ export class PoolRuntime {
     }
     this.picker = createPicker(snapshot.policy, routable, snapshot.hashKey);
     this.standby = standby.length === 0 ? null : createPicker(snapshot.policy, standby, snapshot.hashKey);
+    // Held requests go out as soon as there is somewhere to send them, or when holding was turned off.
+    if (this.#held.size > 0 && (routable.length > 0 || snapshot.upstream.emptyPoolHold === 0)) {
+      orphans.push(...this.#held);
+      this.#held.clear();
+    }
     return orphans;
+  }
+
+  /** Holds `user` until a backend becomes routable; false when the pool holds all it may. */
+  hold(user: UpstreamUser): boolean {
+    if (this.#held.size >= this.upstream.emptyPoolHold) return false;
+    this.#held.add(user);
+    return true;
+  }
+
+  release(user: UpstreamUser): void {
+    this.#held.delete(user);
   }
 
   /** Forgets retired backends whose last request and connection are gone. */

@@ -7,10 +7,7 @@ export const DRIVER_HELP = `drivers: --driver local (the default: VMs are proces
   FARMHAND_PVE_CA       a CA certificate file to trust, or FARMHAND_PVE_FINGERPRINT (SHA-256 of the certificate)
   FARMHAND_PVE_NODES    comma-separated nodes to place VMs on (default: every online node)
   FARMHAND_PVE_WRITES   at most this many write calls in flight at the API (default 4)
-  --templates FILE      JSON: image folder name -> template VMID or template name
+  --templates FILE      JSON: image folder name -> template VMID or template name (or FARMHAND_PVE_TEMPLATES);
+                        an image without an entry uses the template named after its folder
+  farmhand pve-emulator prints these settings for an emulated cluster, to try it without one.
 `;
-
-/** A bad --driver or Proxmox setting: the command exits 2, as for any bad argument. */
-export class DriverChoiceError extends Error {
-  readonly code = "FARMHAND_DRIVER_CHOICE";
-}

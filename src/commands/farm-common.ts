@@ -7,8 +7,8 @@ import { farmNameFor } from "../../control/farm/script.ts";
 import type { FarmStatus } from "../../control/reconcile/observe.ts";
 import { farmhandHome, isFarmName } from "../../control/state/home.ts";
 import { readFarmRecord, recordedFarms, type DriverChoice } from "../../control/state/farm-records.ts";
-import { chooseDriver } from "./drivers.ts";
-import { DriverChoiceError } from "./driver-options.ts";
+import { chooseDriver, proxmoxOptions } from "./drivers.ts";
+import { DriverChoiceError } from "../errors.ts";
 
 export interface FarmArgs {
   /** --farm NAME */
@@ -33,11 +33,17 @@ export function farmNameOf(args: FarmArgs, home = farmhandHome()): string {
   throw new DriverChoiceError(`there are ${farms.length} farms (${farms.join(", ")}): say which with --farm NAME or the script`);
 }
 
-/** The driver choice given on the command line, checked before any work is done. */
-export function driverChoiceOf(args: FarmArgs): DriverChoice {
+/**
+ * The driver choice given on the command line, checked before any work is done; with
+ * checkEnvironment, a Proxmox choice's settings (FARMHAND_PVE_*, the templates file) are read too,
+ * connecting to nothing.
+ */
+export function driverChoiceOf(args: FarmArgs, options: { readonly checkEnvironment?: boolean } = {}): DriverChoice {
   const kind = args.driver ?? "local";
   if (kind !== "local" && kind !== "proxmox") throw new DriverChoiceError(`--driver: expected "local" or "proxmox" (got ${JSON.stringify(kind)})`);
-  return { kind, ...(args.templates === undefined ? {} : { templates: args.templates }) };
+  const choice: DriverChoice = { kind, ...(args.templates === undefined ? {} : { templates: args.templates }) };
+  if (options.checkEnvironment === true && kind === "proxmox") proxmoxOptions(choice);
+  return choice;
 }
 
 /** The driver a recorded farm is on (its record says which), or the one the command line names. */
@@ -52,6 +58,7 @@ export function progress(line: string): void {
 }
 
 export function describeEvent(event: FarmEvent): string {
+  const type = (event as { readonly type: string }).type;
   switch (event.type) {
     case "vm-started": return `started ${event.vm} (${event.role})`;
     case "vm-failed": return `FAILED ${event.vm} (${event.role}): ${event.reason}`;
@@ -59,7 +66,15 @@ export function describeEvent(event: FarmEvent): string {
     case "vm-healed": return `healed ${event.vm} (${event.how}), serving at ${event.address}`;
     case "vm-rewired": return `rewired ${event.vm} (${Object.entries(event.imports).map(([k, url]) => `${k} -> ${url}`).join(", ")}), serving at ${event.address}`;
     case "pool-changed": return `pool of ${event.pool}: ${event.backends.length} backend(s)`;
+    case "autoscale": {
+      const demand = event.demand.map((d) => (d === null ? "?" : Number(d.toFixed(2)))).join(", ");
+      const why = event.errors.length > 0 ? `; ${event.errors.join("; ")}` : "";
+      return `autoscale ${event.group}: ${event.from} -> ${event.to} replicas (demand ${demand}, ${event.ratio === null ? "no ratio" : `${event.ratio.toFixed(2)}x capacity`}, ${event.rule})${why}`;
+    }
   }
+  // An event of a kind this build does not know (a newer controller's journal): its fields as they are.
+  const { type: _, ...fields } = event as Record<string, unknown>;
+  return `${type} ${JSON.stringify(fields)}`;
 }
 
 export function renderStatus(name: string, status: FarmStatus): string {

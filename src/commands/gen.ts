@@ -3,20 +3,12 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { generateEnvironment, renderEnvironment } from "../../control/metadata/generate.ts";
 import { MetadataError } from "../../control/errors.ts";
 import { MANIFEST_FILE } from "../../control/metadata/manifest.ts";
 
-export const GEN_USAGE = `usage: farmhand gen IMAGE_DIR... --out FILE
-       farmhand gen --images-root DIR --out FILE
-  generates a TypeScript module with a contract per contract id and a role per image from the images'
-  ${MANIFEST_FILE} metadata; --images-root takes every subfolder of DIR that holds a ${MANIFEST_FILE}.
-  --check: write nothing, exit 1 if FILE is not what gen would write
-`;
-
 function usageError(message: string): number {
-  process.stderr.write(`farmhand gen: ${message}\n\n${GEN_USAGE}`);
+  process.stderr.write(`farmhand gen: ${message}\n(farmhand gen --help shows its usage)\n`);
   return 2;
 }
 
@@ -28,25 +20,26 @@ export function imagesUnder(root: string): string[] {
     .sort();
 }
 
+/** `farmhand gen ...` with these arguments, through the command line's parser (what the tests call). */
 export async function runGen(args: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: { out: { type: "string", short: "o" }, "images-root": { type: "string" }, check: { type: "boolean" } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  const out = values.out;
+  const { main } = await import("../cli.ts");
+  return main(["gen", ...args]);
+}
+
+export interface GenOptions {
+  readonly dirs: readonly string[];
+  readonly out?: string;
+  readonly imagesRoot?: string;
+  readonly check?: boolean;
+}
+
+export async function runGenWith(options: GenOptions): Promise<number> {
+  const out = options.out;
   if (out === undefined || out === "") return usageError("--out FILE is required");
   if (!out.endsWith(".ts")) return usageError(`--out ${out}: the environment is a TypeScript module; name it *.ts`);
 
-  const dirs = [...positionals];
-  const root = values["images-root"];
+  const dirs = [...options.dirs];
+  const root = options.imagesRoot;
   if (root !== undefined) {
     if (!existsSync(root) || !statSync(root).isDirectory()) return usageError(`--images-root ${root}: not a folder`);
     const found = imagesUnder(root);
@@ -59,7 +52,7 @@ export async function runGen(args: readonly string[]): Promise<number> {
   }
 
   try {
-    if (values.check === true) {
+    if (options.check === true) {
       const generated = await renderEnvironment(dirs, out);
       const current = existsSync(out) ? readFileSync(out, "utf8") : null;
       if (current === generated.code) {

@@ -1,23 +1,24 @@
 // `farmhand graph SCRIPT [--out FILE.svg] [--mermaid]`: draws the farm a script would build, without
 // building it. The script is type-checked first (a mis-wired one is refused with tsc's messages), then
 // run against a farm that only records (control/model/recorder.ts): the model of VMs, intermediaries
-// and wiring, from which the graph is drawn (control/graph/from-model.ts); nothing is created. The SVG goes to --out, by default next to the script (farm.ts -> farm.svg). The
-// Mermaid flowchart goes to stdout with --mermaid only; without it stdout stays empty and the
-// progress lines go to stderr, as for the other farm commands.
+// and wiring, from which the graph is drawn (control/graph/from-model.ts); nothing is created. What
+// the script returns marks the entry points. Like `terraform graph`, the drawing goes to stdout (SVG,
+// or a Mermaid flowchart with --mermaid), so nothing lands in the source tree unasked; --out FILE
+// writes the SVG there instead. Progress lines go to stderr, as for the other farm commands.
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { graphOf } from "../../control/graph/from-model.ts";
 import { planFarm } from "../../control/model/recorder.ts";
 import { checkScript, farmNameFor, loadScript } from "../../control/farm/script.ts";
-import type { FarmGraph } from "../../control/graph/graph.ts";
+import { withEntries, type FarmGraph } from "../../control/graph/graph.ts";
 import { toMermaid } from "../../control/graph/mermaid.ts";
 import { toSvg } from "../../control/graph/svg.ts";
 
 export interface GraphCommandOptions {
-  /** Where to write the SVG; default `<script dir>/<script name>.svg`. */
+  /** Where to write the SVG; default: stdout (unless --mermaid). */
   readonly out?: string;
-  /** Print the Mermaid flowchart to stdout. */
+  /** Print the Mermaid flowchart to stdout (instead of the SVG, unless --out takes that). */
   readonly mermaid?: boolean;
   /** The farm's name (only shown as the drawing's title); default: the script's folder name. */
   readonly farm?: string;
@@ -29,6 +30,7 @@ export interface GraphCommandOptions {
 export interface GraphResult {
   readonly code: number;
   readonly graph: FarmGraph | null;
+  /** Where the SVG was written, or null (stdout, or none). */
   readonly svgPath: string | null;
 }
 
@@ -50,19 +52,36 @@ export async function graphScript(script: string, options: GraphCommandOptions =
   const name = options.farm ?? farmNameFor(script);
   const run = await loadScript(script);
   const farm = planFarm(name);
+  let result: unknown;
   try {
-    await run(farm);
+    result = await run(farm);
   } catch (error) {
     stderr(`farmhand graph: ${script} failed while planning: ${(error as Error).message}\n`);
     return { code: 1, graph: null, svgPath: null };
   }
-  const graph = graphOf(farm.model);
-  const parsed = path.parse(path.resolve(script));
-  const svgPath = path.resolve(options.out ?? path.join(parsed.dir, `${parsed.name}.svg`));
-  mkdirSync(path.dirname(svgPath), { recursive: true });
-  writeFileSync(svgPath, toSvg(graph, `farm ${name}`));
+  const graph = withEntries(graphOf(farm.model), returnedNodes(result));
   progress(`planned ${graph.nodes.length} node(s), ${graph.edges.length} edge(s); nothing was created`);
-  progress(`wrote ${svgPath}`);
+  const svg = toSvg(graph, `farm ${name}`);
+  let svgPath: string | null = null;
+  if (options.out !== undefined) {
+    svgPath = path.resolve(options.out);
+    mkdirSync(path.dirname(svgPath), { recursive: true });
+    writeFileSync(svgPath, svg);
+    progress(`wrote ${svgPath}`);
+  }
   if (options.mermaid === true) stdout(toMermaid(graph));
+  else if (svgPath === null) stdout(svg);
   return { code: 0, graph, svgPath };
+}
+
+/** The nodes behind the endpoints a planned script returns (plan://NODE/ENDPOINT). */
+function returnedNodes(result: unknown): string[] {
+  if (typeof result !== "object" || result === null) return [];
+  const nodes: string[] = [];
+  for (const value of Object.values(result)) {
+    const url = (value as { url?: unknown } | null)?.url;
+    const m = typeof url === "string" ? /^plan:\/\/([^/]+)\//.exec(url) : null;
+    if (m !== null) nodes.push(m[1]);
+  }
+  return nodes;
 }

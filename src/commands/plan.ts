@@ -10,14 +10,14 @@ import { describeChanges, previewChanges, renderChange } from "../../control/rec
 import { farmDir, farmhandHome } from "../../control/state/home.ts";
 import { fileSecrets, memorySecrets } from "../../control/state/secrets.ts";
 import { driverFor, farmNameOf, type FarmArgs } from "./farm-common.ts";
-import { runCheck } from "./up.ts";
+import { runCheck } from "./check.ts";
 
 export async function runPlan(args: FarmArgs & { readonly script: string }): Promise<number> {
   const home = farmhandHome();
   const name = farmNameOf(args, home);
   const driver = driverFor(name, args, home);
   try {
-    if (runCheck(args.script) !== 0) return 1;
+    if ((await runCheck(args.script, { farm: name })) !== 0) return 1;
     const farm = planFarm(name);
     try {
       await (await loadScript(args.script))(farm);

@@ -1,6 +1,12 @@
-// `farmhand proxy --config FILE`: the balancer as a long-running service.
+// `farmhand proxy --config FILE`: the balancer as a long-running service; `farmhand proxy --check
+// FILE`: the file validated as `--config` would read it, every error in it printed (as `nginx -t`,
+// `haproxy -c`), and nothing started.
 
+import { readFileSync } from "node:fs";
+import yaml from "yaml";
 import { Balancer, loadConfigFile, type BalancerEvent } from "../../native-free-core/index.ts";
+import { normalizeConfig, parseConfigText } from "../../native-free-core/config-load.ts";
+import { ConfigError } from "../../native-free-core/errors.ts";
 
 export async function runProxy(file: string): Promise<number> {
   const config = await loadConfigFile(file);
@@ -72,4 +78,146 @@ function log(line: string): void {
 
 function formatHost(address: string): string {
   return address.includes(":") ? `[${address}]` : address;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --check
+
+/** At most this many errors are looked for: a file that bad is best fixed from the top. */
+const MAX_ERRORS = 50;
+
+/**
+ * Validates FILE and prints each error on a line of its own (file: field path: problem (got value)),
+ * then a count; exits 1 when there is one, 0 with a one-line summary when there is none.
+ *
+ * The loader stops at the first problem, so the others are found by setting it aside and reading
+ * again: the offending field is taken out (the loader then uses its default, or says it is
+ * missing), a required one takes its enclosing object or list item out with it, and so on outwards.
+ * What taking something out causes (a missing field, a listener's pool that went with its pool) is
+ * not reported: only what the file itself says. Paths always name places in the file as written.
+ */
+export async function runProxyCheck(file: string): Promise<number> {
+  const text = readFileSync(file, "utf8");
+  try {
+    const config = parseConfigText(text, file);
+    const backends = config.pools.reduce((n, p) => n + p.backends.length, 0);
+    process.stdout.write(
+      `farmhand proxy --check: ${file} is valid: ${count(config.listeners.length, "listener")}, ${count(config.pools.length, "pool")}, ` +
+        `${count(backends, "backend")}, ${config.workers} worker${config.workers === 1 ? "" : "s"}` +
+        `${config.admin === null ? ", no admin API" : `, admin API on ${config.admin.address}:${config.admin.port}`}\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // A file that does not parse has nothing more to say until it does.
+    if (error.field === "(root)") return report(file, [error.message]);
+  }
+  const raw = yaml.parse(text.replace(/^\uFEFF/, "")) as unknown;
+  return report(file, everyError(raw, file));
+}
+
+function report(file: string, errors: readonly string[]): number {
+  for (const e of errors) process.stderr.write(`${e}\n`);
+  process.stderr.write(`farmhand proxy --check: ${file} has ${count(errors.length, "error")}${errors.length >= MAX_ERRORS ? " (or more)" : ""}\n`);
+  return 1;
+}
+
+type Step = string | number;
+
+function everyError(raw: unknown, file: string): string[] {
+  const errors: string[] = [];
+  /** Paths this check took out itself: an error there is its own doing. */
+  const removed = new Set<string>();
+  /** Names of list items taken out (a pool's name): a reference to one is not the file's error. */
+  const goneNames = new Set<string>();
+  /** List path in the file -> the file's indices of the items still in the working copy. */
+  const survivors = new Map<string, number[]>();
+  const seen = new Set<string>();
+  for (let round = 0; errors.length < MAX_ERRORS && round < 4 * MAX_ERRORS; round++) {
+    let error: ConfigError;
+    try {
+      normalizeConfig(raw, file);
+      break;
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      error = e;
+    }
+    let steps = parsePath(error.field);
+    const where = originalPath(steps, survivors, raw);
+    const consequence = removed.has(where) || (typeof error.value === "string" && goneNames.has(error.value));
+    const message = error.message.replace(`${file}: ${error.field}: `, `${file}: ${where}: `);
+    if (!consequence && !seen.has(message)) {
+      errors.push(message);
+      seen.add(message);
+    }
+    // A required number taken out gets the least value it may have, so the rest of its item is still read.
+    const least = /is required: expected an integer between (\d+) and/.exec(error.message);
+    const holder = valueAt(raw, steps.slice(0, -1));
+    const last = steps[steps.length - 1];
+    if (least !== null && consequence && isObject(holder) && typeof last === "string" && !Object.hasOwn(holder, last)) {
+      holder[last] = Number(least[1]);
+      continue;
+    }
+    // Take the field out; when it is already out (a required field), its container goes, and so on.
+    for (;;) {
+      if (steps.length === 0) return errors;
+      const parent = valueAt(raw, steps.slice(0, -1));
+      const key = steps[steps.length - 1];
+      const at = originalPath(steps, survivors, raw);
+      if (Array.isArray(parent) && typeof key === "number" && key < parent.length) {
+        const name = (parent[key] as { name?: unknown } | null)?.name;
+        if (typeof name === "string") goneNames.add(name);
+        const listPath = originalPath(steps.slice(0, -1), survivors, raw);
+        const kept = survivors.get(listPath) ?? parent.map((_, i) => i);
+        kept.splice(key, 1);
+        survivors.set(listPath, kept);
+        parent.splice(key, 1);
+        removed.add(at);
+        if (parent.length === 0) removed.add(listPath); // "expected a non-empty list" would be this check's doing
+        break;
+      }
+      if (isObject(parent) && typeof key === "string" && Object.hasOwn(parent, key) && !removed.has(at)) {
+        delete parent[key];
+        removed.add(at);
+        break;
+      }
+      removed.add(at);
+      steps = steps.slice(0, -1);
+    }
+  }
+  return errors;
+}
+
+/** "pools[0].backends[2].port" -> ["pools", 0, "backends", 2, "port"]. */
+function parsePath(field: string): Step[] {
+  if (field === "(root)" || field === "") return [];
+  const steps: Step[] = [];
+  for (const m of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) steps.push(m[2] !== undefined ? Number(m[2]) : m[1]);
+  return steps;
+}
+
+/** The path in the file as written, for steps into the working copy (list items taken out shift indices). */
+function originalPath(steps: readonly Step[], survivors: ReadonlyMap<string, number[]>, _raw: unknown): string {
+  let out = "";
+  for (const step of steps) {
+    if (typeof step === "number") {
+      const kept = survivors.get(out);
+      out += `[${kept === undefined ? step : kept[step] ?? step}]`;
+    } else out = out === "" ? step : `${out}.${step}`;
+  }
+  return out;
+}
+
+function valueAt(root: unknown, steps: readonly Step[]): unknown {
+  let v = root;
+  for (const s of steps) v = (v as Record<string | number, unknown> | null | undefined)?.[s];
+  return v;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
 }

@@ -13,7 +13,6 @@ import { fileURLToPath } from "node:url";
 import { ScriptFailedError } from "../../control/errors.ts";
 import { deploy, describeSummary, type Deployment } from "../../control/farm/deploy.ts";
 import type { FarmEvent } from "../../control/farm/farm.ts";
-import { checkScript } from "../../control/farm/script.ts";
 import { farmDir, farmhandHome, privateDir } from "../../control/state/home.ts";
 import {
   controllerAlive,
@@ -24,9 +23,14 @@ import {
   removeFarmFolder,
   writeControllerRecord,
   writeFarmRecord,
+  type AutoscaleState,
   type ControllerRecord,
 } from "../../control/state/farm-records.ts";
+import { chooseDemandSource } from "../../control/metrics/choose.ts";
 import { fileSecrets } from "../../control/state/secrets.ts";
+import { announceDashboard, startDashboard } from "../../control/dashboard/index.ts";
+import { hostPortOfUrl } from "../../native-free-core/net/address.ts";
+import { runCheck } from "./check.ts";
 import { chooseDriver } from "./drivers.ts";
 import { describeEvent, driverChoiceOf, farmNameOf, progress, renderStatus, untilSignal, type FarmArgs } from "./farm-common.ts";
 
@@ -41,22 +45,11 @@ export interface UpArgs extends FarmArgs {
   readonly detach?: boolean;
 }
 
-export function runCheck(script: string): number {
-  progress(`type-checking ${script}`);
-  const result = checkScript(script);
-  if (!result.ok) {
-    process.stderr.write(`${result.output}\nfarmhand check: ${script} does not type-check; nothing was created\n`);
-    return 1;
-  }
-  progress("ok: the wiring type-checks");
-  return 0;
-}
-
 export async function runUp(args: UpArgs): Promise<number> {
   const home = farmhandHome();
   const name = farmNameOf(args, home);
   const choice = driverChoiceOf(args);
-  if (runCheck(args.script) !== 0) return 1;
+  if ((await runCheck(args.script, { farm: name })) !== 0) return 1;
   writeFarmRecord({
     name,
     script: path.resolve(args.script),
@@ -75,7 +68,7 @@ export async function runStart(args: UpArgs & { readonly tour?: boolean }): Prom
   const choice = driverChoiceOf(args);
   // The tour kills a VM's process itself, which only the local driver lets it reach.
   if (args.tour === true && choice.kind !== "local") throw new Error("--tour runs on the local driver only");
-  if (runCheck(args.script) !== 0) return 1;
+  if ((await runCheck(args.script, { farm: name })) !== 0) return 1;
   writeFarmRecord({ name, script: path.resolve(args.script), driver: choice, createdAt: new Date().toISOString() }, home);
   await stopController(name, home);
   return control(name, home, { removeOnExit: true, tour: args.tour === true });
@@ -94,31 +87,67 @@ async function control(name: string, home: string, options: { readonly removeOnE
   const record = readFarmRecord(name, home);
   if (record === null) throw new Error(`farm ${name}: no record in ${farmDir(name, home)} (farmhand up SCRIPT makes one)`);
   const startedAt = new Date().toISOString();
-  const say = (state: ControllerRecord["state"], summary: string | null) => writeControllerRecord(name, {
-    pid: process.pid, startTicks: processStartTicks(process.pid), startedAt, state, summary, updatedAt: new Date().toISOString(),
-  }, home);
+  // Each autoscaled group's last decision, for `status` (written with the record, at most every 2 s).
+  const groups = new Map<string, AutoscaleState>();
+  let current: { state: ControllerRecord["state"]; summary: string | null } = { state: "starting", summary: null };
+  let writtenAt = 0;
+  let demandSource: string | undefined;
+  const say = (state: ControllerRecord["state"], summary: string | null) => {
+    current = { state, summary };
+    writtenAt = Date.now();
+    writeControllerRecord(name, {
+      pid: process.pid, startTicks: processStartTicks(process.pid), startedAt, state, summary, updatedAt: new Date().toISOString(),
+      ...(groups.size === 0 ? {} : { autoscale: [...groups.values()] }),
+      ...(demandSource === undefined ? {} : { demandSource }),
+    }, home);
+  };
+  const noteAutoscale = (event: FarmEvent) => {
+    if (event.type !== "autoscale") return;
+    groups.set(event.group, {
+      group: event.group, replicas: event.to, ready: event.ready, demand: event.demand, ratio: event.ratio,
+      rule: event.rule, errors: event.errors, at: new Date().toISOString(),
+    });
+    if (Date.now() - writtenAt >= 2000 || event.to !== event.from) say(current.state, current.summary);
+  };
   say("starting", null);
   const driver = chooseDriver(record.driver, home);
   const events: FarmEvent[] = [];
+  // farmhand dashboard (control/dashboard/, the CLI helper's): its link comes first; it journals every event.
+  const dashboard = await startDashboard({ name, home, driver, describe: describeEvent });
+  process.stdout.write(`${announceDashboard(dashboard, name)}\n`);
+  const secrets = fileSecrets(name, farmDir(name, home));
+  // Demand for autoscaling: a Prometheus server (the user's, or the farm's own when the package is
+  // installed), kept scraping exactly the farm's balancers; or the balancers' /metrics directly.
+  const demand = await chooseDemandSource(name, farmDir(name, home), driver, secrets, { controller: dashboard.url === null ? null : hostPortOfUrl(dashboard.url) });
+  demandSource = `${demand.source.name}${demand.prometheus !== null ? " (the farm's own)" : ""}`;
+  progress(`demand for autoscaling: ${demandSource}${demand.targetsFile === null ? "" : ` (scrape targets: ${demand.targetsFile})`}`);
   progress(`deploying farm ${name} from ${record.script} on the ${driver.name} driver`);
   let deployment: Deployment;
   try {
     deployment = await deploy(record.script, driver, {
       name,
-      secrets: fileSecrets(name, farmDir(name, home)),
+      secrets,
+      metrics: demand.source,
       onEvent: (event) => {
         events.push(event);
-        progress(describeEvent(event));
+        noteAutoscale(event);
+        dashboard.event(event); // dashboard
+        if (worthLogging(event)) progress(describeEvent(event));
+        if (movesBalancers(event)) demand.refreshTargets().catch((error: unknown) => progress(`scrape targets not written: ${(error as Error).message}`));
       },
     });
   } catch (error) {
     const why = error instanceof ScriptFailedError ? `${error.message}; what it made was removed` : (error as Error).message;
     process.stderr.write(`farmhand: ${why}\n`);
     say("failed", why);
+    await dashboard.close(); // dashboard
+    await demand.close();
     await driver.close();
     return 1;
   }
+  await demand.refreshTargets();
   const { farm, result, summary } = deployment;
+  dashboard.attach(farm, result); // dashboard
   process.stdout.write(renderStatus(name, await farm.status()));
   for (const [label, e] of Object.entries(result ?? {})) process.stdout.write(`${label}: ${e.url}  (${e.contract.id})\n`);
   const line = `farm ${name}: ${describeSummary(summary)}`;
@@ -139,6 +168,8 @@ async function control(name: string, home: string, options: { readonly removeOnE
     }
   } finally {
     farm.close();
+    await demand.close();
+    await dashboard.close(); // dashboard
     say("stopped", line);
     if (options.removeOnExit) {
       progress("removing every VM of the farm");
@@ -155,6 +186,23 @@ async function control(name: string, home: string, options: { readonly removeOnE
     await driver.close();
   }
   return code;
+}
+
+/** Balancers came, went or moved: whoever scrapes them needs to know. */
+function movesBalancers(event: FarmEvent): boolean {
+  return (event.type === "vm-started" || event.type === "vm-healed" || event.type === "vm-stopped") && event.role === "balancer";
+}
+
+/** Why each autoscaled group last could not read its demand ("" when it could). */
+const metricTrouble = new Map<string, string>();
+
+/** Every event but the autoscaler's steady evaluations: those are logged when they change something, or start or stop failing. */
+function worthLogging(event: FarmEvent): boolean {
+  if (event.type !== "autoscale") return true;
+  const trouble = event.errors.join("; ");
+  const changed = trouble !== (metricTrouble.get(event.group) ?? "");
+  metricTrouble.set(event.group, trouble);
+  return event.to !== event.from || changed;
 }
 
 /** Starts the controller in the background and waits until it has run the script (or failed to). */

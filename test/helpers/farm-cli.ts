@@ -13,7 +13,7 @@ import { waitFor } from "./proxy.ts";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const CLI = path.join(ROOT, "src/farmhand.mjs");
 export const EXAMPLE = path.join(ROOT, "examples/order-processing/farm.ts");
-export const EXAMPLE_VMS = ["inventory-1", "orders-1", "orders-2", "orders-3", "orders-balancer-1", "payments-1", "web-1"];
+export const EXAMPLE_VMS = ["inventory-1", "orders-1", "orders-2", "orders-balancer-1", "payments-1", "web-1"];
 
 export interface Run {
   readonly code: number | null;

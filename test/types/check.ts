@@ -15,6 +15,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseDiagnostics as parseTscOutput, type Diagnostic } from "../../control/check/diagnostics.ts";
+
+export type { Diagnostic };
 
 export const typesDir = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(typesDir, "../..");
@@ -23,15 +26,6 @@ export const failDir = path.join(typesDir, "fail");
 const fixtures = path.join(typesDir, "fixtures.ts");
 const baseConfig = path.join(typesDir, "tsconfig.json");
 const tscBin = path.join(root, "node_modules/typescript/bin/tsc");
-
-export interface Diagnostic {
-  /** Absolute path, or "" for an error that names no file (a configuration error). */
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  readonly code: string;
-  readonly message: string;
-}
 
 export interface FileReport {
   /** Path relative to the repository root. */
@@ -84,19 +78,9 @@ export function typecheck(dir: string): { diagnostics: Diagnostic[]; output: str
   }
 }
 
-/** Parses `tsc --pretty false` output: "file(line,col): error TSxxxx: message" plus indented follow-up lines. */
+/** Parses `tsc --pretty false` output (control/check/diagnostics.ts, which `farmhand check` reads it with). */
 export function parseDiagnostics(output: string): Diagnostic[] {
-  const diagnostics: Diagnostic[] = [];
-  for (const line of output.split(/\r?\n/)) {
-    const located = /^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$/.exec(line);
-    if (located !== null) {
-      diagnostics.push({ file: path.resolve(root, located[1]), line: Number(located[2]), column: Number(located[3]), code: located[4], message: located[5] });
-      continue;
-    }
-    const unlocated = /^error (TS\d+): (.*)$/.exec(line);
-    if (unlocated !== null) diagnostics.push({ file: "", line: 0, column: 0, code: unlocated[1], message: unlocated[2] });
-  }
-  return diagnostics;
+  return parseTscOutput(output, root);
 }
 
 /** The `// @expect TSxxxx ...` markers of a source: line of the marked code (1-based) -> expected codes. */

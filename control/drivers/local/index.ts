@@ -18,7 +18,7 @@ import { DriverEvents } from "../events.ts";
 import { KeyedSerializer } from "../serialize.ts";
 import { readManifest } from "./manifest.ts";
 import { guestConfig, writeGuestEnv } from "../../guest/contract.ts";
-import { findVmPids, isVmProcess, signalGroup, vmGroupAlive, vmGroups, vmIdentity } from "./proc.ts";
+import { findVmPids, isVmProcess, processStartedAt, signalGroup, vmGroupAlive, vmGroups, vmIdentity } from "./proc.ts";
 import { isValidId, labelsFromId, newId, printable, StateDir, type StoredVm } from "./state.ts";
 
 export { readManifest, type ImageManifest } from "./manifest.ts";
@@ -104,12 +104,22 @@ export function localDriver(options: LocalDriverOptions = {}): LocalDriver {
     return Date.now() - vm.updatedAt < startTimeoutMs + 5_000 ? "starting" : "failed";
   };
 
-  const toRecord = (vm: StoredVm, state: VmState): VmRecord => ({
-    id: vm.id,
-    spec: vm.spec,
-    state,
-    address: state === "running" ? { host: vm.address.host, port: vm.address.port } : null,
-  });
+  const toRecord = (vm: StoredVm, state: VmState): VmRecord => {
+    const live = (state === "running" || state === "starting") && vm.pid !== null;
+    const startedAt = live ? processStartedAt(vm.pid!) : null;
+    return {
+      id: vm.id,
+      spec: vm.spec,
+      state,
+      address: state === "running" ? { host: vm.address.host, port: vm.address.port } : null,
+      details: {
+        ...(live ? { pid: vm.pid! } : {}),
+        ...(startedAt === null ? {} : { startedAt }),
+        log: store.logFile(vm.id),
+        ...(vm.reason === null || live ? {} : { reason: vm.reason }),
+      },
+    };
+  };
 
   const observe = (vm: StoredVm): VmRecord => {
     const state = liveState(vm);

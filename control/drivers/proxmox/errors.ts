@@ -44,11 +44,20 @@ export class ProxmoxTemplateNotFoundError extends FarmError {
   readonly code = "FARMHAND_PROXMOX_TEMPLATE_NOT_FOUND";
   readonly image: string;
   readonly template: string | number;
-  constructor(image: string, template: string | number) {
-    super(`proxmox: image ${JSON.stringify(image)}: template ${JSON.stringify(template)} was not found on the cluster (GET /cluster/resources?type=vm has no template with that VMID or name)`);
+  /** The templates file's key for the image (its folder's name). */
+  readonly key: string;
+  /** Whether the templates file has that key (else the template was looked up by the key as its name). */
+  readonly mapped: boolean;
+  constructor(image: string, template: string | number, key: string = image, mapped = true) {
+    super(mapped
+      ? `proxmox: image ${JSON.stringify(key)}: template ${JSON.stringify(template)} (its entry in the templates file) was not found on the cluster (GET /cluster/resources?type=vm has no template with that VMID or name)`
+      : `proxmox: no template for image ${JSON.stringify(key)} (${image}): the templates file has no key ${JSON.stringify(key)}, and the cluster has no template named ${JSON.stringify(key)}; ` +
+        `add "${key}": <template VMID or name> to the file given with --templates (farmhand pve-emulator prints one)`);
     this.name = "ProxmoxTemplateNotFoundError";
     this.image = image;
     this.template = template;
+    this.key = key;
+    this.mapped = mapped;
   }
 }
 

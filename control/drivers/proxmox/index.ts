@@ -180,8 +180,14 @@ export function isTransient(err: unknown): boolean {
   return false;
 }
 
+/**
+ * What the cluster's answers may cost: the largest (a busy node's task list, a cluster's resources)
+ * are well under a megabyte; a deadline on every head and body, below the engine's own 60 s abort.
+ */
+const API_LIMITS = { maxResponseSize: 32 * 1024 * 1024, headersTimeout: 50_000, bodyTimeout: 50_000 } as const;
+
 function makeFetch(tls: ProxmoxDriverOptions["tls"]) {
-  let dispatcher: Agent | undefined;
+  let dispatcher: Agent;
   if (tls?.fingerprint !== undefined) {
     const want = tls.fingerprint.replace(/[^0-9a-f]/gi, "").toUpperCase();
     // Trust exactly that certificate: chain verification is replaced by the pin (never disabled without it).
@@ -189,6 +195,7 @@ function makeFetch(tls: ProxmoxDriverOptions["tls"]) {
     // be checked on any connection after the first (and must never be skipped there).
     const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0, ...(tls.ca !== undefined ? { ca: tls.ca } : {}) });
     dispatcher = new Agent({
+      ...API_LIMITS,
       connect: (opts, cb) =>
         base(opts, (err, socket) => {
           if (err !== null) return cb(err, null);
@@ -202,14 +209,16 @@ function makeFetch(tls: ProxmoxDriverOptions["tls"]) {
         }),
     });
   } else if (tls?.ca !== undefined) {
-    dispatcher = new Agent({ connect: { ca: tls.ca, rejectUnauthorized: true } });
+    dispatcher = new Agent({ ...API_LIMITS, connect: { ca: tls.ca, rejectUnauthorized: true } });
+  } else {
+    dispatcher = new Agent(API_LIMITS);
   }
   // A fetch that throws leaves ProxmoxEngine's 60 s abort timer armed (it clears it only on an
   // answer), which keeps the process alive: a connection failure becomes a synthetic 599 answer
   // (the status pveproxy itself uses for "no connection"), which the engine reports as an error.
   const f = async (url: string | URL, init?: unknown) => {
     try {
-      return await undiciFetch(url, { ...(init as object), ...(dispatcher !== undefined ? { dispatcher } : {}) } as Parameters<typeof undiciFetch>[1]);
+      return await undiciFetch(url, { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1]);
     } catch (err) {
       if ((init as { signal?: AbortSignal } | undefined)?.signal?.aborted) throw err;
       const e = err as { message?: string; cause?: { message?: string; code?: string } };
@@ -221,7 +230,7 @@ function makeFetch(tls: ProxmoxDriverOptions["tls"]) {
       });
     }
   };
-  return { fetch: f, close: () => dispatcher?.close() };
+  return { fetch: f, close: () => (dispatcher.closed || dispatcher.destroyed ? Promise.resolve() : dispatcher.close()) };
 }
 
 interface Known {
@@ -392,6 +401,8 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
     template?: number;
     tags?: string;
     lock?: string;
+    /** Seconds since it started, while it runs. */
+    uptime?: number;
   }
   const resources = async (): Promise<Resource[]> =>
     (await api<Resource[]>("GET", "/cluster/resources", { type: "vm" })).filter((r) => r && typeof r.vmid === "number");
@@ -404,12 +415,15 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
 
   const findTemplate = async (image: string): Promise<Resource> => {
     // A role's image is a folder path on the controller; a cluster knows it by the folder's name.
-    const ref = templates[image] ?? templates[path.basename(image)] ?? image;
+    // Unmapped, it is looked up as a template of the folder's name (the error then names the key to add).
+    const key = Object.hasOwn(templates, image) ? image : path.basename(image);
+    const mapped = Object.hasOwn(templates, key);
+    const ref = mapped ? templates[key] : key;
     const all = await resources();
     const t = typeof ref === "number" || /^\d+$/.test(ref)
       ? all.find((r) => r.vmid === Number(ref) && r.template === 1)
       : all.find((r) => r.template === 1 && r.name === ref);
-    if (t === undefined) throw new ProxmoxTemplateNotFoundError(image, ref);
+    if (t === undefined) throw new ProxmoxTemplateNotFoundError(image, ref, key, mapped);
     return t;
   };
 
@@ -546,7 +560,8 @@ export function proxmoxDriver(options: ProxmoxDriverOptions): Driver {
       if (k.state === "running" || k.state === "starting") k.state = "stopped";
       k.address = null;
     } else state = k.state;
-    return { id, spec, state, address: state === "running" ? k.address : null };
+    const details = { node: r.node, ...(r.status === "running" && typeof r.uptime === "number" && r.uptime > 0 ? { startedAt: Date.now() - r.uptime * 1000 } : {}) };
+    return { id, spec, state, address: state === "running" ? k.address : null, details };
   };
 
   // ----- operations

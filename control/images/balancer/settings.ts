@@ -5,7 +5,7 @@
 
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BackendSpec, PolicyName } from "../../../native-free-core/config.ts";
+import type { BackendSpec, OperationSpec, PolicyName, UpstreamOptions } from "../../../native-free-core/config.ts";
 
 /** The image folder the farm's intermediaries run. */
 export const BALANCER_IMAGE = path.dirname(fileURLToPath(import.meta.url));
@@ -20,11 +20,27 @@ export interface BalancerSettings {
   readonly contract: string;
   readonly policy: PolicyName;
   /** SHA-256 (hex) of the admin API's bearer token: the token itself never reaches the VM. */
-  readonly admin: { readonly port: number; readonly tokenSha256: string };
+  readonly admin: {
+    readonly port: number;
+    readonly tokenSha256: string;
+    /** SHA-256 of the farm's read-only metrics token: a Prometheus server scrapes /metrics with it. */
+    readonly metricsTokenSha256?: string;
+  };
   /** Path prefixes, each to its own pool; requests matching none go to "main". */
   readonly routes: readonly { readonly prefix: string; readonly pool: string }[];
-  /** The pools it starts with: "main" and one per route. */
-  readonly pools: readonly { readonly name: string; readonly backends: readonly BackendSpec[] }[];
+  /**
+   * The pools it starts with: "main" and one per route. `upstream` is how it speaks to the pool's
+   * members, from what their images declare they handle (their manifests' transport hints).
+   */
+  readonly pools: readonly BalancerPoolSettings[];
+  /** Contract checks: the operations (with request schemas) that requests are matched and validated against; absent: none. */
+  readonly validate?: { readonly operations: readonly OperationSpec[] } | null;
+}
+
+export interface BalancerPoolSettings {
+  readonly name: string;
+  readonly backends: readonly BackendSpec[];
+  readonly upstream?: Partial<Pick<UpstreamOptions, "pipelining" | "idleTimeoutMs" | "maxRequestsPerConnection">>;
 }
 
 const POLICIES: readonly PolicyName[] = ["round-robin", "least-request", "consistent-hash", "random"];
@@ -50,10 +66,18 @@ export function readBalancerSettings(value: unknown): BalancerSettings {
   if (!POLICIES.includes(s.policy)) fail("policy", `expected one of ${POLICIES.join(", ")}`);
   if (typeof s.admin !== "object" || s.admin === null || !Number.isInteger(s.admin.port)) fail("admin.port", "expected a port");
   if (typeof s.admin.tokenSha256 !== "string" || !/^[0-9a-f]{64}$/.test(s.admin.tokenSha256)) fail("admin.tokenSha256", "expected 64 hex digits");
+  if (s.admin.metricsTokenSha256 !== undefined && (typeof s.admin.metricsTokenSha256 !== "string" || !/^[0-9a-f]{64}$/.test(s.admin.metricsTokenSha256))) {
+    fail("admin.metricsTokenSha256", "expected 64 hex digits");
+  }
   if (!Array.isArray(s.routes)) fail("routes", "expected a list");
   if (!Array.isArray(s.pools) || !s.pools.some((p) => p?.name === "main")) fail("pools", 'expected a list with a "main" pool');
   for (const r of s.routes) {
     if (!s.pools.some((p) => p.name === r.pool)) fail(`routes ${JSON.stringify(r.prefix)}`, `pool ${JSON.stringify(r.pool)} is not among the pools`);
   }
+  for (const p of s.pools) {
+    if (p.upstream !== undefined && (typeof p.upstream !== "object" || p.upstream === null)) fail(`pools ${JSON.stringify(p.name)}.upstream`, "expected an object");
+  }
+  if (s.validate !== undefined && s.validate !== null && !Array.isArray(s.validate.operations)) fail("validate.operations", "expected a list of operations");
+  // The balancer's own configuration checks the rest (ranges, schemas), naming the field.
   return s;
 }

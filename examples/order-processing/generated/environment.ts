@@ -2,8 +2,8 @@
 // Regenerate after changing an image's farmhand.json: farmhand gen IMAGE_DIR... --out FILE
 
 import { fileURLToPath } from "node:url";
-import Type from "typebox";
-import { contract, role } from "../../../control/contracts/index.ts";
+import { Type } from "farmhand/typebox";
+import { contract, role } from "farmhand/contracts";
 
 /** An image folder, relative to this module. */
 const image = (folder: string): string => fileURLToPath(new URL(`${folder}/`, import.meta.url)).replace(/\/$/, "");

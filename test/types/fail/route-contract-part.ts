@@ -2,5 +2,5 @@
 import { farm, Orders1, PaymentService } from "../fixtures.ts";
 
 const pay = await farm.vm(PaymentService, {});
-// @expect TS2322
+// @expect TS2739
 await farm.route({ "/orders": Orders1, "/payments": pay.api });

@@ -1,0 +1,323 @@
+// Reads and writes of one TCP connection, straight on its libuv handle instead of through Node's
+// stream machinery. A net.Socket costs, per read, a Readable.push with its buffering state, an
+// 'data' emit and a nextTick; per write, a Writable.write with cork bookkeeping, a fresh WriteWrap, an
+// afterWrite tick. For a proxy that only moves Buffers those are most of its user-space time (the
+// PERFORMANCE.md profile). Here a read is one call from C++ into `onread`, and a turn's writes to a
+// socket leave in one writeBuffer or writev call, with one request object reused for every write
+// that completes at once (the usual case: libuv tries the write synchronously and only keeps a
+// request for what the kernel would not take).
+//
+// The socket stays the owner of everything else: connecting, end-of-stream (a read of EOF or an
+// error is handed to Node's own handler, which emits 'end', 'error' and 'close' as always), shutdown
+// and destroy. Where the handle is not a plain libuv stream (or the bindings are missing) the same
+// interface falls back to 'data' events and corked socket.write.
+
+import type net from "node:net";
+
+/** What Node's stream_wrap binding offers: the shared read/write state and the write request class. */
+interface StreamWrapBinding {
+  readonly streamBaseState: Int32Array;
+  readonly kReadBytesOrError: number;
+  readonly kArrayBufferOffset: number;
+  readonly kLastWriteWasAsync: number;
+  readonly WriteWrap: new () => WriteRequest;
+}
+
+interface WriteRequest {
+  handle: StreamHandle | null;
+  oncomplete: ((status: number) => void) | null;
+  async: boolean;
+  /** Keeps the written Buffers alive while libuv still holds them. */
+  buffer: unknown;
+  /** The stream an asynchronous write belongs to. */
+  stream: RawStream | null;
+  bytes: number;
+}
+
+interface StreamHandle {
+  onread: (arrayBuffer?: ArrayBuffer) => unknown;
+  useUserBuffer?(buffer: Uint8Array): void;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: WriteRequest, data: Buffer): number;
+  writev(req: WriteRequest, chunks: readonly Buffer[], allBuffers: boolean): number;
+  [RAW]?: RawStream;
+}
+
+const RAW = Symbol("farmhand.rawStream");
+
+/** The binding, or null where this Node does not offer it (then every stream falls back). */
+const binding: StreamWrapBinding | null = (() => {
+  try {
+    // process.binding is deprecated for general use but kept for exactly this binding's users; it
+    // is read once, and a Node without it only costs the fast path.
+    const b = (process as unknown as { binding(name: string): StreamWrapBinding }).binding("stream_wrap");
+    return b.streamBaseState instanceof Int32Array && typeof b.WriteWrap === "function" ? b : null;
+  } catch {
+    return null;
+  }
+})();
+const state = binding?.streamBaseState;
+
+/** Past this many bytes not yet taken by the kernel, write() says to stop (as a socket's highWaterMark). */
+const HIGH_WATER = 64 * 1024;
+
+/**
+ * Every handle of this thread reads into this one buffer (libuv's usual read size), and each read
+ * is copied out at once into a slab that many reads share. Otherwise every read costs a 64 KiB
+ * malloc, a realloc down to its size, a free and a new ArrayBuffer; a copy of a few hundred bytes
+ * is far cheaper. Reads are handled one at a time, so one buffer serves every socket.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+const SLAB_SIZE = 256 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabUsed = 0;
+
+/** The `n` bytes just read, in a Buffer of their own (a slice of the current slab). */
+function takeRead(n: number): Buffer {
+  if (n > SLAB_SIZE - slabUsed) {
+    if (n > SLAB_SIZE / 4) {
+      // A large read gets its own memory rather than retiring most of a slab.
+      const own = Buffer.allocUnsafeSlow(n);
+      READ_BUFFER.copy(own, 0, 0, n);
+      return own;
+    }
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const start = slabUsed;
+  READ_BUFFER.copy(slab, start, 0, n);
+  // Keeps slices 8-byte aligned, as Buffer's own pool does.
+  slabUsed = (start + n + 7) & ~7;
+  return slab.subarray(start, start + n);
+}
+
+export class RawStream {
+  readonly socket: net.Socket;
+  readonly #onData: (data: Buffer) => void;
+  readonly #onDrain: () => void;
+  /** The handle being driven directly, or null in fallback mode. */
+  #handle: StreamHandle | null = null;
+  /** Node's own onread, for end-of-stream and errors. */
+  #nodeOnread: ((this: StreamHandle, ab?: ArrayBuffer) => unknown) | null = null;
+  /**
+   * This turn's writes, leaving together at its end: the first alone (the usual case, one Buffer per socket per turn, which needs
+   * no array), and all of them in order once there is a second.
+   */
+  #first: Buffer | null = null;
+  #more: Buffer[] | null = null;
+  #queued = 0;
+  /** Bytes in writes libuv has not finished (the kernel's buffer was full). */
+  #inFlight = 0;
+  #needDrain = false;
+  #reading = true;
+  #ended = false;
+
+  constructor(socket: net.Socket, onData: (data: Buffer) => void, onDrain: () => void) {
+    this.socket = socket;
+    this.#onData = onData;
+    this.#onDrain = onDrain;
+    const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
+    if (binding !== null && handle !== null && typeof handle.writeBuffer === "function" && typeof handle.writev === "function") {
+      this.#handle = handle;
+      this.#nodeOnread = handle.onread;
+      handle[RAW] = this;
+      handle.onread = onRead;
+      handle.useUserBuffer?.(READ_BUFFER);
+    } else {
+      socket.on("data", onData);
+      socket.on("drain", onDrain);
+    }
+  }
+
+  /** Queues `data` for the end of this turn; false when the peer is not keeping up (wait for onDrain). */
+  write(data: Buffer): boolean {
+    if (this.#handle === null) {
+      hold(this);
+      return this.socket.write(data);
+    }
+    if (this.#ended || data.length === 0) return true;
+    if (this.#first === null) {
+      this.#first = data;
+      schedule(this);
+    } else if (this.#more === null) {
+      this.#more = [this.#first, data];
+    } else {
+      this.#more.push(data);
+    }
+    this.#queued += data.length;
+    if (this.#queued + this.#inFlight > HIGH_WATER) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Writes what this turn queued, now. */
+  flush(): void {
+    const handle = this.#handle;
+    const first = this.#first;
+    if (handle === null || first === null) return;
+    const more = this.#more;
+    this.#first = null;
+    this.#more = null;
+    const bytes = this.#queued;
+    this.#queued = 0;
+    // A handle the socket has let go of (destroyed) takes no writes.
+    if ((this.socket as unknown as { _handle: StreamHandle | null })._handle !== handle) return;
+    const req = spareRequest ?? new binding!.WriteWrap();
+    spareRequest = null;
+    req.handle = handle;
+    req.oncomplete = null;
+    req.async = false;
+    const err = more === null ? handle.writeBuffer(req, first) : handle.writev(req, more, true);
+    if (err !== 0) {
+      spareRequest = req;
+      this.socket.destroy();
+      return;
+    }
+    if (state![binding!.kLastWriteWasAsync] === 0) {
+      // Written whole: libuv kept nothing, so the request object serves the next write.
+      spareRequest = req;
+      if (this.#needDrain && this.#inFlight === 0) this.#drained();
+      return;
+    }
+    // The kernel took part of it; libuv finishes the rest and calls back, holding these Buffers until then.
+    req.buffer = more ?? first;
+    req.stream = this;
+    req.bytes = bytes;
+    req.oncomplete = onWriteComplete;
+    this.#inFlight += bytes;
+    if (this.#inFlight > HIGH_WATER) this.#needDrain = true;
+  }
+
+  /** @internal libuv finished an asynchronous write. */
+  writeDone(bytes: number, status: number): void {
+    this.#inFlight -= bytes;
+    if (status < 0) {
+      this.socket.destroy();
+      return;
+    }
+    if (this.#needDrain && this.#inFlight + this.#queued <= HIGH_WATER) this.#drained();
+  }
+
+  #drained(): void {
+    this.#needDrain = false;
+    this.#onDrain();
+  }
+
+  /** Ends the connection after what was written (optionally `data` first). */
+  end(data?: Buffer): void {
+    if (data !== undefined) this.write(data);
+    this.flush();
+    this.#ended = true;
+    this.socket.end();
+  }
+
+  /** end(), then destroy once the end is sent. */
+  endAndDestroy(data?: Buffer): void {
+    this.end(data);
+    this.socket.destroySoon();
+  }
+
+  pause(): void {
+    if (this.#handle === null) {
+      this.socket.pause();
+      return;
+    }
+    if (!this.#reading) return;
+    this.#reading = false;
+    if ((this.socket as unknown as { _handle: StreamHandle | null })._handle === this.#handle) this.#handle.readStop();
+  }
+
+  resume(): void {
+    if (this.#handle === null) {
+      this.socket.resume();
+      return;
+    }
+    if (this.#reading) return;
+    this.#reading = true;
+    if ((this.socket as unknown as { _handle: StreamHandle | null })._handle === this.#handle) this.#handle.readStart();
+  }
+
+  /** @internal One read from the handle: data goes to the owner; EOF and errors to Node. */
+  read(handle: StreamHandle, arrayBuffer: ArrayBuffer | undefined): void {
+    const nread = state![binding!.kReadBytesOrError];
+    if (nread > 0) {
+      // Into READ_BUFFER (useUserBuffer), or, where a handle has no such method, a buffer of its own.
+      this.#onData(arrayBuffer === undefined ? takeRead(nread) : Buffer.from(arrayBuffer, state![binding!.kArrayBufferOffset], nread));
+      return;
+    }
+    this.#nodeOnread!.call(handle, arrayBuffer);
+  }
+}
+
+/** Called by C++ with the handle as `this`. */
+function onRead(this: StreamHandle, arrayBuffer?: ArrayBuffer): void {
+  const raw = this[RAW];
+  if (raw !== undefined) raw.read(this, arrayBuffer);
+}
+
+function onWriteComplete(this: WriteRequest, status: number): void {
+  const stream = this.stream;
+  const bytes = this.bytes;
+  this.stream = null;
+  this.buffer = null;
+  stream?.writeDone(bytes, status);
+}
+
+/** One request object kept for the next write that completes synchronously. */
+let spareRequest: WriteRequest | null = null;
+
+// ---- the turn's writes ------------------------------------------------------------------------------
+//
+// Streams written during the poll phase are flushed in the check phase (setImmediate), so each
+// socket's writes of a turn leave in one syscall and the peers are woken once per turn, not once per
+// event: fewer syscalls and fewer context switches on a machine shared with the load generator.
+
+/**
+ * Streams with writes this turn. Two arrays take turns (one filled while the other is flushed) and
+ * are only ever written by index: no array is allocated, grown or truncated per turn.
+ */
+let pending: (RawStream | null)[] = [];
+let pendingCount = 0;
+let flushing: (RawStream | null)[] = [];
+let scheduled = false;
+
+function schedule(stream: RawStream): void {
+  pending[pendingCount++] = stream;
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushAll);
+  }
+}
+
+function flushAll(): void {
+  scheduled = false;
+  const streams = pending;
+  const n = pendingCount;
+  pending = flushing;
+  pendingCount = 0;
+  flushing = streams;
+  for (let i = 0; i < n; i++) {
+    const stream = streams[i]!;
+    streams[i] = null;
+    stream.flush();
+  }
+  const corked = held;
+  held = [];
+  for (let i = 0; i < corked.length; i++) if (corked[i].socket.writableCorked !== 0) corked[i].socket.uncork();
+}
+
+/** Fallback mode: the socket is corked for the rest of the turn instead. */
+let held: RawStream[] = [];
+
+function hold(stream: RawStream): void {
+  if (stream.socket.writableCorked !== 0) return;
+  stream.socket.cork();
+  held.push(stream);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushAll);
+  }
+}
