@@ -68,7 +68,7 @@ export class WiringError extends FarmError {
   readonly problem: string;
   readonly got: unknown;
   constructor(node: string, field: string, problem: string, got: unknown) {
-    super(`${node}: ${field}: ${problem}${got === undefined ? "" : ` (got ${describe(got)})`}`);
+    super(`${node}: ${field}: ${problem}${got === undefined ? "" : ` (got ${describeValue(got)})`}`);
     this.name = "WiringError";
     this.node = node;
     this.field = field;
@@ -88,7 +88,8 @@ export class ScriptFailedError extends FarmError {
   }
 }
 
-function describe(value: unknown): string {
+/** A value as an error message shows it: a string as is, anything else as JSON. */
+export function describeValue(value: unknown): string {
   if (typeof value === "string") return value;
   try {
     return JSON.stringify(value) ?? String(value);

@@ -8,7 +8,7 @@
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { UnknownEndpointError, WiringError } from "../errors.ts";
+import { describeValue, UnknownEndpointError, WiringError } from "../errors.ts";
 import type { Farm } from "../farm/farm.ts";
 import type { FarmModel } from "../model/farm-model.ts";
 import { planFarm, type RecordingFarm } from "../model/recorder.ts";
@@ -169,20 +169,11 @@ function subjectOf(node: string, model: FarmModel): string {
   return found !== undefined && found.kind === "vm" ? found.role.name : node;
 }
 
-function describe(value: unknown): string {
-  if (typeof value === "string") return value;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
 /** `orders: import payments wants payments@1, got inventory@1`, at the script's line that asked. */
 function fromWiring(error: WiringError | UnknownEndpointError, model: FarmModel): Mistake {
   const at = locationInStack(error.stack) ?? { file: null, line: 0, column: 0 };
   if (error instanceof WiringError) {
-    const got = error.got === undefined ? "" : `, got ${describe(error.got)}`;
+    const got = error.got === undefined ? "" : `, got ${describeValue(error.got)}`;
     return { ...at, stage: "run", code: error.code, text: `${subjectOf(error.node, model)}: ${error.field} ${error.problem}${got}` };
   }
   // where: "orders-1: import payments"; message: "<where>: endpoint ... was not made by this farm".
@@ -193,7 +184,7 @@ function fromWiring(error: WiringError | UnknownEndpointError, model: FarmModel)
 
 /** A thrown error (or a rejection's reason) as a mistake, where the script was when it was thrown. */
 function fromThrown(error: unknown, script: string, what: string): Mistake {
-  const err = error instanceof Error ? error : new Error(describe(error));
+  const err = error instanceof Error ? error : new Error(describeValue(error));
   const at = locationInStack(err.stack) ?? { file: script, line: 1, column: 1 };
   const code = (err as { code?: unknown }).code;
   return { ...at, stage: "run", code: typeof code === "string" ? code : undefined, text: `${what}: ${err.message.split("\n")[0]}` };
@@ -234,7 +225,7 @@ function whatIs(value: unknown, farm: RecordingFarm): string {
   if (vm !== undefined) return `the VM ${vm} (return one of its endpoints, e.g. vm.api)`;
   if (typeof value === "object" && value !== null && typeof (value as { url?: unknown }).url === "string") return "an endpoint this farm did not make (built by hand or copied)";
   if (typeof value === "string") return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)})`;
-  const said = describe(value);
+  const said = describeValue(value);
   return said.length > 60 ? `${said.slice(0, 57)}...` : said;
 }
 

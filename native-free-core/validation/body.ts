@@ -4,6 +4,7 @@
 // balancer lets through is exactly what the VM would accept, and what it refuses the VM would refuse.
 
 import type { Validator } from "typebox/compile";
+import { describeFields, namedFieldErrors, type FieldError } from "./field-errors.ts";
 
 /** How the body is to be read, from its Content-Type. */
 export const MEDIA_JSON = 0;
@@ -13,12 +14,6 @@ export type Media = typeof MEDIA_JSON | typeof MEDIA_FORM | typeof MEDIA_OTHER;
 
 /** At most this many fields are named in a refusal: enough to fix a request, short to send. */
 const MAX_FIELDS = 5;
-
-export interface FieldError {
-  /** JSON pointer of the offending field ("" for the body itself). */
-  readonly path: string;
-  readonly message: string;
-}
 
 /** Why a body was refused: 400 (unreadable or off-contract) or 415 (a media type neither JSON nor a form). */
 export interface BodyRefusal {
@@ -63,32 +58,13 @@ export function checkBody(validator: Validator, media: Media, text: string, labe
     return { status: 415, reason: "unsupported-media-type", message: "content-type is not accepted; send application/json or a form", fields: [] };
   }
   if (validator.Check(value)) return null;
-  const fields = fieldErrors(validator, value);
+  const fields = namedFieldErrors(validator.Errors(value), MAX_FIELDS);
   return {
     status: 400,
     reason: "invalid-body",
-    message: `invalid request body for ${label}: ${fields.map((e) => `${e.path === "" ? "body" : e.path.slice(1)} ${e.message}`).join("; ")}`,
+    message: `invalid request body for ${label}: ${describeFields(fields)}`,
     fields,
   };
-}
-
-/** One error per field, naming it: a missing or unknown property by its own name. */
-function fieldErrors(validator: Validator, value: unknown): FieldError[] {
-  const out: FieldError[] = [];
-  for (const e of validator.Errors(value)) {
-    const params = e.params as { requiredProperties?: string[]; additionalProperties?: string[] };
-    if (e.keyword === "required" && params.requiredProperties) {
-      for (const p of params.requiredProperties) out.push({ path: `${e.instancePath}/${p}`, message: "is required" });
-    } else if (e.keyword === "additionalProperties" && params.additionalProperties) {
-      for (const p of params.additionalProperties) out.push({ path: `${e.instancePath}/${p}`, message: "is not allowed" });
-    } else if (e.keyword === "boolean" && e.schemaPath.endsWith("additionalProperties")) {
-      continue; // named above
-    } else {
-      out.push({ path: e.instancePath, message: e.message });
-    }
-    if (out.length >= MAX_FIELDS) break;
-  }
-  return out.slice(0, MAX_FIELDS);
 }
 
 /**

@@ -35,8 +35,11 @@ export async function runLogs(args: FarmArgs & { readonly vm?: string; readonly 
   if (args.follow === true) {
     const timer = setInterval(() => {
       void read().then((now) => {
-        // A rotated or restarted log starts again: show it whole.
-        const fresh = now.startsWith(shown) ? now.slice(shown.length) : now;
+        // The tail slides as the log grows: what is new follows the end of what was shown. A rotated
+        // or restarted log, where that end is gone, is shown whole.
+        const anchor = shown.slice(-512);
+        const at = anchor === "" ? -1 : now.lastIndexOf(anchor);
+        const fresh = now.startsWith(shown) ? now.slice(shown.length) : at >= 0 ? now.slice(at + anchor.length) : now;
         if (fresh !== "") process.stdout.write(fresh);
         shown = now;
       });

@@ -147,12 +147,14 @@ export function localDriver(options: LocalDriverOptions = {}): LocalDriver {
 
   const output = async (id: string, bytes: number = outputBytes): Promise<string> => {
     if (!isValidId(id)) return "";
+    let cut = false;
     const tailOf = async (file: string, n: number): Promise<Buffer> => {
       const fh = await open(file, "r").catch(() => null);
       if (fh === null) return Buffer.alloc(0);
       try {
         const size = (await fh.stat()).size;
         const len = Math.min(size, n);
+        cut = size > len;
         const buf = Buffer.alloc(len);
         await fh.read(buf, 0, len, size - len);
         return buf;
@@ -162,6 +164,11 @@ export function localDriver(options: LocalDriverOptions = {}): LocalDriver {
     };
     let buf = await tailOf(store.logFile(id), bytes);
     if (buf.length < bytes) buf = Buffer.concat([await tailOf(`${store.logFile(id)}.1`, bytes - buf.length), buf]);
+    // A tail cut from a longer log starts mid-line (even mid-character): it starts at the next line.
+    if (cut) {
+      const lineStart = buf.indexOf(10);
+      if (lineStart >= 0) buf = buf.subarray(lineStart + 1);
+    }
     return buf.toString("utf8");
   };
 
