@@ -161,6 +161,21 @@ test("a VM runs on its own loopback address 127.0.x.y at the driver's port; its 
   });
 });
 
+test("a VM's output cut to the last outputBytes starts at a whole line", async () => {
+  await withDriver(async (driver, stateDir) => {
+    const vm = await driver.create(spec("web-1", "echo"));
+    await driver.start(vm.id);
+    // Its last line ("echo web-1 listening on ..., compile cache ...") is longer than the 24 bytes
+    // kept: rather than the end of that line, the tail is empty.
+    const reader = localDriver({ stateDir, port: PORT });
+    const whole = await reader.output(vm.id);
+    await reader.close();
+    assert.match(whole, /echo web-1 listening on .{24,}\n$/);
+    assert.is(await driver.output(vm.id), "");
+    await driver.stop(vm.id);
+  }, { outputBytes: 24 });
+});
+
 test("a crash emits vm-failed with the reason and the output tail", async () => {
   await withDriver(async (driver) => {
     const ev = recorder(driver);
