@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { reversals } from "../control/autoscale/decide.ts";
 import { completePolicy, type AutoscaleOptions } from "../control/autoscale/policy.ts";
 import { localDriver } from "../control/drivers/local/index.ts";
 import type { Autoscaled } from "../control/farm/farm.ts";
@@ -134,18 +135,6 @@ function rpsAt(trace: readonly Segment[], t: number): number {
     start += s.seconds * 1000;
   }
   return trace.at(-1)!.rps;
-}
-
-function reversals(counts: readonly number[]): number {
-  let last = 0;
-  let n = 0;
-  for (let i = 1; i < counts.length; i++) {
-    const dir = Math.sign(counts[i] - counts[i - 1]);
-    if (dir === 0) continue;
-    if (last !== 0 && dir !== last) n++;
-    last = dir;
-  }
-  return n;
 }
 
 function percentile(values: readonly number[], p: number): number {

@@ -4,7 +4,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { decide, EMPTY_HISTORY, type History, type Reading } from "../control/autoscale/decide.ts";
+import { decide, EMPTY_HISTORY, reversals, type History, type Reading } from "../control/autoscale/decide.ts";
 import { completePolicy, type AutoscaleOptions, type AutoscalePolicy, type RateRule } from "../control/autoscale/policy.ts";
 import { Rng } from "./helpers/framing-fuzzer.ts";
 
@@ -25,18 +25,6 @@ function run(p: AutoscalePolicy, demand: (t: number) => number | null, seconds: 
     out.push({ t, replicas, rule: r.decision.limitedBy, panic: r.decision.panic });
   }
   return out;
-}
-
-function reversals(counts: readonly number[]): number {
-  let last = 0;
-  let n = 0;
-  for (let i = 1; i < counts.length; i++) {
-    const dir = Math.sign(counts[i] - counts[i - 1]);
-    if (dir === 0) continue;
-    if (last !== 0 && dir !== last) n++;
-    last = dir;
-  }
-  return n;
 }
 
 test("demand over target: ceil(demand / target); within tolerance it holds", () => {
@@ -158,6 +146,12 @@ test("a noisy flat demand (+-20 %) makes no direction changes once settled; a st
   const step = run(p, (t) => (t < 60_000 ? 200 : 1000), 300, 2);
   assert.is(step.at(-1)!.replicas, 10);
   assert.is(step.find((s) => s.t === 60_000)?.replicas, 10, "a step to 5x is a spike: met at once");
+});
+
+test("reversals counts turnarounds, not steps", () => {
+  assert.is(reversals([2, 3, 4, 4, 3, 3, 5, 2]), 3);
+  assert.is(reversals([2, 4, 8, 8]), 0);
+  assert.is(reversals([]), 0);
 });
 
 test.run();

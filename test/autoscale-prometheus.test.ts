@@ -7,38 +7,18 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import Type from "typebox";
-import { contract, role } from "../control/contracts/index.ts";
 import { localDriver } from "../control/drivers/local/index.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
 import { openFarm } from "../control/farm/open-farm.ts";
 import { chooseDemandSource } from "../control/metrics/choose.ts";
 import { memorySecrets } from "../control/state/secrets.ts";
 import { freePorts } from "../bench/lib/net.ts";
+import { autocannon } from "../bench/scale/trace-load.ts";
 import { requireDebianPackage } from "./helpers/debian.ts";
+import { EchoService } from "./helpers/echo.ts";
 import { waitFor } from "./helpers/proxy.ts";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const Echo = contract("echo@1", { echo: { method: "GET", path: "/echo", request: Type.Null(), response: Type.Object({ vm: Type.String() }) } });
-const EchoService = role("echo-service", { provides: { api: Echo }, requires: {}, image: path.join(root, "test/fixtures/images/echo") });
-
-/** autocannon against `url`: `connections`, at most `rate` requests a second when given. */
-function load(url: string, seconds: number, connections: number, rate?: number): Promise<{ requests: number; failed: number }> {
-  return new Promise((resolve, reject) => {
-    const args = [path.join(root, "node_modules/autocannon/autocannon.js"), "-c", String(connections), "-d", String(seconds), "-j", ...(rate === undefined ? [] : ["-R", String(rate)]), url];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "ignore"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.on("error", reject);
-    child.on("close", () => {
-      const j = JSON.parse(out.trim().split("\n").reverse().find((l) => l.startsWith("{"))!) as { requests: { total: number }; non2xx: number; errors: number };
-      resolve({ requests: j.requests.total, failed: j.non2xx + j.errors });
-    });
-  });
-}
 
 test("with a real Prometheus: a spike grows the group, quiet shrinks it with no failed request, and Prometheus down holds it", async () => {
   requireDebianPackage("prometheus");
@@ -61,14 +41,14 @@ test("with a real Prometheus: a spike grows the group, quiet shrinks it with no 
     assert.ok(await waitFor(() => events.some((e) => e.type === "autoscale" && e.errors.length === 0), 20_000), "Prometheus has the balancer's metrics");
 
     // The spike.
-    const spike = await load(`${front.url}/echo`, 8, 8);
+    const spike = await autocannon(`${front.url}/echo`, 8, 8);
     assert.is(spike.failed, 0);
     assert.ok(scaler.replicas > 2, `grew (${scaler.replicas})`);
     assert.ok(await waitFor(async () => (await active()) === scaler.replicas, 20_000), "every new replica serves in the pool");
     const grown = scaler.replicas;
 
     // Quiet: a trickle while the group shrinks back; nothing fails while replicas drain and go.
-    const quiet = await load(`${front.url}/echo`, 25, 2, 10);
+    const quiet = await autocannon(`${front.url}/echo`, 25, 2, 10);
     assert.is(quiet.failed, 0, "no request failed during scale-in");
     assert.is(scaler.replicas, 2, `shrank from ${grown}`);
     assert.is((await driver.list({ farm: "scale", role: "echo-service" })).length, 2, "retired replicas destroyed");
@@ -125,7 +105,7 @@ test("a Prometheus the user runs (FARMHAND_PROMETHEUS_URL): the farm writes its 
     const scaler = farm.autoscale(replicas, { demand: { metric: { kind: "request-rate" }, target: 50 }, min: 2, max: 3 });
     const targets = JSON.parse(readFileSync(demand.targetsFile!, "utf8")) as { targets: string[]; labels: Record<string, string> }[];
     assert.equal(targets.map((t) => t.labels), [{ farmhand_farm: "ext", farmhand_balancer: scaler.group }], "exactly the farm's balancer");
-    const traffic = load(`${front.url}/echo`, 12, 2, 40);
+    const traffic = autocannon(`${front.url}/echo`, 12, 2, 40);
     assert.ok(
       await waitFor(() => events.some((e) => e.type === "autoscale" && e.errors.length === 0 && (e.demand[0] ?? 0) > 10), 30_000),
       `demand read through the user's Prometheus: ${JSON.stringify(events.filter((e) => e.type === "autoscale").at(-1))}`,

@@ -1,15 +1,11 @@
 // Autoscaling on emulated Proxmox VE: new replicas are clones of the role's template, retired ones are
 // destroyed at the cluster, with a real Prometheus (the farm's own) reading the balancer.
 
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import Type from "typebox";
-import { contract, role } from "../control/contracts/index.ts";
 import { startEmulator } from "../control/drivers/proxmox/emulator/index.ts";
 import { proxmoxDriver } from "../control/drivers/proxmox/index.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
@@ -17,26 +13,10 @@ import { openFarm } from "../control/farm/open-farm.ts";
 import { BALANCER_IMAGE } from "../control/images/balancer/settings.ts";
 import { chooseDemandSource } from "../control/metrics/choose.ts";
 import { memorySecrets } from "../control/state/secrets.ts";
+import { autocannon } from "../bench/scale/trace-load.ts";
 import { requireDebianPackage } from "./helpers/debian.ts";
+import { ECHO_IMAGE, EchoService } from "./helpers/echo.ts";
 import { waitFor } from "./helpers/proxy.ts";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const ECHO_IMAGE = path.join(root, "test/fixtures/images/echo");
-const Echo = contract("echo@1", { echo: { method: "GET", path: "/echo", request: Type.Null(), response: Type.Object({ vm: Type.String() }) } });
-const EchoService = role("echo-service", { provides: { api: Echo }, requires: {}, image: ECHO_IMAGE });
-
-function load(url: string, seconds: number, connections: number, rate?: number): Promise<number> {
-  return new Promise((resolve) => {
-    const args = [path.join(root, "node_modules/autocannon/autocannon.js"), "-c", String(connections), "-d", String(seconds), "-j", ...(rate === undefined ? [] : ["-R", String(rate)]), url];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "ignore"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.on("close", () => {
-      const j = JSON.parse(out.trim().split("\n").reverse().find((l) => l.startsWith("{"))!) as { non2xx: number; errors: number };
-      resolve(j.non2xx + j.errors);
-    });
-  });
-}
 
 test("on emulated Proxmox: a spike clones new replicas from the template, quiet destroys them again", async () => {
   requireDebianPackage("prometheus");
@@ -66,10 +46,10 @@ test("on emulated Proxmox: a spike clones new replicas from the template, quiet 
     const scaler = farm.autoscale(replicas, { demand: { metric: { kind: "request-rate" }, target: 50 }, min: 2, max: 4, stabilization: { upMs: 0, downMs: 6_000 } });
     assert.ok(await waitFor(() => events.some((e) => e.type === "autoscale" && e.errors.length === 0), 20_000), "Prometheus reads the balancer");
     assert.is(clones(), 2);
-    assert.is(await load(`${front.url}/echo`, 6, 8), 0);
+    assert.is((await autocannon(`${front.url}/echo`, 6, 8)).failed, 0);
     assert.ok(await waitFor(() => scaler.replicas === 4, 10_000), `grew to max (${scaler.replicas})`);
     assert.ok(await waitFor(() => clones() === 4, 20_000), "the new replicas are clones of the template");
-    assert.is(await load(`${front.url}/echo`, 20, 2, 10), 0, "no request failed during scale-in");
+    assert.is((await autocannon(`${front.url}/echo`, 20, 2, 10)).failed, 0, "no request failed during scale-in");
     assert.ok(await waitFor(() => scaler.replicas === 2, 20_000), `shrank (${scaler.replicas})`);
     assert.ok(await waitFor(async () => (await driver.list({ farm: "pve-scale", role: "echo-service" })).length === 2, 20_000));
     assert.ok(destroys() >= 2, "retired replicas destroyed at the cluster");

@@ -4,19 +4,12 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import Type from "typebox";
 import { autoscalePolicy } from "../control/autoscale/policy.ts";
-import { contract, role } from "../control/contracts/index.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
 import { farmOnPorts } from "../control/farm/open-farm.ts";
 import { DemandTrace, simDemandSource, type DemandPoint } from "../control/sim/demand.ts";
 import { simWorld } from "../control/sim/ports.ts";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const images = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "fixtures/images");
-const Echo = contract("echo@1", { echo: { method: "GET", path: "/echo", request: Type.Null(), response: Type.Object({ vm: Type.String() }) } });
-const EchoService = role("echo-service", { provides: { api: Echo }, requires: {}, image: path.join(images, "echo") });
+import { EchoService } from "./helpers/echo.ts";
 
 /** A balanced, autoscaled group; `points` are the demand trace, from when the group is ready. */
 async function group(points: readonly DemandPoint[], options: { min: number; max: number; start: number; down?: (t: number) => boolean }) {

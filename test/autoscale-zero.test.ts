@@ -5,21 +5,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import Type from "typebox";
-import { contract, role } from "../control/contracts/index.ts";
 import { localDriver } from "../control/drivers/local/index.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
 import { openFarm } from "../control/farm/open-farm.ts";
 import { balancerScrapeSource } from "../control/metrics/balancer-scrape.ts";
 import { memorySecrets } from "../control/state/secrets.ts";
+import { EchoService } from "./helpers/echo.ts";
 import { waitFor } from "./helpers/proxy.ts";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const Echo = contract("echo@1", { echo: { method: "GET", path: "/echo", request: Type.Null(), response: Type.Object({ vm: Type.String() }) } });
-const EchoService = role("echo-service", { provides: { api: Echo }, requires: {}, image: path.join(root, "test/fixtures/images/echo") });
 
 test("min 0: idle, the group goes to zero; a request is held, brings a replica back, and is served by it", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "farmhand-autoscale-zero-"));

@@ -30,9 +30,10 @@ export async function runTrace(url: string, segments: readonly Segment[]): Promi
   return { requests, failed };
 }
 
-function autocannon(url: string, seconds: number, connections: number, rps: number): Promise<{ requests: number; failed: number }> {
+/** autocannon against `url` for `seconds` over `connections`, at most `rps` requests a second when given. */
+export function autocannon(url: string, seconds: number, connections: number, rps?: number): Promise<{ requests: number; failed: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AUTOCANNON, "-c", String(connections), "-d", String(seconds), "-R", String(rps), "-j", url], { stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn(process.execPath, [AUTOCANNON, "-c", String(connections), "-d", String(seconds), ...(rps === undefined ? [] : ["-R", String(rps)]), "-j", url], { stdio: ["ignore", "pipe", "ignore"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("error", reject);

@@ -175,6 +175,22 @@ export function decide(policy: AutoscalePolicy, history: History, observation: O
   };
 }
 
+/**
+ * How often a series of group sizes turned around (grew after shrinking, or shrank after growing):
+ * flapping, which a stable policy keeps at zero on a noisy but flat demand.
+ */
+export function reversals(sizes: readonly number[]): number {
+  let last = 0;
+  let n = 0;
+  for (let i = 1; i < sizes.length; i++) {
+    const direction = Math.sign(sizes[i] - sizes[i - 1]);
+    if (direction === 0) continue;
+    if (last !== 0 && direction !== last) n++;
+    last = direction;
+  }
+  return n;
+}
+
 /** What one metric asks for: ceil(demand / target), or for an average ceil(ready x value / target). */
 function recommend(demand: Demand, value: number, current: number, ready: number, policy: AutoscalePolicy): { recommends: number; usage: number; held: boolean } {
   const average = demand.metric.kind === "latency" || (demand.metric.kind === "promql" && demand.metric.as === "average");
