@@ -74,6 +74,12 @@ const seconds = (value: string): number => {
   return n;
 };
 
+const eventCount = (value: string): number => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 1000) throw new InvalidArgumentError(`expected a count of events, 0 to 1000 (got ${JSON.stringify(value)})`);
+  return n;
+};
+
 const port = (value: string): number => {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError(`expected a port, 0 to 65535 (got ${JSON.stringify(value)})`);
@@ -196,9 +202,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument("[script]", "the farm's script (or --farm NAME)")
     .option("--json", "print it as JSON")
     .addOption(new Option("-w, --watch [seconds]", "show it again every SECONDS (default 2) until Ctrl-C").argParser(seconds).preset(2))
-    .action(async (script: string | undefined, o: FarmOptions & { json?: boolean; watch?: number }) => {
+    .addOption(new Option("--events <count>", "how many of the latest events to show").argParser(eventCount).default(10))
+    .action(async (script: string | undefined, o: FarmOptions & { json?: boolean; watch?: number; events: number }) => {
       const args = await farmArgs(o, script);
-      done(await (await import("./commands/status.ts")).runStatus({ ...args, json: o.json === true, watch: o.watch }));
+      done(await (await import("./commands/status.ts")).runStatus({ ...args, json: o.json === true, watch: o.watch, events: o.events }));
     });
 
   sub("ls", "every farm: driver, VMs running, controller, script")

@@ -81,6 +81,10 @@ test("options are checked before any work: no type-check runs, nothing is record
   const farm = farmhand(home, ["status", "--farm", "Bad Name"]);
   assert.is(farm.code, 2);
   assert.match(farm.stderr, /"Bad Name" is not a farm name/);
+
+  const events = farmhand(home, ["status", "--events", "many"]);
+  assert.is(events.code, 2);
+  assert.match(events.stderr, /--events <count>.*expected a count of events, 0 to 1000 \(got "many"\)/);
   assert.is(farmhand(home, ["ls"]).stdout, `no farms in ${home}\n`, "nothing was recorded");
 });
 

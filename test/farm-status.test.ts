@@ -37,7 +37,7 @@ test("status shows processes, uptimes, rates, latency, admin and metrics, failur
   const up = farmhand(home, ["up", "--detach", EXAMPLE, ...FARM]);
   assert.is(up.code, 0, up.stderr);
   const json = (): FarmView => {
-    const r = farmhand(home, ["status", "--json", ...FARM]);
+    const r = farmhand(home, ["status", "--json", "--events", "200", ...FARM]);
     assert.is(r.code, 0, r.stderr);
     return JSON.parse(r.stdout) as FarmView;
   };
@@ -75,15 +75,16 @@ test("status shows processes, uptimes, rates, latency, admin and metrics, failur
   const pool = view.balancers[0].pools[0];
   assert.ok(pool.traffic !== null && pool.traffic.requests > 0, JSON.stringify(pool));
 
-  // A VM killed: the controller heals it, and status says why it failed.
+  // A VM killed: the controller heals it, and status says why it failed. The autoscaler may resize
+  // the orders pool meanwhile, so status is asked for more than the latest ten events.
   const driver = localDriver({ stateDir: localStateDir(home) });
   const [victim] = await driver.list({ farm: "ops", vm: "payments-1" });
   driver.signal(victim.id, "SIGKILL");
   await driver.close();
   assert.ok(await waitFor(() => json().events.some((e) => e.event.type === "vm-healed" && e.event.vm === "payments-1"), 30_000, 250), "healed");
-  const after = farmhand(home, ["status", ...FARM]).stdout;
-  assert.match(after, /^  \S+  FAILED payments-1 \(payments\): killed by SIGKILL$/m);
-  assert.match(after, /^  \S+  healed payments-1 \(restarted\), serving at 127\.0\.\d+\.\d+:8080$/m);
+  const after = farmhand(home, ["status", "--events", "200", ...FARM]).stdout;
+  assert.match(after, /^  \S+  FAILED payments-1 \(payments\): killed by SIGKILL$/m, after);
+  assert.match(after, /^  \S+  healed payments-1 \(restarted\), serving at 127\.0\.\d+\.\d+:8080$/m, after);
 
   // --watch shows it again and again until Ctrl-C.
   const watch = new Running(home, ["status", "--watch", "0.5", ...FARM]);

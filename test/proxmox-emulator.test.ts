@@ -358,7 +358,7 @@ test("start runs the image as a real process; agent after boot; already running;
     const delMissing = await call(em, "DELETE", "/nodes/pve1/qemu/100", { query: { purge: 1 } });
     assert.is(delMissing.status, 500);
     assert.is(delMissing.reason, "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist");
-  });
+  }, { bootDelayMs: 1_000 }); // room for "not running yet" to be seen on a loaded machine
 });
 
 test("shutdown ends the process gracefully; key=value metadata; ipconfig0 loopback address is used", async () => {
@@ -407,6 +407,8 @@ test("a guest that dies or hangs leaves its VM running at the API, only its serv
     assert.is((await waitTask(em, "pve1", reset.body.data)).exitstatus, "OK");
     assert.is.not(vm.proc, first);
     assert.is((await waitHttp(address, VM_PORT)).body.vm, "web-1");
+    // The agent is a daemon of its own: it may answer after the service does, as on a real guest.
+    assert.is(await waitAddress(em, "pve1", 100), address);
 
     // Hung: alive but silent; a graceful shutdown times out, a forced one ends it.
     assert.ok(em.outside.signalGuest(100, "SIGSTOP"));

@@ -34,7 +34,7 @@ export function appendJournal(farm: string, entry: JournalEntry, home?: string):
 /** The last `limit` entries, oldest first; lines that do not parse (a write cut short) are skipped. */
 export function readJournal(farm: string, limit: number, home?: string): JournalEntry[] {
   const file = journalFile(farm, home);
-  if (!existsSync(file)) return [];
+  if (limit <= 0 || !existsSync(file)) return [];
   const entries: JournalEntry[] = [];
   for (const line of readFileSync(file, "utf8").split("\n").slice(-limit - 1)) {
     if (line === "") continue;

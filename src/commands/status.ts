@@ -1,4 +1,4 @@
-// `farmhand status [SCRIPT | --farm NAME] [--json] [--watch [SECONDS]]`, `farmhand ls` and
+// `farmhand status [SCRIPT | --farm NAME] [--json] [--watch [SECONDS]] [--events N]`, `farmhand ls` and
 // `farmhand dashboard`: the farm as an operator wants to see it (control/ops/farm-view.ts): its
 // controller and dashboard, each VM's state, health, process or VMID and node, uptime, address and
 // traffic, each balancer's pools with request and error rates, in-flight requests and latency per
@@ -16,6 +16,8 @@ export interface StatusArgs extends FarmArgs {
   readonly json?: boolean;
   /** Show it again every this many seconds until Ctrl-C. */
   readonly watch?: number;
+  /** How many of the latest events to show (10 unless given). */
+  readonly events?: number;
 }
 
 /** Rates are measured between two looks this far apart when status looks once. */
@@ -39,7 +41,7 @@ export async function runStatus(args: StatusArgs): Promise<number> {
       process.stderr.write(`farmhand status: there is no farm ${name}${farms.length === 0 ? "" : ` (farms: ${farms.join(", ")})`}\n`);
       return 1;
     }
-    const observer = new FarmObserver({ name, driver, status: () => farm.status(), secrets, home, events: 10 });
+    const observer = new FarmObserver({ name, driver, status: () => farm.status(), secrets, home, events: args.events ?? 10 });
     const show = (view: FarmView) => process.stdout.write(args.json === true ? `${JSON.stringify(view, null, args.watch === undefined ? 2 : undefined)}\n` : renderView(view));
     // The first look only starts the balancers' counters: rates need a second one.
     await observer.view();
