@@ -339,7 +339,10 @@ test("Expect: 100-continue: the client gets 100 Continue, then sends its body, t
       assert.ok(await conn.waitFor((t) => /\r\n\r\na PUT \/upload 11$/.test(t.slice(from))), conn.text);
       assert.is(statusOf(conn.text.slice(from)), 200);
       assert.is(a.received[0].body, "hello world");
-      assert.is(a.received[0].headers["expect"], "100-continue");
+      // A small body is read by the proxy, which met the expectation itself: the backend gets head and
+      // body together, with nothing to ask for, and the client one 100 Continue.
+      assert.is(a.received[0].headers["expect"], undefined);
+      assert.is(conn.text.split("HTTP/1.1 100 ").length - 1, 1, conn.text);
       // The connection is still good for another request.
       const next = await exchange(conn, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
       assert.is(next.body, "a GET /next 0");
@@ -351,6 +354,58 @@ test("Expect: 100-continue: the client gets 100 Continue, then sends its body, t
     });
   } finally {
     await a.close();
+  }
+});
+
+test("Expect: 100-continue with a body over http.bufferBodyBytes: the backend is asked, and its 100 Continue reaches the client once", async () => {
+  const a = await startBackend("a");
+  try {
+    await withProxy([a], async (proxy) => {
+      const conn = await openRaw(proxy.port);
+      const body = "b".repeat(100);
+      conn.write(`PUT /big HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
+      // Node's server answers an expectation with 100 Continue as soon as the head reaches it.
+      assert.ok(await conn.waitFor((t) => t.startsWith("HTTP/1.1 100 Continue\r\n\r\n")), conn.text);
+      conn.write(body);
+      assert.ok(await conn.waitFor((t) => t.endsWith("a PUT /big 100")), conn.text);
+      assert.is(conn.text.split("HTTP/1.1 100 ").length - 1, 1, conn.text);
+      assert.is(a.received[0].headers["expect"], "100-continue", "the backend was asked");
+      conn.destroy();
+    }, {}, { http: { bufferBodyBytes: 16 } });
+  } finally {
+    await a.close();
+  }
+});
+
+test("Expect: 100-continue met by the proxy: a backend's own 100 is not passed on, other interim responses are", async () => {
+  // A backend that sends 100 Continue whether asked or not, then Early Hints, then its answer.
+  const raw = await startRawServer((socket) => {
+    let got = "";
+    socket.on("data", (d: Buffer) => {
+      got += d.toString("latin1");
+      const headEnd = got.indexOf("\r\n\r\n");
+      if (headEnd < 0 || got.length < headEnd + 4 + 5) return;
+      const expect = /\r\nexpect:/i.test(got.slice(0, headEnd)) ? "1" : "0";
+      socket.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n" +
+        `HTTP/1.1 200 OK\r\nX-Expect-Forwarded: ${expect}\r\nContent-Length: 2\r\n\r\nok`);
+      got = "";
+    });
+  });
+  try {
+    await withProxy([{ address: "127.0.0.1", port: raw.port } as TestBackend], async (proxy) => {
+      const conn = await openRaw(proxy.port);
+      conn.write("POST /hints HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+      assert.ok(await conn.waitFor((t) => t.startsWith("HTTP/1.1 100 Continue\r\n\r\n")), conn.text);
+      conn.write("hello");
+      assert.ok(await conn.waitFor((t) => t.endsWith("\r\n\r\nok")), conn.text);
+      const statuses = [...conn.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+      assert.equal(statuses, [100, 103, 200], conn.text);
+      assert.match(conn.text, "\r\nLink: </s.css>; rel=preload\r\n");
+      assert.match(conn.text, "\r\nX-Expect-Forwarded: 0\r\n");
+      conn.destroy();
+    });
+  } finally {
+    await raw.close();
   }
 });
 

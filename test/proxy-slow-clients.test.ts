@@ -43,6 +43,58 @@ test("clients trickling small bodies hold no upstream connection: others are ser
   }
 });
 
+test("clients trickling small bodies after Expect: 100-continue hold no upstream connection either: the proxy asks for the bodies itself", async () => {
+  const backend = await startBackend("b");
+  const proxy = await startProxy([backend], SCARCE);
+  const slow: RawConnection[] = [];
+  try {
+    // As above, but each client waits to be asked for its body, then sends one byte of it.
+    for (let i = 0; i < 40; i++) {
+      const c = await openRaw(proxy.port);
+      c.write(`POST /slow-${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n`);
+      slow.push(c);
+    }
+    const asked = await Promise.all(slow.map((c) => c.waitFor((t) => t.startsWith("HTTP/1.1 100 Continue\r\n\r\n"), 5000)));
+    assert.is(asked.filter(Boolean).length, 40, "every client was asked for its body");
+    for (const c of slow) c.write("x");
+    const before = backend.connections();
+    for (let i = 0; i < 10; i++) {
+      const r = await rawRequest(proxy.port, `GET /normal-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, { waitMs: 5000 });
+      assert.is(statusOf(r.text), 200, `request ${i} was served (got ${JSON.stringify(r.text.slice(0, 40))})`);
+    }
+    assert.ok(backend.connections() - before <= 2, "the normal requests needed no more than a connection or two per worker");
+    assert.not.ok(backend.received.some((r) => r.url.startsWith("/slow-")), "no slow request reached the backend yet");
+    // A slow body that does complete goes through whole, and its client was asked once.
+    slow[0].write("123456789");
+    assert.ok(await slow[0].waitFor((t) => parseResponses(t).length === 2), slow[0].text);
+    assert.equal(parseResponses(slow[0].text).map((r) => r.status), [100, 200]);
+    assert.is(backend.received.find((r) => r.url === "/slow-0")?.body, "x123456789");
+  } finally {
+    for (const c of slow) c.destroy();
+    await proxy.stop();
+    await backend.close();
+  }
+});
+
+test("a client asked for its body after Expect: 100-continue is held to the body deadline like any other", async () => {
+  const backend = await startBackend("b");
+  const proxy = await startProxy([backend], {}, { http: { bodyTimeoutMs: 300 } });
+  const conn = await openRaw(proxy.port);
+  try {
+    conn.write("POST /never HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
+    assert.ok(await conn.waitFor((t) => t.startsWith("HTTP/1.1 100 ")), conn.text);
+    conn.write("x");
+    assert.ok(await conn.waitClosed(5000), "cut once the body deadline passed");
+    assert.equal(parseResponses(conn.text).map((r) => r.status), [100, 408]);
+    assert.is(backend.received.length, 0);
+    assert.is(backend.connections(), 0, "no upstream connection was taken for it");
+  } finally {
+    conn.destroy();
+    await proxy.stop();
+    await backend.close();
+  }
+});
+
 test("a streaming body slower than http.minBodyBytesPerSecond is cut with 408; a steady one is not; its partial request never completes upstream", async () => {
   const backend = await startBackend("b");
   // Bodies stream at once (no reading whole), so only the rate protects the upstream connections.

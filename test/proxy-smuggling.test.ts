@@ -184,6 +184,37 @@ test("invalid chunked framing after the head went upstream: 400, closed, the bac
   }, {}, { http: { bufferBodyBytes: 0 } });
 });
 
+test("a body that fails after the backend began answering: both connections are cut, and no answer of the proxy's own is appended to the partial response", async () => {
+  for (const failure of ["broken chunk", "body stops"] as const) {
+    let backendClosed = false;
+    // Answers as soon as the head arrives, with half of its body, and then waits.
+    const raw = await startRawServer((socket) => {
+      socket.once("data", () => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"));
+      socket.on("close", () => (backendClosed = true));
+    });
+    const proxy = await startProxy(
+      [{ address: "127.0.0.1", port: raw.port } as TestBackend],
+      { upstream: { responseTimeoutMs: 300 } },
+      // Bodies stream at once, so that the head goes upstream before the body is all in.
+      { http: { bufferBodyBytes: 0, bodyTimeoutMs: 300 } },
+    );
+    const conn = await openRaw(proxy.port);
+    try {
+      conn.write("POST /early HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+      assert.ok(await conn.waitFor((t) => t.endsWith("\r\n\r\nhello")), `${failure}: ${JSON.stringify(conn.text)}`);
+      if (failure === "broken chunk") conn.write("zz\r\n");
+      assert.ok(await conn.waitClosed(), `${failure}: the client's connection was cut`);
+      assert.ok(conn.text.startsWith("HTTP/1.1 200 OK\r\n") && conn.text.endsWith("\r\n\r\nhello"), `${failure}: only the partial response: ${JSON.stringify(conn.text)}`);
+      assert.is(conn.text.split("HTTP/1.1 ").length - 1, 1, `${failure}: ${JSON.stringify(conn.text)}`);
+      assert.ok(await waitFor(() => backendClosed), `${failure}: the backend's connection was cut`);
+    } finally {
+      conn.destroy();
+      await proxy.stop();
+      await raw.close();
+    }
+  }
+});
+
 // ---- header field syntax ------------------------------------------------------------------------
 
 test("header field syntax errors: 400, closed, nothing upstream", async () => {
@@ -226,6 +257,10 @@ test("request line errors: 400 / 505 / 501, closed, nothing upstream", async () 
       { name: "target with raw non-ASCII", data: "GET /\xe9 HTTP/1.1\r\nHost: x\r\n\r\n" },
       { name: "target not starting with '/'", data: "GET a HTTP/1.1\r\nHost: x\r\n\r\n" },
       { name: "asterisk target for GET", data: "GET * HTTP/1.1\r\nHost: x\r\n\r\n" },
+      // This listener has no routes: a fragment is refused whatever the listener does with paths.
+      { name: "target with a fragment", data: "GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n" },
+      { name: "target that is only a fragment after the path", data: "GET /# HTTP/1.1\r\nHost: x\r\n\r\n" },
+      { name: "absolute-form target with a fragment", data: "GET http://example.test/a#frag HTTP/1.1\r\nHost: x\r\n\r\n" },
       { name: "two spaces after the method", data: "GET  / HTTP/1.1\r\nHost: x\r\n\r\n" },
       { name: "two spaces before the version", data: "GET /  HTTP/1.1\r\nHost: x\r\n\r\n" },
       { name: "version HTTP/1.2", data: "GET / HTTP/1.2\r\nHost: x\r\n\r\n", status: 505 },
@@ -437,6 +472,26 @@ test("a Connection header naming Content-Length, Transfer-Encoding or Host does 
   });
 });
 
+test("a Connection header naming Via, Forwarded or X-Forwarded-* does not strip them: the proxy's own statements still reach the backend", async () => {
+  await withProxy(async (proxy, backend) => {
+    for (const option of ["via", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "Via, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded"]) {
+      const r = await rawRequest(
+        proxy.port,
+        `GET /named HTTP/1.1\r\nHost: named.test\r\nVia: 1.1 earlier-proxy\r\nForwarded: for=192.0.2.1\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: ${option}, close\r\n\r\n`,
+        { waitMs: 5000 },
+      );
+      assert.is(statusOf(r.text), 200, `${option}: ${JSON.stringify(r.text.slice(0, 80))}`);
+      const got = backend.received.at(-1)!;
+      assert.match(String(got.headers.via), /^1\.1 earlier-proxy, 1\.1 farmhand-[0-9a-f]+$/, `${option}: Via`);
+      assert.is(got.headers.forwarded, "for=192.0.2.1", `${option}: Forwarded`);
+      // An untrusted client's X-Forwarded-For is replaced, never stripped.
+      assert.is(got.headers["x-forwarded-for"], "127.0.0.1", `${option}: X-Forwarded-For`);
+      assert.is(got.headers["x-forwarded-proto"], "http", `${option}: X-Forwarded-Proto`);
+      assert.is(got.headers["x-forwarded-host"], "named.test", `${option}: X-Forwarded-Host`);
+    }
+  });
+});
+
 test("a backend's Connection header naming Content-Length or Transfer-Encoding does not strip them from the client's response", async () => {
   for (const [option, framing, body] of [
     ["content-length", "Content-Length: 5", "hello"],
@@ -491,6 +546,31 @@ test("lax chunk lines, empty Transfer-Encoding elements and framing fields in tr
       { name: "X-Forwarded-For in a trailer", data: chunkedPost("5\r\nhello\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n") },
       { name: "Connection in a trailer", data: chunkedPost("5\r\nhello\r\n0\r\nConnection: close\r\n\r\n") },
     ]);
+  });
+});
+
+/** Every field a trailer may not carry (see the README's list of refused requests). */
+const FORBIDDEN_TRAILERS = [
+  "Content-Length", "Transfer-Encoding", "Host", "Connection", "Keep-Alive", "Proxy-Connection", "TE",
+  "Trailer", "Upgrade", "Expect", "Via", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host",
+  "X-Forwarded-Proto", "Content-Encoding", "Content-Type", "Content-Range", "Authorization",
+  "Proxy-Authorization", "Cookie", "Set-Cookie",
+];
+
+test("every forbidden trailer name, in any case, with or without a value: 400, closed, nothing upstream", async () => {
+  await withProxy(async (proxy, backend) => {
+    const vectors: Vector[] = FORBIDDEN_TRAILERS.flatMap((name) => [
+      { name: `${name} in a trailer`, data: chunkedPost(`5\r\nhello\r\n0\r\n${name}: v\r\n\r\n`) },
+      { name: `${name.toLowerCase()} in a trailer, after an ordinary one`, data: chunkedPost(`5\r\nhello\r\n0\r\nX-Ok: 1\r\n${name.toLowerCase()}: v\r\n\r\n`) },
+      { name: `${name.toUpperCase()} in a trailer, empty`, data: chunkedPost(`5\r\nhello\r\n0\r\n${name.toUpperCase()}:\r\n\r\n`) },
+    ]);
+    await expectAllRefused(proxy, backend, vectors);
+    // Names that merely start or end like a forbidden one are ordinary fields.
+    for (const name of ["Content-Length-X", "X-Host", "Hosts", "Cookies", "X-Forwarded-For-Real"]) {
+      const r = await rawRequest(proxy.port, chunkedPost(`5\r\nhello\r\n0\r\n${name}: v\r\n\r\n`).replace("Host: x\r\n", "Host: x\r\nConnection: close\r\n"), { waitMs: 5000 });
+      assert.is(statusOf(r.text), 200, `${name}: ${JSON.stringify(r.text.slice(0, 80))}`);
+      assert.is(backend.received.at(-1)?.trailers[name.toLowerCase()], "v", name);
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { request } from "undici";
@@ -178,6 +179,10 @@ test("Expect: 100-continue: the balancer asks for the body itself, since it chec
       c.write(body);
       assert.ok(await c.waitFor((t) => / 200 OK\r\n/.test(t), 3000), c.text);
       assert.is(backend.received[0].body, body);
+      // The backend gets the body with the head and no expectation to answer, so the client is
+      // asked once, by the balancer.
+      assert.is(c.text.split("HTTP/1.1 100 ").length - 1, 1, c.text);
+      assert.is(backend.received[0].headers.expect, undefined);
     } finally {
       c.destroy();
     }
@@ -247,6 +252,60 @@ test("the worker's validation memory is bounded: a body that does not fit gets 5
   }, { inlineBodyBytes: 1024 }, { validation: { memoryBytes: 1024 * 1024 } });
 });
 
+test("clients that hang up, or whose check runs out of time, do not free memory the validation pool still holds", async () => {
+  // One validation thread, and a check that never ends on its own: a pattern that backtracks
+  // without end on the first item of the first body. Memory for two bodies of this size, not three.
+  const slow = {
+    method: "POST",
+    path: "/slow",
+    request: { type: "array", items: { type: "object", properties: { item: { type: "string", pattern: "^(a+)+$" } } } },
+  };
+  const size = 400_000;
+  const body = (first: string) => {
+    const filler = ',{"item":"a"}';
+    return `[{"item":"${first}"}${filler.repeat(Math.ceil((size - first.length) / filler.length))}]`;
+  };
+  const post = (text: string) => `POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`;
+  await withChecks(async ({ balancer, backend, port }) => {
+    const counts = () => outcomes(balancer, "slow");
+    const clients = () => balancer.traffic().pools[0].clientConnections;
+    /** Sends a valid large body until it is served (a check may also run out of time on a busy machine). */
+    const served = () => waitFor(async () => {
+      const r = await rawRequest(port, post(body("a")), { waitMs: 10_000, until: (t) => parseResponses(t).length === 1 });
+      return parseResponses(r.text)[0]?.status === 200;
+    }, 30_000, 100);
+    assert.ok(await served(), "the pool's thread is started and warm");
+    assert.ok(await waitFor(() => clients() === 0), "the warm-up connection is gone");
+
+    // The first client sends the body that is never done with, and resets its connection once the
+    // body is with the validation pool.
+    const reset = net.connect({ host: "127.0.0.1", port });
+    reset.on("error", () => {});
+    reset.write(post(body(`${"a".repeat(40)}!`)));
+    assert.ok(await waitFor(() => counts().offloaded === 2, 10_000), "the first body went to the validation pool");
+    reset.resetAndDestroy();
+    assert.ok(await waitFor(() => clients() === 0), "the reset was seen");
+    // The second client's body is queued behind it, and its check runs out of time.
+    const late = await rawRequest(port, post(body("a")), { waitMs: 10_000, until: (t) => parseResponses(t).length === 1 });
+    assert.is(parseResponses(late.text)[0]?.headers["x-farmhand-reason"], "validation-failed", late.text.slice(0, 200));
+    assert.is(counts().offloaded, 3);
+    assert.ok(await waitFor(() => clients() === 0), "the second client is gone");
+
+    // Both bodies are still the pool's (one being checked, one queued): a third does not fit.
+    const third = await rawRequest(port, post(body("a")), { waitMs: 10_000, until: (t) => parseResponses(t).length === 1 });
+    const [answer] = parseResponses(third.text);
+    assert.is(answer?.status, 503, third.text.slice(0, 200));
+    assert.is(answer.headers["x-farmhand-reason"], "validation-busy");
+    assert.is(counts().offloaded, 3, "the third body was not read");
+    assert.is(counts().busy, 1);
+
+    // Once the pool lets go of them, the memory is free again and large bodies are served.
+    balancer.killValidationThreads();
+    assert.ok(await served(), "a large body is served after the pool let go of the abandoned ones");
+    assert.is(backend.received.length, 2, "the abandoned bodies never reached the backend");
+  }, { operations: { slow }, inlineBodyBytes: 1024 }, { validation: { threads: 1, memoryBytes: 1024 * 1024 }, http: { bodyTimeoutMs: 2000 } });
+});
+
 test("a validation thread that dies fails the request it held with 503; the pool replaces it and serves on", async () => {
   await withChecks(async ({ balancer, backend, url }) => {
     // The pool's thread is started and warm, so the next large body goes to it at once.
@@ -301,6 +360,22 @@ test("a reload that changes the contract applies to the next request; a listener
     await balancer.reload(config);
     assert.is((await send(url, "GET", "/anything")).status, 404);
   });
+});
+
+test("a body nested deeper than a recursive schema can be checked is refused with 400, not a fault", async () => {
+  const tree = { $id: "Tree", type: "object", properties: { kids: { type: "array", items: { $ref: "Tree" } } } };
+  await withChecks(async ({ backend, url }) => {
+    const depth = 50_000;
+    const body = `${'{"kids":['.repeat(depth)}${"]}".repeat(depth)}`;
+    const deep = await send(url, "POST", "/trees", body);
+    // A fault of the session would answer 500 (and close): this is the check's own refusal.
+    assert.is(deep.status, 400, deep.text);
+    assert.is(deep.reason, "invalid-body");
+    assert.match(deep.text, /nested too deeply to check/);
+    const shallow = await send(url, "POST", "/trees", JSON.stringify({ kids: [{ kids: [] }] }));
+    assert.is(shallow.status, 200, shallow.text);
+    assert.equal(backend.received.map((r) => r.url), ["/trees"], "only the shallow tree reached the backend");
+  }, { operations: { ...OPERATIONS, grow: { method: "POST", path: "/trees", request: tree } } });
 });
 
 test.run();

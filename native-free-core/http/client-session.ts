@@ -103,6 +103,8 @@ export class ClientSession implements UpstreamUser, Session {
   #retainedBytes = 0;
   #retried = false;
   #redispatched = false;
+  /** The proxy answered the client's Expect: 100-continue itself; a backend's 100 is then not passed on. */
+  #sentContinue = false;
   /** Held by the pool while it had no routable backend, until a backend comes or this passes (0: never held). */
   #heldUntil = 0;
   #held = false;
@@ -121,7 +123,10 @@ export class ClientSession implements UpstreamUser, Session {
   /** The operation the request was matched to, -1 before. */
   #operation = -1;
   #media: Media = MEDIA_JSON;
-  /** Bytes of env.validationBytes this request reserved, held until its body is handed to a backend. */
+  /**
+   * Bytes of env.validationBytes this request reserved, held until its body is handed to a backend;
+   * while a validation thread has the body, its task holds them instead (see #checkOffThread).
+   */
   #validationReserved = 0;
   /**
    * A large Content-Length body gathered into a buffer of its own (one copy per received piece), so
@@ -346,6 +351,7 @@ export class ClientSession implements UpstreamUser, Session {
       this.#retainedBytes = 0;
       this.#retried = false;
       this.#redispatched = false;
+      this.#sentContinue = false;
       this.#heldUntil = 0;
       this.#closeAfter = false;
       this.#backend = null;
@@ -362,7 +368,7 @@ export class ClientSession implements UpstreamUser, Session {
         // The usual type is read off the bytes, without making a string of it.
         const media = ct < 0 || equalsLower(buf, ct, head.contentTypeEnd - ct, "application/json") ? MEDIA_JSON
           : mediaOf(buf.toString("latin1", ct, head.contentTypeEnd));
-        const refusal = this.#admit(check, head.originTarget ?? buf.toString("latin1", head.targetStart, head.targetEnd), media, head.expectContinue);
+        const refusal = this.#admit(check, head.originTarget ?? buf.toString("latin1", head.targetStart, head.targetEnd), media);
         if (refusal !== null) {
           // Refused on its head: nothing of it goes anywhere. A body not read would be taken for
           // the next request, so then the connection closes.
@@ -376,9 +382,10 @@ export class ClientSession implements UpstreamUser, Session {
         }
       } else if (!this.#requestDone) {
         // A small body is read whole before a backend is chosen: a client that sends it slowly then
-        // holds only its own socket. A client waiting for 100 Continue sends nothing until told to.
+        // holds only its own socket. A chunked body a client waits to be asked for is of unknown
+        // size, so its head goes on at once and the backend asks for it.
         const reserve = head.bodyKind === BODY_LENGTH ? head.contentLength : limits.bufferBodyBytes;
-        if (pool !== undefined && !head.expectContinue && limits.bufferBodyBytes > 0 &&
+        if (pool !== undefined && (!head.expectContinue || head.bodyKind === BODY_LENGTH) && limits.bufferBodyBytes > 0 &&
           head.contentLength <= limits.bufferBodyBytes && this.#env.bufferedBodyBytes + reserve <= BODY_BUFFER_BUDGET) {
           this.#reserved = reserve;
           this.#env.bufferedBodyBytes += reserve;
@@ -386,6 +393,7 @@ export class ClientSession implements UpstreamUser, Session {
           this.#deadline = this.#env.coarseNow + limits.bodyTimeoutMs;
         }
       }
+      if (this.#state === BUFFERING && head.expectContinue) this.#meetExpectation(buf.length - end);
       this.#searchedTo = end;
       this.#lineEndAt = -1;
       if (end >= buf.length) {
@@ -410,6 +418,20 @@ export class ClientSession implements UpstreamUser, Session {
     }
   }
 
+  /**
+   * The body is read here before any backend is asked, so the proxy answers the client's wait itself
+   * (unless the body came with the head anyway, or the client speaks HTTP/1.0, whose expectation is
+   * ignored). The backend then gets head and body together, without the Expect field: nothing is
+   * left for it to ask for.
+   */
+  #meetExpectation(arrived: number): void {
+    this.#upstreamHead = this.#env.requestHead.upstreamWithoutExpect();
+    if (this.#minor === 1 && (this.#bodyKind === BODY_CHUNKED || arrived < this.#bodyLeft)) {
+      this.#sentContinue = true;
+      this.#io.write(CONTINUE);
+    }
+  }
+
   // ---- contract checks ----------------------------------------------------------------------------
 
   /**
@@ -417,7 +439,7 @@ export class ClientSession implements UpstreamUser, Session {
    * (a complete response, and its status) when the head alone decides against it; null when the
    * request is admitted (then either already checked, having no body, or BUFFERING its body).
    */
-  #admit(check: ListenerValidation, target: string, media: Media, expectContinue: boolean): { status: number; response: (close: boolean) => Buffer } | null {
+  #admit(check: ListenerValidation, target: string, media: Media): { status: number; response: (close: boolean) => Buffer } | null {
     this.#operation = -1;
     const method = this.#method;
     // A path a backend would normalise to another could be one operation here and another there.
@@ -460,8 +482,6 @@ export class ClientSession implements UpstreamUser, Session {
       this.#bodyStore = Buffer.allocUnsafeSlow(this.#bodyLeft);
       this.#bodyStored = 0;
     }
-    // The body is needed before any backend is asked, so the proxy answers the client's wait itself.
-    if (expectContinue) this.#io.write(CONTINUE);
     this.#state = BUFFERING;
     this.#deadline = env.coarseNow + env.limits.bodyTimeoutMs;
     return null;
@@ -508,6 +528,11 @@ export class ClientSession implements UpstreamUser, Session {
   /**
    * Hands a large body to a validation thread, transferring its buffer (`whole` owns all of it), and
    * waits. The client is not read meanwhile beyond MAX_BUFFERED; the I/O thread serves everyone else.
+   *
+   * The reservation goes with the body: the pool holds the buffer (queued or being parsed) until the
+   * task settles, whether or not anyone still waits for the verdict, so only the settling gives the
+   * memory back. Otherwise clients that send large bodies and hang up, or outlast the check's
+   * deadline, would free budget the pool still uses, and its queue could grow past the budget.
    */
   #checkOffThread(check: ListenerValidation, op: number, whole: Buffer): void {
     this.#state = VALIDATING;
@@ -516,6 +541,8 @@ export class ClientSession implements UpstreamUser, Session {
     const ticket = ++this.#validationTicket;
     this.#countCheck(check, op, VALIDATION.OFFLOADED);
     const length = whole.length;
+    const held = this.#validationReserved;
+    this.#validationReserved = 0;
     this.#env.validationPool.run({
       key: check.check.keys[op],
       schema: check.check.config.operations[op].request,
@@ -524,15 +551,22 @@ export class ClientSession implements UpstreamUser, Session {
       body: whole.buffer as ArrayBuffer,
       length,
     }).then(
-      (result) => this.#checkedOffThread(ticket, check, op, result, length),
-      () => this.#checkedOffThread(ticket, check, op, null, length),
+      (result) => this.#checkedOffThread(ticket, check, op, result, length, held),
+      () => this.#checkedOffThread(ticket, check, op, null, length, held),
     );
   }
 
-  /** The validation thread's verdict: the body back (valid), a refusal, or null when the thread failed. */
-  #checkedOffThread(ticket: number, check: ListenerValidation, op: number, result: ArrayBuffer | BodyRefusal | null, length: number): void {
+  /**
+   * The validation thread's verdict: the body back (valid), a refusal, or null when the thread failed.
+   * `held`: the reservation the task carried, the session's again if it still waits for this verdict.
+   */
+  #checkedOffThread(ticket: number, check: ListenerValidation, op: number, result: ArrayBuffer | BodyRefusal | null, length: number, held: number): void {
+    if (ticket !== this.#validationTicket || this.#state !== VALIDATING) {
+      this.#env.validationBytes -= held;
+      return;
+    }
+    this.#validationReserved += held;
     try {
-      if (ticket !== this.#validationTicket || this.#state !== VALIDATING) return;
       if (result === null) {
         this.#countCheck(check, op, VALIDATION.FAILED);
         return this.#respondLocal(503, false, "validation-failed");
@@ -688,9 +722,25 @@ export class ClientSession implements UpstreamUser, Session {
   #bodyInvalid(): void {
     // When the broken framing came with the head nothing was sent: a clean 400. Otherwise the backend
     // holds a partial request; cutting its connection keeps it from ever completing.
+    if (this.#cutMidResponse()) return;
     this.#abandonUpstream();
     this.#endInFlight();
     this.#reject(400);
+  }
+
+  /**
+   * A request whose body failed (broken framing, too slow, stopped) while a backend that answered
+   * early is still sending its response: part of that response is already with the client, so an
+   * answer of the proxy's own would be read as its continuation. Both connections are cut instead.
+   * Returns false, doing nothing, when no response byte went out yet.
+   */
+  #cutMidResponse(): boolean {
+    if (this.#state !== ACTIVE || this.#responseState !== RESPONSE_BODY) return false;
+    const pool = this.#pool;
+    if (pool !== undefined) this.#env.stats.add(pool.statsBase + POOL.REJECTED, 1);
+    this.#unreserve();
+    this.#abortMidResponse();
+    return true;
   }
 
   /** Lets go of the upstream side of the request in progress, whatever its stage. */
@@ -890,8 +940,9 @@ export class ClientSession implements UpstreamUser, Session {
           this.#startTunnel(conn, head.clientHead(buf, start, end, "upgrade"), buf, end);
           return data.length;
         }
-        // Interim responses (100 Continue, 103) go to HTTP/1.1 clients as they are.
-        if (this.#minor === 1) this.#io.write(head.clientHead(buf, start, end, ""));
+        // Interim responses (100 Continue, 103) go to HTTP/1.1 clients as they are, but for one 100
+        // the proxy already sent itself: the client must not take a second for something else.
+        if (this.#minor === 1 && !(status === 100 && this.#sentContinue)) this.#io.write(head.clientHead(buf, start, end, ""));
         start = end;
         continue;
       }
@@ -1292,6 +1343,7 @@ export class ClientSession implements UpstreamUser, Session {
       case ACTIVE:
         if (!this.#requestDone) {
           // The client stopped sending its body.
+          if (this.#cutMidResponse()) return;
           this.#abandonUpstream();
           this.#endInFlight();
           this.#rejectNow(408);
@@ -1325,7 +1377,7 @@ export class ClientSession implements UpstreamUser, Session {
     }
     if (this.#state === BUFFERING) {
       this.#reject(408);
-    } else {
+    } else if (!this.#cutMidResponse()) {
       this.#abandonUpstream();
       this.#endInFlight();
       this.#rejectNow(408);

@@ -33,6 +33,8 @@ const KEEP = 0;
 const DROP = 1;
 const UPGRADE_FIELD = 2;
 const FORWARDED_FOR = 3;
+/** Kept like KEEP, but its place in the upstream head is noted (see upstreamWithoutExpect). */
+const EXPECT_FIELD = 4;
 
 /** Per-connection facts the rewrite needs; built once per client connection. */
 export interface ForwardingContext {
@@ -86,6 +88,8 @@ export class RequestHead {
   upgrade = false;
   /** The client waits for a 100 Continue before it sends its body. */
   expectContinue = false;
+  /** [start, end) pairs of the Expect lines in `upstream`. */
+  readonly #expectRanges: number[] = [];
   /** The value of the pool's hash header, when asked for and present. */
   hashValue: string | undefined = undefined;
   /** The head to send upstream. */
@@ -132,6 +136,7 @@ export class RequestHead {
     this.bodyKind = BODY_NONE;
     this.contentLength = 0;
     this.expectContinue = false;
+    this.#expectRanges.length = 0;
     this.originTarget = null;
     this.contentTypeStart = -1;
 
@@ -262,6 +267,7 @@ export class RequestHead {
           if (equalsLower(buf, pos, 6, "expect")) {
             if (!equalsLower(buf, vs, ve - vs, "100-continue")) return this.#fail(417);
             this.expectContinue = true;
+            kind = EXPECT_FIELD;
           }
           break;
         case 10:
@@ -387,8 +393,8 @@ export class RequestHead {
       const o = h * 5;
       let kind = kinds[h];
       if (kind === UPGRADE_FIELD && !this.upgrade) kind = kinds[h] = DROP;
-      if (kind === KEEP && named !== null && isNamed(buf, lines[o], lines[o + 1], named)) kind = kinds[h] = DROP;
-      if (kind === KEEP || kind === UPGRADE_FIELD) size += lines[o + 4] - lines[o];
+      if ((kind === KEEP || kind === EXPECT_FIELD) && named !== null && isNamed(buf, lines[o], lines[o + 1], named)) kind = kinds[h] = DROP;
+      if (kind === KEEP || kind === UPGRADE_FIELD || kind === EXPECT_FIELD) size += lines[o + 4] - lines[o];
     }
     if (this.upgrade) size += CONNECTION_UPGRADE.length;
     // FRAMING: the framing field goes upstream in one plain form that no parser can read otherwise
@@ -425,8 +431,9 @@ export class RequestHead {
     }
     for (let h = 0; h < count; h++) {
       const kind = kinds[h];
-      if (kind === KEEP || kind === UPGRADE_FIELD) {
+      if (kind === KEEP || kind === UPGRADE_FIELD || kind === EXPECT_FIELD) {
         const o = h * 5;
+        if (kind === EXPECT_FIELD) this.#expectRanges.push(w, w + lines[o + 4] - lines[o]);
         w += copyBytes(buf, out, w, lines[o], lines[o + 4]);
       }
     }
@@ -450,6 +457,28 @@ export class RequestHead {
     out[w++] = LF;
     this.upstream = w === size ? out : out.subarray(0, w);
     return true;
+  }
+
+  /**
+   * The upstream head without its Expect lines, for a request whose expectation the proxy met itself
+   * (it answered 100 Continue and read the body): the backend gets the body with the head, and has
+   * nothing to wait for or answer. Valid until the next parse.
+   */
+  upstreamWithoutExpect(): Buffer {
+    const ranges = this.#expectRanges;
+    const upstream = this.upstream;
+    if (ranges.length === 0) return upstream;
+    let size = upstream.length;
+    for (let r = 0; r < ranges.length; r += 2) size -= ranges[r + 1] - ranges[r];
+    const out = Buffer.allocUnsafe(size);
+    let w = 0;
+    let from = 0;
+    for (let r = 0; r < ranges.length; r += 2) {
+      w += copyBytes(upstream, out, w, from, ranges[r]);
+      from = ranges[r + 1];
+    }
+    copyBytes(upstream, out, w, from, upstream.length);
+    return out;
   }
 
   #fail(status: number): false {

@@ -57,8 +57,16 @@ export function checkBody(validator: Validator, media: Media, text: string, labe
   } else {
     return { status: 415, reason: "unsupported-media-type", message: "content-type is not accepted; send application/json or a form", fields: [] };
   }
-  if (validator.Check(value)) return null;
-  const fields = namedFieldErrors(validator.Errors(value), MAX_FIELDS);
+  let fields;
+  try {
+    if (validator.Check(value)) return null;
+    fields = namedFieldErrors(validator.Errors(value), MAX_FIELDS);
+  } catch (error) {
+    // A recursive schema walks a value as deep as it is nested: past the stack, the body is refused
+    // (the service kit answers such a body the same way) rather than failing the session.
+    if (error instanceof RangeError) return tooDeep(label);
+    throw error;
+  }
   return {
     status: 400,
     reason: "invalid-body",
@@ -81,4 +89,9 @@ function fromForm(schema: unknown, form: URLSearchParams): Record<string, unknow
     else out[key] = text;
   }
   return out;
+}
+
+/** The answer to a body nested deeper than a recursive schema can be checked on the stack. */
+function tooDeep(label: string): BodyRefusal {
+  return { status: 400, reason: "invalid-body", message: `invalid request body for ${label}: nested too deeply to check`, fields: [] };
 }

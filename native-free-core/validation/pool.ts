@@ -62,7 +62,8 @@ export class ValidationPool {
       // No heap limit: V8 enforces one by aborting the whole process when a thread reaches it inside
       // JSON.parse, which cannot be interrupted. What a parse may allocate is bounded by the
       // listener's maxBodyBytes instead.
-      // Every body reserved its memory before it was read; the queue holds no more than that allows.
+      // Every body reserved its memory before it was read, and keeps it until its task settles (not
+      // merely until its client stops waiting): the queue holds no more than that budget allows.
       maxQueue: Infinity,
     });
   }
