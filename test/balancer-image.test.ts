@@ -37,12 +37,13 @@ function balancerNode(extra: Partial<IntermediaryNode> & { validate?: boolean } 
   } as IntermediaryNode;
 }
 
+/** Members on ports 9001, 9002, ...; `images`: what each runs (null: none a manifest can be read of). */
 function where(images: Record<string, string> | null): Whereabouts {
-  const at: Whereabouts = {
+  return {
     addressOf: (node) => ({ host: "127.0.0.1", port: 9000 + Number(node.split("-").pop()) }),
     serving: () => true,
+    imageOf: (node) => images?.[node] ?? null,
   };
-  return images === null ? at : { ...at, imageOf: (node) => images[node] ?? null };
 }
 
 test("the example images declare what their HTTP server handles", async () => {

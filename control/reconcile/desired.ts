@@ -15,7 +15,7 @@ import {
 } from "../images/balancer/settings.ts";
 import type { AnyContract } from "../contracts/index.ts";
 import { readManifestSync, type TransportHints } from "../guest/manifest.ts";
-import type { FarmNode, IntermediaryNode } from "../model/farm-model.ts";
+import type { FarmModelView, FarmNode, IntermediaryNode } from "../model/farm-model.ts";
 import { tokenSha256, type FarmSecrets } from "../state/secrets.ts";
 
 /** Where the nodes a node uses are: the last address each served on, and whether it serves now. */
@@ -26,9 +26,16 @@ export interface Whereabouts {
   serving(node: string): boolean;
   /**
    * The image a VM node runs (its role's image), for what its manifest declares about its HTTP
-   * server; null for an intermediary. Optional: without it, balancers get no transport hints.
+   * server (a balancer's transport hints come from it); null for an intermediary or an unknown node.
+   * Required: an implementer that left it out would silently deploy every balancer on defaults.
    */
-  imageOf?(node: string): string | null;
+  imageOf(node: string): string | null;
+}
+
+/** Whereabouts.imageOf for a model: the image of a VM node's role. */
+export function imageInModel(model: FarmModelView, node: string): string | null {
+  const n = model.node(node);
+  return n?.kind === "vm" ? n.role.image : null;
 }
 
 /** A node whose spec cannot be written yet: it imports something that has never served. */
@@ -95,9 +102,8 @@ export function balancerSettings(node: IntermediaryNode, where: Whereabouts, tok
  */
 function poolHints(node: IntermediaryNode, where: Whereabouts): Map<string, NonNullable<BalancerPoolSettings["upstream"]>> {
   const out = new Map<string, NonNullable<BalancerPoolSettings["upstream"]>>();
-  if (where.imageOf === undefined) return out;
   for (const pool of node.pools) {
-    const hints = pool.members.map((m) => transportOf(where.imageOf!(m.ref.node)));
+    const hints = pool.members.map((m) => transportOf(where.imageOf(m.ref.node)));
     if (hints.length === 0 || hints.some((h) => h === null)) continue;
     const known = hints as TransportHints[];
     const upstream: { pipelining?: number; idleTimeoutMs?: number; maxRequestsPerConnection?: number } = {};

@@ -6,7 +6,7 @@ import { httpUrl, type HostPort } from "../../native-free-core/net/address.ts";
 import type { VmRecord, VmSpec } from "../drivers/driver.ts";
 import { dependencyOrder, type FarmModelView } from "../model/farm-model.ts";
 import type { FarmSecrets } from "../state/secrets.ts";
-import { desiredSpec, NotYetWired, sameIdentity, sameImports } from "./desired.ts";
+import { desiredSpec, imageInModel, NotYetWired, sameIdentity, sameImports, type Whereabouts } from "./desired.ts";
 
 export type Change =
   | { readonly kind: "create"; readonly node: string; readonly role: string }
@@ -25,9 +25,11 @@ export function previewChanges(model: FarmModelView, records: readonly VmRecord[
   /** Where each node will serve once applied: where it serves now, unless it is made anew. */
   const planned = new Map<string, HostPort | null>();
   const claimed = new Set<string>();
-  const where = {
-    addressOf: (node: string) => planned.get(node) ?? null,
-    serving: (node: string) => (planned.get(node) ?? null) !== null,
+  const where: Whereabouts = {
+    addressOf: (node) => planned.get(node) ?? null,
+    serving: (node) => (planned.get(node) ?? null) !== null,
+    // The reconciler's own answer, so a plan compares with the very specs an apply would write.
+    imageOf: (node) => imageInModel(model, node),
   };
   for (const node of dependencyOrder(model)) {
     const existing = records.filter((r) => r.spec.labels.vm === node.name && r.state !== "damaged");

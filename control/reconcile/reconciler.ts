@@ -24,7 +24,7 @@ import { balancerScrapeSource } from "../metrics/balancer-scrape.ts";
 import { BALANCER_ADMIN_PORT } from "../images/balancer/settings.ts";
 import { INTERMEDIARY_ENDPOINT, type FarmModel, type FarmNode, type IntermediaryNode } from "../model/farm-model.ts";
 import type { Realizer } from "../model/recorder.ts";
-import { desiredPools, desiredSpec, sameIdentity, sameImports, type Whereabouts } from "./desired.ts";
+import { desiredPools, desiredSpec, imageInModel, sameIdentity, sameImports, type Whereabouts } from "./desired.ts";
 import type { FarmPorts } from "./ports.ts";
 
 export interface ReconcilerOptions {
@@ -151,6 +151,10 @@ export class Reconciler implements Realizer, Whereabouts {
     return this.#realized.get(node)?.state === "serving";
   }
 
+  imageOf(node: string): string | null {
+    return imageInModel(this.#model, node);
+  }
+
   // ---- the long run ---------------------------------------------------------------------------------------
 
   /**
@@ -253,6 +257,9 @@ export class Reconciler implements Realizer, Whereabouts {
 
   /** Destroys the VMs of a node the model no longer holds (a retired replica). */
   destroyNode(name: string): Promise<void> {
+    // Replica names are never reused: what is kept by name must go with the node, or a controller
+    // that autoscales for months holds an entry for every replica it ever made.
+    this.outcomes.delete(name);
     return this.#serial.run(name, () => this.#remove(name, true));
   }
 

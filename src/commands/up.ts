@@ -111,7 +111,10 @@ async function control(name: string, home: string, options: { readonly removeOnE
   };
   say("starting", null);
   const driver = chooseDriver(record.driver, home);
-  const events: FarmEvent[] = [];
+  // Only the tour reads the farm's events back, and it runs for a minute or two before the farm is
+  // removed: a controller without it keeps none (autoscaling alone makes one a second per group), so
+  // one that runs for months holds no more than one that just started.
+  const tourEvents: FarmEvent[] | null = options.tour === true ? [] : null;
   // farmhand dashboard (control/dashboard/, the CLI helper's): its link comes first; it journals every event.
   const dashboard = await startDashboard({ name, home, driver, describe: describeEvent });
   process.stdout.write(`${announceDashboard(dashboard, name)}\n`);
@@ -129,7 +132,7 @@ async function control(name: string, home: string, options: { readonly removeOnE
       secrets,
       metrics: demand.source,
       onEvent: (event) => {
-        events.push(event);
+        tourEvents?.push(event);
         noteAutoscale(event);
         dashboard.event(event); // dashboard
         if (worthLogging(event)) progress(describeEvent(event));
@@ -156,9 +159,9 @@ async function control(name: string, home: string, options: { readonly removeOnE
   farm.watch();
   let code = 0;
   try {
-    if (options.tour === true) {
+    if (tourEvents !== null) {
       const { runTour } = await import("./tour.ts");
-      code = await runTour({ name, driver, farm, result, events });
+      code = await runTour({ name, driver, farm, result, events: tourEvents });
     } else {
       progress(options.removeOnExit
         ? "serving; Ctrl-C removes the farm"
