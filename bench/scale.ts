@@ -37,6 +37,8 @@ const STEP_RUNS = Number(values.runs ?? (QUICK ? 1 : 3));
 const TARGET = 50;
 const MIN = 2;
 const MAX = 8;
+/** The step's 1x: what MIN replicas carry, a little under their target. */
+const STEP_BASE_RPS = 60;
 
 type PolicyName = "farmhand" | "hpa-default";
 const POLICIES: Record<PolicyName, Omit<AutoscaleOptions, "demand" | "min" | "max">> = {
@@ -156,10 +158,12 @@ interface Row {
 async function step(policy: PolicyName): Promise<{ toServing: number; failed: number; ratio: number }> {
   const farm = await deploy(policy);
   try {
-    const trace: Segment[] = [{ seconds: 10, rps: MIN * TARGET }, { seconds: QUICK ? 40 : 60, rps: 5 * MIN * TARGET }];
+    // 1x is 60 req/s (2 replicas) and 5x is 300 (6): below the max, so that a policy that overshoots
+    // shows it in its replica-seconds (with 5x at the max, no policy could use more than the ideal).
+    const trace: Segment[] = [{ seconds: 10, rps: STEP_BASE_RPS }, { seconds: QUICK ? 40 : 60, rps: 5 * STEP_BASE_RPS }];
     let failed = 0;
     const samples = await sample(farm, runTrace(farm.url, trace).then((r) => (failed = r.failed)));
-    // Added capacity serving: the pool serves what 5x demand needs (the max, here).
+    // Added capacity serving: the pool serves what 5x demand needs.
     const from = trace[0].seconds * 1000;
     const reached = samples.find((s) => s.t >= from && s.serving >= ideal(trace[1].rps));
     const rs = replicaSeconds(samples.filter((s) => s.t >= from), trace.slice(1));

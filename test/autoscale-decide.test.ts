@@ -154,4 +154,32 @@ test("reversals counts turnarounds, not steps", () => {
   assert.is(reversals([]), 0);
 });
 
+test("a policy's mistakes are refused by field, with the value given", () => {
+  const cases: [Partial<AutoscaleOptions> & Record<string, unknown>, RegExp][] = [
+    [{ min: 3, max: 2 }, /^test: min: at most max \(2\) \(got 3\)$/],
+    [{ max: 0, min: 0 }, /^test: max: at least 1 \(got 0\)$/],
+    [{ min: 1.5 }, /^test: min: a whole number, 0 or more \(got 1\.5\)$/],
+    [{ demand: [] }, /^test: demand: at least one demand metric/],
+    [{ demand: { metric: { kind: "request-rate" }, target: 0 } }, /^test: demand\[0\]\.target: a positive number \(got 0\)$/],
+    [{ demand: { metric: { kind: "latency", quantile: 99 }, target: 0.2 } }, /^test: demand\[0\]\.metric\.quantile: between 0 and 1 \(got 99\)$/],
+    [{ demand: { metric: { kind: "rps" }, target: 5 } } as never, /^test: demand\[0\]\.metric\.kind: request-rate, in-flight, latency or promql \(got rps\)$/],
+    [{ tolerance: { up: 0.1, down: 1 } }, /^test: tolerance\.down: between 0 and 1 \(got 1\)$/],
+    [{ stabilization: { upMs: -1, downMs: 0 } }, /^test: stabilization\.upMs: milliseconds, 0 or more \(got -1\)$/],
+    [{ onMetricFailure: { kind: "fallback", replicas: 4, afterFailures: 0 } }, /^test: onMetricFailure\.afterFailures: at least 1 failed read \(got 0\)$/],
+    [{ onMetricFailure: { kind: "fallback", replicas: 4 } } as never, /^test: onMetricFailure\.afterFailures: a whole number, 0 or more/],
+    [{ onMetricFailure: { kind: "scale-up" } } as never, /^test: onMetricFailure\.kind: hold, fallback or max \(got scale-up\)$/],
+    [{ activation: -2 }, /^test: activation: a number, 0 or more \(got -2\)$/],
+    [{ syncMs: 10 }, /^test: syncMs: at least 100 \(got 10\)$/],
+  ];
+  for (const [options, message] of cases) {
+    try {
+      policy(options as Partial<AutoscaleOptions>);
+      assert.unreachable(`accepted ${JSON.stringify(options)}`);
+    } catch (error) {
+      assert.is((error as { code?: string }).code, "FARMHAND_WIRING", String(error));
+      assert.match((error as Error).message, message);
+    }
+  }
+});
+
 test.run();

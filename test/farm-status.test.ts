@@ -65,7 +65,8 @@ test("status shows processes, uptimes, rates, latency, admin and metrics, failur
   assert.match(out, /^  pool main: \d+ members?, [\d.]+ req\/s, 0 5xx\/s, 0 no-backend\/s, \d+ in flight, p50 [\d.]+ ms, p95 [\d.]+ ms$/m, out);
   assert.match(out, /^  BACKEND +VM +HEALTH +ROUTABLE +LIFECYCLE +REQ\/S +ERR\/S +IN FLIGHT +P50 MS +P95 MS$/m, out);
   assert.match(out, /^  127\.0\.\d+\.\d+:8080 +orders-1 +up +yes +active +(?!0 )[\d.]+ +0 +\d+ +[\d.]+ +[\d.]+$/m, out);
-  assert.match(out, /^recent events:\n  \S+  started /m, out);
+  assert.match(out, /^recent events:\n(  \S+  .+\n)+/m, out);
+  assert.match(out, /^  \S+  (started|pool of) /m, out);
   assert.match(out, /^logs: farmhand logs \[VM\] \[-f\] .*\(VM logs under .*\/local\)$/m, out);
 
   // --json carries the same, for scripts.

@@ -180,7 +180,13 @@ export function completePolicy(where: string, options: AutoscaleOptions): Autosc
     });
   }
   if (p.panic !== false && !(p.panic.threshold > 1)) fail("panic.threshold", "more than 1 (times capacity)", p.panic.threshold);
-  if (p.onMetricFailure.kind === "fallback") count("onMetricFailure.replicas", p.onMetricFailure.replicas);
+  if (!["hold", "fallback", "max"].includes(p.onMetricFailure?.kind)) fail("onMetricFailure.kind", "hold, fallback or max", p.onMetricFailure?.kind);
+  if (p.onMetricFailure.kind === "fallback") {
+    count("onMetricFailure.replicas", p.onMetricFailure.replicas);
+    count("onMetricFailure.afterFailures", p.onMetricFailure.afterFailures);
+    if (p.onMetricFailure.afterFailures < 1) fail("onMetricFailure.afterFailures", "at least 1 failed read", p.onMetricFailure.afterFailures);
+  }
+  if (typeof p.activation !== "number" || !(p.activation >= 0) || !Number.isFinite(p.activation)) fail("activation", "a number, 0 or more", p.activation);
   ms("syncMs", p.syncMs);
   if (p.syncMs < 100) fail("syncMs", "at least 100", p.syncMs);
   ms("staleMs", p.staleMs);
