@@ -39,8 +39,10 @@ import {
   DEFAULT_HTTP_LIMITS,
   DEFAULT_OUTLIER_DETECTION,
   DEFAULT_UPSTREAM,
+  ROUTE_PREFIX,
 } from "./config.ts";
 import { ConfigError } from "./errors.ts";
+import { isLoopback } from "./net/address.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Entry points
@@ -231,7 +233,6 @@ const OPERATION_NAME = /^[A-Za-z_$][A-Za-z0-9_$-]{0,63}$/;
 /** "name@version", or a routed contract's "route(a@1+b@1)". */
 const CONTRACT_ID = /^(?:[a-z][a-z0-9-]{0,62}@[1-9][0-9]{0,5}|route\([a-z0-9@+()-]{1,1000}\))$/;
 const ROUTE_KEYS = ["prefix", "pool"];
-const ROUTE_PREFIX = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 const POOL_KEYS = ["name", "policy", "hashKey", "backends", "healthCheck", "outlierDetection", "slowStartMs", "upstream"];
 const BACKEND_KEYS = ["address", "port", "weight", "backup"];
 /** The ways to give the admin token; at most one of them. */
@@ -677,10 +678,6 @@ function tokenProblem(token: string): string | null {
 const HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?";
 const HOST_NAME = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*\\.?$`);
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
-LOOPBACK.addAddress("::1", "ipv6");
-
 function isHostAddress(text: string): boolean {
   if (isIP(text) !== 0) return true;
   if (!HOST_NAME.test(text)) return false;
@@ -727,12 +724,6 @@ function backendAddressProblem(address: string): string | null {
     }
   }
   return null;
-}
-
-function isLoopback(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return /^localhost\.?$/i.test(address);
-  return LOOPBACK.check(address, family === 6 ? "ipv6" : "ipv4");
 }
 
 function sameHost(a: string, b: string): boolean {

@@ -2,6 +2,8 @@
 // Parsing and validation live in config-load.ts so that worker threads can import these types
 // without pulling in the YAML parser.
 
+import { formatHostPort } from "./net/address.ts";
+
 export type Protocol = "http" | "tcp";
 export type PolicyName = "round-robin" | "least-request" | "consistent-hash" | "random";
 
@@ -144,9 +146,17 @@ export interface ValidationPoolOptions {
 }
 
 export interface RouteConfig {
+  /** Matches ROUTE_PREFIX. */
   readonly prefix: string;
   readonly pool: string;
 }
+
+/**
+ * What a route prefix may be: "/" and then the characters of a URL path (RFC 3986's unreserved and
+ * sub-delims, ":", "@", "%" of an escape, and "/"). Anything else could never begin a request target
+ * a client sends, which is what a prefix is compared with, byte for byte.
+ */
+export const ROUTE_PREFIX = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 
 export interface HttpLimits {
   readonly maxRequestLineBytes: number;
@@ -258,5 +268,5 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 /** A backend's id in a pool, in stats and in the admin API's paths: "host:port", IPv6 in brackets. */
 export function backendId(backend: { readonly address: string; readonly port: number }): string {
-  return backend.address.includes(":") ? `[${backend.address}]:${backend.port}` : `${backend.address}:${backend.port}`;
+  return formatHostPort({ host: backend.address, port: backend.port });
 }

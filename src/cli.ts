@@ -144,7 +144,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   sub("init", "make a farm project: package.json, tsconfig.json, one image, one farm script, wired to this farmhand")
     .argument("[dir]", "the folder to make (default: the current folder, which must be empty)", ".")
     .option("--image <name>", "the first image's name", "hello")
-    .option("--farmhand <spec>", "how the project depends on farmhand (an npm version, or file:PATH)")
+    .option("--farmhand <spec>", "the farmhand the project depends on: a path to a checkout or packed tarball (written as file:PATH), or a version or git URL for npm to resolve (default: file: this farmhand; it is not on the npm registry)")
     .addHelpText("after", "\nThen: cd DIR && npm install && npx farmhand up farm.ts")
     .action(async (dir: string, o: { image: string; farmhand?: string }) =>
       done(await (await import("./commands/init.ts")).runInit({ dir, image: o.image, farmhand: o.farmhand })));

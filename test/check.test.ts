@@ -13,6 +13,7 @@ import * as assert from "uvu/assert";
 import { checkFarmScript, formatMistake } from "../control/check/index.ts";
 import { parseDiagnostics, shortenTypes, summarize } from "../control/check/diagnostics.ts";
 import { locationInStack } from "../control/check/mistakes.ts";
+import { renderReport } from "../src/commands/check.ts";
 import { EXAMPLE, ROOT } from "./helpers/farm-cli.ts";
 import { contracts, farmTypes, has, lines, scratch, script } from "./helpers/check.ts";
 
@@ -100,9 +101,22 @@ test("plain sentences: a missing file, a CommonJS script, a missing await, the d
     try {
       const cjs = script(outside, "farm.ts", ["await farm.vm(PaymentService, {});"]);
       const report = await checkFarmScript(cjs);
-      assert.equal(lines(report, outside), [
-        'farm.ts:1:1 the script is read as CommonJS (no package.json above it); a farm script is an ES module: put a package.json with {"type": "module"} beside it, or name it .mts',
+      const sentence = 'the script is read as CommonJS (no package.json above it); a farm script is an ES module: put a package.json with {"type": "module"} beside it, or name it .mts';
+      assert.equal(lines(report, outside), [`farm.ts:1:1 ${sentence}`]);
+      // The compiler's own CommonJS errors (one per import and export) would only repeat the sentence.
+      assert.equal(report.compilerDetail, []);
+      assert.not.match(renderReport(report, outside), /the compiler's messages|TS1295|TS1287/);
+
+      // Another mistake in such a script keeps its line, and its compiler message alone follows.
+      const typo = script(outside, "typo.ts", ['const replicas: number = "two";', "await farm.vm(PaymentService, {});"]);
+      const both = await checkFarmScript(typo);
+      assert.equal(lines(both, outside), [
+        `typo.ts:1:1 ${sentence}`,
+        "typo.ts:4:9 Type 'string' is not assignable to type 'number'.",
       ]);
+      assert.equal(both.compilerDetail.length, 1, both.compilerDetail.join("\n"));
+      assert.match(both.compilerDetail[0], /typo\.ts\(4,9\): error TS2322: Type 'string' is not assignable to type 'number'\./);
+      assert.match(renderReport(both, outside), /\n\nthe compiler's messages:\n.*typo\.ts\(4,9\): error TS2322[^\n]*\n$/);
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }
@@ -128,6 +142,31 @@ test("plain sentences: a missing file, a CommonJS script, a missing await, the d
     const returnsVm = script(dir, "returns-vm.ts", ["const pay = await farm.vm(PaymentService, {});", "return { pay };"]);
     const r = await checkFarmScript(returnsVm);
     has(r, dir, /^returns-vm\.ts:3:1 the default export is not a farm script: it returns pay, which is no endpoint/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("both stages say what a value given to heal<any[]> is, and agree on route prefixes", async () => {
+  const dir = scratch();
+  try {
+    const file = script(dir, "farm.ts", [
+      "const pay = await farm.vm(PaymentService, {});",
+      'farm.heal<any[]>([{ id: "x" }]);',
+      'await farm.route({ "/v1:payments@2": pay.api });',
+      'await farm.route({ "/stock/café": pay.api });',
+    ]);
+    const report = await checkFarmScript(file);
+    assert.equal(lines(report, dir), [
+      'farm.ts:5:8 heal: vms[0] is not a VM handle made by this farm, got {"id":"x"}',
+      `farm.ts:7:14 route: prefix "/stock/café" holds "é": after its "/", a prefix holds only letters, digits and !$%&'()*+,-./:;=@_~`,
+    ]);
+    // The compiler refused the same two lines, in the same words; ":" and "@" neither stage refuses.
+    const detail = report.compilerDetail.join("\n");
+    assert.equal(report.compilerDetail.map((d) => /farm\.ts\((\d+),/.exec(d)?.[1]), ["5", "7"], detail);
+    assert.match(detail, "farmhand: heal: the list is typed any, so a value in it may be no VM handle made by this farm");
+    assert.not.match(detail, /copy/);
+    assert.match(detail, String.raw`farmhand: route prefix \"/stock/café\" holds \"é\"`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,6 +12,7 @@ import { request } from "undici";
 import { proxmoxDriver } from "../control/drivers/proxmox/index.ts";
 import { signalGroup } from "../control/drivers/local/proc.ts";
 import type { Driver } from "../control/drivers/driver.ts";
+import type { Endpoint } from "../control/contracts/index.ts";
 import { openFarm, type FarmHandle } from "../control/farm/open-farm.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
 import orderProcessing from "../examples/order-processing/farm.ts";
@@ -170,33 +171,54 @@ test("on emulated Proxmox, a VM that will not start again is replaced, and the V
   });
 });
 
+/**
+ * Two order VMs behind a balancer, healed, and then orders-1's guest signalled inside its VM: the VM
+ * stays running at the API, only its service stops answering, so only the farm's liveness probes can
+ * tell. The farm must find it silent, restart the same VM, and serve through the balancer again.
+ */
+async function silenceGuestUntilHealed(
+  { farm, driver, emulator, events }: { farm: FarmHandle; driver: Driver; emulator: Emulator; events: FarmEvent[] },
+  signal: "SIGSTOP" | "SIGKILL",
+): Promise<{ front: Endpoint<typeof OrderService.provides.api> }> {
+  const orders = await farm.replicate(2, OrderService, {
+    payments: (await farm.vm(PaymentService, {})).api,
+    inventory: (await farm.vm(InventoryService, {})).api,
+  });
+  const front = await farm.balance(orders.map((o) => o.api));
+  farm.heal(orders);
+  const victim = (await driver.list({ farm: "shop", vm: orders[0].name }))[0];
+  assert.ok(emulator.outside.signalGuest(Number(victim.id), signal));
+  assert.is((await driver.status(victim.id))?.state, "running", "the hypervisor still says running");
+  assert.ok(await waitFor(() => events.some((e) => e.type === "vm-failed" && e.vm === orders[0].name && /not answering/.test(e.reason)), 30_000), JSON.stringify(events.slice(-4)));
+  assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed" && e.vm === orders[0].name), 60_000), JSON.stringify(events.slice(-4)));
+  assert.is((events.find((e) => e.type === "vm-healed") as { how: string }).how, "restarted");
+  assert.ok(emulator.state.vms.has(Number(victim.id)), "the same VMID, restarted");
+  for (let i = 0; i < 10; i++) {
+    const r = await request(`${front.url}/orders`, { reset: true });
+    assert.is(r.statusCode, 200);
+    await r.body.dump();
+  }
+  return { front };
+}
+
 test("on emulated Proxmox, a guest that hangs while its VM runs is found by liveness and restarted; no VM description holds a token", async () => {
-  await withProxmoxFarm(async ({ farm, driver, emulator, events }) => {
-    const orders = await farm.replicate(2, OrderService, {
-      payments: (await farm.vm(PaymentService, {})).api,
-      inventory: (await farm.vm(InventoryService, {})).api,
-    });
-    const front = await farm.balance(orders.map((o) => o.api));
-    farm.heal(orders);
-    // The guest of orders-1 hangs (SIGSTOP): the VM stays running at the API, only its service is silent.
-    const victim = (await driver.list({ farm: "shop", vm: orders[0].name }))[0];
-    assert.ok(emulator.outside.signalGuest(Number(victim.id), "SIGSTOP"));
-    assert.is((await driver.status(victim.id))?.state, "running", "the hypervisor still says running");
-    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-failed" && e.vm === orders[0].name && /not answering/.test(e.reason)), 30_000), JSON.stringify(events.slice(-4)));
-    assert.ok(await waitFor(() => events.some((e) => e.type === "vm-healed" && e.vm === orders[0].name), 60_000), JSON.stringify(events.slice(-4)));
-    assert.is((events.find((e) => e.type === "vm-healed") as { how: string }).how, "restarted");
-    assert.ok(emulator.state.vms.has(Number(victim.id)), "the same VMID, restarted");
-    for (let i = 0; i < 10; i++) {
-      const r = await request(`${front.url}/orders`, { reset: true });
-      assert.is(r.statusCode, 200);
-      await r.body.dump();
-    }
+  await withProxmoxFarm(async (ctx) => {
+    const { front } = await silenceGuestUntilHealed(ctx, "SIGSTOP");
     // The balancer's VM carries its token's SHA-256 only: the token is nowhere in any description.
     const token = fileSecrets("shop", farmDir("shop")).adminToken(front.label.replace(/^balancer /, ""));
-    const descriptions = [...emulator.state.vms.values()].map((vm) => String(vm.config.description ?? ""));
+    const descriptions = [...ctx.emulator.state.vms.values()].map((vm) => String(vm.config.description ?? ""));
     assert.ok(descriptions.some((d) => d.includes(tokenSha256(token))), "the balancer knows the digest");
     for (const d of descriptions) assert.not.ok(d.includes(token), "a description holds the token");
-    for (const r of emulator.requests) assert.not.ok(JSON.stringify(r.body).includes(token), `${r.method} ${r.path} sent the token`);
+    for (const r of ctx.emulator.requests) assert.not.ok(JSON.stringify(r.body).includes(token), `${r.method} ${r.path} sent the token`);
+  });
+});
+
+test("on emulated Proxmox, a guest killed while its VM runs is found by liveness and restarted", async () => {
+  await withProxmoxFarm(async (ctx) => {
+    await silenceGuestUntilHealed(ctx, "SIGKILL");
+    // Its VM was never seen stopped: no failure but the probes' was reported.
+    const failed = ctx.events.filter((e) => e.type === "vm-failed");
+    assert.ok(failed.length > 0 && failed.every((e) => /not answering/.test(e.reason)), JSON.stringify(failed));
   });
 });
 

@@ -50,8 +50,8 @@ test("every mistake is reported, and the plan records what it can", async () => 
     "orders-2 | import audit | is not an import of role orders (it imports payments, inventory) | -",
     "balance | endpoints | are empty: a balancer needs at least one | -",
     "balance | endpoints[1] | must serve orders@1, as endpoints[0] does | payments@1",
-    'route | prefix "orders" | is not a path: a prefix starts with "/" and has no "." or ".." segment | -',
-    'route | prefix "/a/../b" | is not a path: a prefix starts with "/" and has no "." or ".." segment | -',
+    'route | prefix "orders" | is not a path: a prefix starts with "/" | -',
+    'route | prefix "/a/../b" | has a "." or ".." segment | -',
     'route: part "/pay" | route: part "/pay": endpoint plan://payments-1/api was not made by this farm',
     "failover | backup | must serve payments@1, as the primary does | inventory@1",
     "orders-1 | import payment | is not an import of role orders (it imports payments, inventory) | -",
@@ -117,6 +117,45 @@ test("autoscale of what is no balanced group, values that are no endpoint, balan
     assert.instance(error, WiringError);
     assert.is((error as WiringError).message, 'vm: role: must be a role (from role(...) or the generated environment) (got a VM handle ("payments-1"))');
   }
+});
+
+test('route prefixes: what the balancer routes on passes (":" and "@" too); anything else is named by its character', async () => {
+  const mistakes: Mistake[] = [];
+  const farm = planFarm("prefixes", { onMistake: (m) => mistakes.push(m) });
+  const f = loose(farm);
+  const pay = await f.vm(PaymentService, {});
+  const stock = await f.vm(InventoryService, {});
+  await f.route({ "/v1:payments@2": pay.api, "/stock;v=2/caf%C3%A9": stock.api, "/~ops/!$&'()*+,=-._": stock.api });
+  assert.equal(mistakes.map((m) => m.message), []);
+  const router = farm.model.node("router-1");
+  assert.ok(router !== undefined && router.kind === "router");
+  assert.equal(router.routes.map((r) => r.prefix), ["/v1:payments@2", "/stock;v=2/caf%C3%A9", "/~ops/!$&'()*+,=-._"]);
+
+  await f.route({ "/stock/café": stock.api, "/payments?v=2": pay.api, "/a b": pay.api, "/a\\b": pay.api, "/./pay": pay.api, pay: pay.api });
+  const allowed = "letters, digits and !$%&'()*+,-./:;=@_~";
+  assert.equal(mistakes.map((m) => (m as WiringError).field + " " + (m as WiringError).problem), [
+    `prefix "/stock/café" holds "é": after its "/", a prefix holds only ${allowed}`,
+    `prefix "/payments?v=2" holds "?": after its "/", a prefix holds only ${allowed}`,
+    `prefix "/a b" holds " ": after its "/", a prefix holds only ${allowed}`,
+    `prefix "/a\\\\b" holds "\\\\": after its "/", a prefix holds only ${allowed}`,
+    'prefix "/./pay" has a "." or ".." segment',
+    'prefix "pay" is not a path: a prefix starts with "/"',
+  ]);
+});
+
+test("heal of what is no VM handle says so, and a handle not of this farm is told apart from it", async () => {
+  const mistakes: Mistake[] = [];
+  const f = loose(planFarm("heal", { onMistake: (m) => mistakes.push(m) }));
+  const pay = await f.vm(PaymentService, {});
+  f.heal([{ id: "x" }, pay.api, "payments-1", undefined, { ...pay }]);
+  assert.equal(mistakes.map((m) => m.message), [
+    'heal: vms[0]: is not a VM handle made by this farm (got {"id":"x"})',
+    "heal: vms[1]: is not a VM handle made by this farm (got endpoint plan://payments-1/api)",
+    'heal: vms[2]: is not a VM handle made by this farm (got "payments-1")',
+    "heal: vms[3]: is not a VM handle made by this farm (got undefined)",
+    'heal: vms[4]: VM handle "payments-1" was not made by this farm',
+  ]);
+  assert.equal(mistakes.map((m) => m.code), ["FARMHAND_WIRING", "FARMHAND_WIRING", "FARMHAND_WIRING", "FARMHAND_WIRING", "FARMHAND_UNKNOWN_ENDPOINT"]);
 });
 
 test("without onMistake the first mistake is thrown, as when a farm is deployed", async () => {

@@ -3,10 +3,11 @@
 // is installed the way npm installs a package: a copy of its files in the project's
 // node_modules/farmhand (its dependencies beside them), where Node refuses to strip TypeScript types
 // by itself; the executable is node_modules/.bin/farmhand. A second project links farmhand instead
-// (a `file:` dependency, as `farmhand init` writes by default, which npm installs as a link).
+// (a `file:` dependency on this clone, as `farmhand init` writes by default, which npm installs as a
+// link); `--farmhand PATH` names another checkout the same way.
 // Nothing outside the project's folder and the test's farmhand home is written.
 
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
@@ -72,7 +73,12 @@ test("init, new-image, gen, check, up, traffic, status and down, with farmhand i
   assert.match(init.stdout, /next:\n  cd .*shop\n  npm install\n  npx farmhand up farm\.ts\n/);
   const pkg = JSON.parse(readFileSync(path.join(project, "package.json"), "utf8"));
   assert.is(pkg.type, "module");
+  // A version is written as given, with a word that npm finds it in whatever registry it uses.
   assert.is(pkg.dependencies.farmhand, "^0.1.0");
+  assert.match(init.stdout, /^farmhand: \^0\.1\.0 \(for npm to resolve: farmhand is not on the public npm registry\)$/m);
+  const readme = readFileSync(path.join(project, "README.md"), "utf8");
+  assert.match(readme, /farmhand comes from `\^0\.1\.0`/);
+  assert.not.match(readme, /npmjs/);
   assert.ok(pkg.devDependencies.node !== undefined, "Node 24 comes with the project");
   install(project, "copy");
 
@@ -126,7 +132,14 @@ test("a project that links farmhand (a file: dependency) checks and generates th
   const project = path.join(base, "linked");
   const init = spawnSync(process.execPath, [path.join(ROOT, "src/farmhand.mjs"), "init", project], { encoding: "utf8" });
   assert.is(init.status, 0, init.stderr);
-  assert.is(JSON.parse(readFileSync(path.join(project, "package.json"), "utf8")).dependencies.farmhand, `file:${ROOT}`);
+  // By default the project is wired to the clone init ran from, and its README says so: farmhand is
+  // not on the npm registry, so nothing points there.
+  const checkout = realpathSync(ROOT);
+  assert.is(JSON.parse(readFileSync(path.join(project, "package.json"), "utf8")).dependencies.farmhand, `file:${checkout}`);
+  assert.match(init.stdout, `farmhand: file:${checkout}\n`);
+  const readme = readFileSync(path.join(project, "README.md"), "utf8");
+  assert.match(readme, `farmhand comes from \`${checkout}\`: a \`file:\` dependency`);
+  assert.not.match(readme, /npmjs|https?:/);
   install(project, "link");
   const gen = farmhandIn(project, ["gen", "--images-root", "images", "--out", "generated/environment.ts", "--check"]);
   assert.is(gen.code, 0, gen.stderr);
@@ -139,6 +152,24 @@ test("a project that links farmhand (a file: dependency) checks and generates th
   const twice = farmhandIn(project, ["new-image", "hello"]);
   assert.is(twice.code, 2);
   assert.match(twice.stderr, /already exists; nothing was written/);
+});
+
+test("init --farmhand PATH: another checkout, given relative or as file:, is written absolute; a folder that is none is refused", () => {
+  const init = (dir: string, spec: string) => spawnSync(process.execPath, [path.join(ROOT, "src/farmhand.mjs"), "init", dir, "--farmhand", spec], { encoding: "utf8", cwd: base });
+  const dependency = (dir: string) => JSON.parse(readFileSync(path.join(base, dir, "package.json"), "utf8")).dependencies.farmhand;
+  const relative = path.relative(base, ROOT);
+  for (const [dir, spec] of [["by-path", relative.startsWith(".") ? relative : `./${relative}`], ["by-file", `file:${relative}`]]) {
+    const made = init(dir, spec);
+    assert.is(made.status, 0, made.stderr);
+    assert.is(dependency(dir), `file:${realpathSync(ROOT)}`, spec);
+  }
+  const none = init("refused", base);
+  assert.is(none.status, 2, none.stderr);
+  assert.match(none.stderr, /is not a farmhand checkout/);
+  assert.not.ok(existsSync(path.join(base, "refused")), "nothing was written");
+  const missing = init("missing", "./no-such-farmhand");
+  assert.is(missing.status, 2, missing.stderr);
+  assert.match(missing.stderr, /no-such-farmhand does not exist/);
 });
 
 test.run();

@@ -7,6 +7,9 @@ import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { summarize } from "../control/check/diagnostics.ts";
+import { WiringError } from "../control/errors.ts";
+import { planFarm } from "../control/model/recorder.ts";
+import { PaymentService } from "./types/fixtures.ts";
 import { checkFail, checkPass, corpusFiles, failDir, formatReport, parseDiagnostics, parseExpectations, root, typecheck, typesDir, type CorpusReport } from "./types/check.ts";
 
 const fail = checkFail();
@@ -47,6 +50,36 @@ test("farmhand check says each of the corpus's errors in one short line, without
     assert.not.match(said, /TObject<|readonly method|Contract<"/, `${where}: ${said}`);
     // The compiler's own openings say nothing of farmhand's terms: each is said in its words instead.
     assert.not.match(said, /^(?:No overload matches|Argument of type|Type ')/, `${where}: ${said}`);
+  }
+});
+
+test("route prefixes: the types refuse a character exactly when the run against the plan does", async () => {
+  // Each printable ASCII character, and a few beyond, inside a prefix; a type error on a line is the
+  // types refusing it, a WiringError for it the run refusing it.
+  const characters = [...Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)), "\t", "é", "€"];
+  const prefixes = characters.map((c) => `/a${c}b`);
+  const dir = mkdtempSync(path.join(tmpdir(), "farmhand-types-prefixes-"));
+  try {
+    writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    const header = [
+      `import { farm, PaymentService } from ${JSON.stringify(fixturesImport)};`,
+      "const pay = await farm.vm(PaymentService, {});",
+    ];
+    writeFileSync(path.join(dir, "prefixes.ts"), [...header, ...prefixes.map((p) => `await farm.route({ ${JSON.stringify(p)}: pay.api });`), ""].join("\n"));
+    const { diagnostics, output } = typecheck(dir);
+    const refusedByTypes = new Set(diagnostics.filter((d) => d.file.endsWith("prefixes.ts")).map((d) => prefixes[d.line - header.length - 1]));
+    assert.ok(!refusedByTypes.has(undefined as unknown as string), output);
+
+    const refusedByRun = new Set<string>();
+    const farm = planFarm("prefixes", { onMistake: (m) => { if (m instanceof WiringError) refusedByRun.add(JSON.parse(m.field.replace(/^prefix /, ""))); } });
+    const payments = await farm.vm(PaymentService, {});
+    for (const p of prefixes) await (farm as unknown as { route(parts: object): Promise<unknown> }).route({ [p]: payments.api });
+
+    assert.equal([...refusedByTypes].sort(), [...refusedByRun].sort());
+    for (const ok of ["/a:b", "/a@b", "/a%b", "/a~b"]) assert.not.ok(refusedByRun.has(ok), ok);
+    for (const bad of ["/a b", "/a?b", "/a#b", "/aéb"]) assert.ok(refusedByRun.has(bad), bad);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -90,11 +90,13 @@ export async function checkFarmScript(scriptPath: string, options: CheckOptions 
   for (const d of compilation.diagnostics) {
     const generated = generatedAt.get(d.file);
     const placed: Diagnostic = generated === undefined ? d : { ...d, ...generated.at };
-    detail.push(formatDiagnostic(placed, process.cwd()));
+    // Read as CommonJS, the script gets one compiler error per import and export, and the wrapper sees
+    // no default export in it: the plain sentence above says all of that once, so none is repeated.
     if (format.format === "commonjs" && d.file === script && COMMONJS_CODES.has(d.code)) continue;
+    if (format.format === "commonjs" && generated?.name === WRAPPER) continue;
+    detail.push(formatDiagnostic(placed, process.cwd()));
     if (generated !== undefined && generated.name === WRAPPER) {
-      // Read as CommonJS, the script has no default export the wrapper can see: said already.
-      if (format.format !== "commonjs") typeMistakes.push({ ...exportAt, stage: "types", code: d.code, text: defaultExportProblem(d) });
+      typeMistakes.push({ ...exportAt, stage: "types", code: d.code, text: defaultExportProblem(d) });
       continue;
     }
     const image = images.imageOf[d.file];

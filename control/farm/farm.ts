@@ -5,7 +5,7 @@
 import type { Decision, Rule } from "../autoscale/decide.ts";
 import type { AutoscaleOptions, RolePolicy } from "../autoscale/policy.ts";
 import type { AnyContract, AnyEndpoint, AnyRole, Contract, Endpoint, ImportsOf, Operations } from "../contracts/index.ts";
-import type { AutoscaleGroup, Count, ExactImports, FailoverEnd, JoinIds, OneContract, Refuse, RewireTarget, RouteParts, UnionToIntersection } from "./refuse.ts";
+import type { AutoscaleGroup, Count, ExactImports, FailoverEnd, IsAny, JoinIds, OneContract, Refuse, RewireTarget, RouteParts, UnionToIntersection } from "./refuse.ts";
 
 declare const vmBrand: unique symbol;
 
@@ -47,15 +47,18 @@ type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends (<T>() => T extends Y 
 type Copies<E> = E extends unknown ? (Equal<Pick<E, typeof vmBrand & keyof E>, { readonly [K in typeof vmBrand & keyof E]: E[K] }> extends true ? never : E) : never;
 
 /**
- * VM handles for `heal`: any the farm made, of any roles; a copy of one is refused. A variadic tuple
- * (outside the refusal, where the compiler would lose it) so that a list literal is inferred element by
- * element: as an array its element type would be one union, in which a copy and its original, each
- * assignable to the other, are one type.
+ * VM handles for `heal`: any the farm made, of any roles; a copy of one is refused, and so is a list
+ * typed any (`heal<any[]>(...)`), which could hold anything at all. A variadic tuple (outside the
+ * refusal, where the compiler would lose it) so that a list literal is inferred element by element: as
+ * an array its element type would be one union, in which a copy and its original, each assignable to
+ * the other, are one type.
  */
 export type HealList<V extends readonly AnyVm[]> = readonly [...V] & Refuse<
-  [Copies<V[number]>] extends [never] ? false : true,
+  IsAny<V[number]> extends true ? true : [Copies<V[number]>] extends [never] ? false : true,
   unknown,
-  "farmhand: heal: a VM handle here is a copy ({ ...vm }); give the one the farm handed out"
+  IsAny<V[number]> extends true
+    ? "farmhand: heal: the list is typed any, so a value in it may be no VM handle made by this farm; give the handles the farm handed out"
+    : "farmhand: heal: a VM handle here is a copy ({ ...vm }); give the one the farm handed out"
 >;
 
 export type BalancePolicy = "round-robin" | "least-request" | "consistent-hash" | "random";

@@ -208,13 +208,26 @@ export type AutoscaleGroup<R extends AnyRole> = Refuse<Any<GroupProblem<R>>, rea
 
 type DotSegment = `${string}/.` | `${string}/..` | `${string}/./${string}` | `${string}/../${string}`;
 
-/** What is wrong with one route prefix, or never. */
+/**
+ * What a route prefix may hold after its "/": what the balancer's router accepts (ROUTE_PREFIX in
+ * native-free-core/config.ts), which the run against the plan checks with that very pattern.
+ */
+type PrefixChar =
+  | "A" | "B" | "C" | "D" | "E" | "F" | "G" | "H" | "I" | "J" | "K" | "L" | "M" | "N" | "O" | "P" | "Q" | "R" | "S" | "T" | "U" | "V" | "W" | "X" | "Y" | "Z"
+  | "a" | "b" | "c" | "d" | "e" | "f" | "g" | "h" | "i" | "j" | "k" | "l" | "m" | "n" | "o" | "p" | "q" | "r" | "s" | "t" | "u" | "v" | "w" | "x" | "y" | "z"
+  | "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9"
+  | "!" | "$" | "%" | "&" | "'" | "(" | ")" | "*" | "+" | "," | "-" | "." | "/" | ":" | ";" | "=" | "@" | "_" | "~";
+
+/** The first character of S that no route prefix may hold, or never. */
+type FirstNonPrefixChar<S extends string> = S extends `${infer C}${infer Rest}` ? (C extends PrefixChar ? FirstNonPrefixChar<Rest> : C) : never;
+
+/** What is wrong with one route prefix, or never (the run against the plan says the same, in this order). */
 type PrefixProblem<K extends string> =
   K extends `/${string}`
     ? K extends DotSegment ? `farmhand: route prefix "${K}" has a "." or ".." segment`
-      : K extends `${string}${" " | "?" | "#" | "%" | "\\"}${string}` ? `farmhand: route prefix "${K}" holds a character a path prefix may not ( ?#%\\)`
-      : never
-    : `farmhand: route prefix "${K}" is not a path: it starts with "/"`;
+      : [FirstNonPrefixChar<K>] extends [never] ? never
+      : `farmhand: route prefix "${K}" holds "${FirstNonPrefixChar<K>}": after its "/", a prefix holds only letters, digits and !$%&'()*+,-./:;=@_~`
+    : `farmhand: route prefix "${K}" is not a path: a prefix starts with "/"`;
 
 /** What is wrong with one routed part, or never. */
 type PartProblem<K extends string, E> =

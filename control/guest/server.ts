@@ -8,6 +8,7 @@ import http from "node:http";
 import { performance } from "node:perf_hooks";
 import type { TSchema } from "typebox";
 import Value from "typebox/value";
+import { httpUrl } from "../../native-free-core/net/address.ts";
 import type { AnyContract, Operation, RequestOf, ResponseOf } from "../contracts/index.ts";
 import { WELL_KNOWN_PATH, type AnnouncementBody } from "./contract.ts";
 import { DependencyError, HttpError, ServiceConfigError } from "./errors.ts";
@@ -131,8 +132,7 @@ export class ServiceServer {
       s.once("error", (err) => reject(new ServiceConfigError(`cannot listen on ${host}:${port}: ${err.message}`)));
       s.listen(port, host, () => {
         const a = s.address() as { address: string; port: number };
-        const shown = a.address.includes(":") ? `[${a.address}]` : a.address;
-        resolve({ host: a.address, port: a.port, url: `http://${shown}:${a.port}` });
+        resolve({ host: a.address, port: a.port, url: httpUrl({ host: a.address, port: a.port }) });
       });
     });
   }
@@ -189,7 +189,14 @@ export class ServiceServer {
     if ("allowed" in found) return this.#send(res, 405, { error: `${method} is not allowed on ${url.pathname}` }, { allow: found.allowed.join(", ") });
     const { route, params } = found;
     const body = parseBody(req, await readBody(req, this.#options.maxBodyBytes), route.op.request);
-    const errors = fieldErrors(route.op.request, body);
+    let errors;
+    try {
+      errors = fieldErrors(route.op.request, body);
+    } catch (error) {
+      // As the balancer's check answers it: a recursive schema walks a body as deep as it is nested.
+      if (error instanceof RangeError) return this.#fail(res, 400, `invalid request body for ${route.contractId} ${route.opName}: nested too deeply to check`);
+      throw error;
+    }
     if (errors.length > 0) {
       return this.#fail(res, 400, `invalid request body for ${route.contractId} ${route.opName}: ${describeFields(errors)}`, { fields: errors });
     }

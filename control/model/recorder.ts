@@ -29,6 +29,7 @@ import {
   type Vm,
 } from "../farm/farm.ts";
 import type { AutoscaleGroup, Count, ExactImports, FailoverEnd, RewireTarget, RouteParts } from "../farm/refuse.ts";
+import { ROUTE_PREFIX } from "../../native-free-core/config.ts";
 import { formatHostPort, type HostPort } from "../../native-free-core/net/address.ts";
 import { FarmModel, INTERMEDIARY_ENDPOINT, type EndpointRef, type IntermediaryNode, type VmNode } from "./farm-model.ts";
 
@@ -47,7 +48,6 @@ export interface Realizer {
   teardown(): Promise<void>;
 }
 
-const PREFIX = /^\/[A-Za-z0-9._~\-/]*$/;
 /** What a node may be named (it becomes a VM's name and labels): as farm names are. */
 const NODE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const POLICIES: readonly BalancePolicy[] = ["round-robin", "least-request", "consistent-hash", "random"];
@@ -138,9 +138,8 @@ export class RecordingFarm implements Farm {
     const contracts: Record<string, AnyContract> = {};
     const routed: { prefix: string; target: Target }[] = [];
     for (const [prefix, e] of entries) {
-      if (!PREFIX.test(prefix) || prefix.split("/").some((s) => s === "." || s === "..")) {
-        this.#mistake(new WiringError("route", `prefix ${JSON.stringify(prefix)}`, 'is not a path: a prefix starts with "/" and has no "." or ".." segment', undefined));
-      }
+      const problem = prefixProblem(prefix);
+      if (problem !== null) this.#mistake(new WiringError("route", `prefix ${JSON.stringify(prefix)}`, problem, undefined));
       const target = this.#resolve(e, "route", `part ${JSON.stringify(prefix)}`);
       if (target === null) continue;
       contracts[prefix] = target.contract;
@@ -223,9 +222,7 @@ export class RecordingFarm implements Farm {
     for (const [i, vm] of (group as readonly unknown[]).entries()) {
       const name = this.vmNameOf(vm);
       if (name === undefined || this.model.node(name)?.kind !== "vm") {
-        return refused(isThenable(vm)
-          ? new WiringError("autoscale", `group[${i}]`, "is a Promise: an await is missing before the combinator that makes it", undefined)
-          : new UnknownEndpointError(`VM handle ${describeHandle(vm)}`, `autoscale: group[${i}]`));
+        return refused(notAHandle(vm, "autoscale", `group[${i}]`));
       }
       names.push(name);
     }
@@ -383,8 +380,7 @@ export class RecordingFarm implements Farm {
   #handle(vm: unknown, node: string, field: string): string | null {
     const name = this.vmNameOf(vm);
     if (name !== undefined && this.model.node(name)?.kind === "vm") return name;
-    if (isThenable(vm)) this.#mistake(new WiringError(node, field, "is a Promise: an await is missing before the combinator that makes it", undefined));
-    else this.#mistake(new UnknownEndpointError(`VM handle ${describeHandle(vm)}`, `${node}: ${field}`));
+    this.#mistake(notAHandle(vm, node, field));
     return null;
   }
 
@@ -436,12 +432,45 @@ function assertRole(role: unknown, combinator: string): void {
   throw new WiringError(combinator, "role", "must be a role (from role(...) or the generated environment)", what);
 }
 
+/**
+ * What keeps `prefix` from being a route prefix, or null: the balancer's own rule (ROUTE_PREFIX), and
+ * no "." or ".." segment, which a client's path would have to hold as such to match. The types say the
+ * same (PrefixProblem in farm/refuse.ts), in the same order.
+ */
+function prefixProblem(prefix: string): string | null {
+  if (!prefix.startsWith("/")) return 'is not a path: a prefix starts with "/"';
+  if (prefix.split("/").some((s) => s === "." || s === "..")) return 'has a "." or ".." segment';
+  for (const c of prefix) {
+    if (!ROUTE_PREFIX.test(`/${c}`)) return `holds ${JSON.stringify(c)}: after its "/", a prefix holds only letters, digits and ${PREFIX_PUNCTUATION}`;
+  }
+  return null;
+}
+
+/** What a route prefix may hold besides letters and digits, read off ROUTE_PREFIX: !$%&'()*+,-./:;=@_~ */
+const PREFIX_PUNCTUATION = Array.from({ length: 0x7f - 0x21 }, (_, i) => String.fromCharCode(0x21 + i))
+  .filter((c) => !/[A-Za-z0-9]/.test(c) && ROUTE_PREFIX.test(`/${c}`))
+  .join("");
+
 function listOf(names: readonly string[]): string {
   return names.length === 0 ? "nothing" : names.join(", ");
 }
 
 function isThenable(value: unknown): boolean {
   return (typeof value === "object" || typeof value === "function") && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
+/**
+ * Why `vm`, given to `node`'s `field` where a VM handle of this farm is wanted, is none. Something with
+ * a VM's name is a handle not of this farm (a copy, one from another farm, one written out); anything
+ * else is no VM handle at all, and is said to be just that.
+ */
+function notAHandle(vm: unknown, node: string, field: string): WiringError | UnknownEndpointError {
+  if (isThenable(vm)) return new WiringError(node, field, "is a Promise: an await is missing before the combinator that makes it", undefined);
+  const name = typeof vm === "object" && vm !== null ? (vm as { name?: unknown }).name : undefined;
+  if (typeof name === "string") return new UnknownEndpointError(`VM handle ${JSON.stringify(name)}`, `${node}: ${field}`);
+  const url = typeof vm === "object" && vm !== null ? (vm as { url?: unknown }).url : undefined;
+  const got = typeof url === "string" ? `endpoint ${url}` : vm === undefined || typeof vm === "string" ? describeValue(vm) : vm;
+  return new WiringError(node, field, "is not a VM handle made by this farm", got);
 }
 
 function describeHandle(vm: unknown): string {

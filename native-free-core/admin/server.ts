@@ -8,10 +8,9 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import * as http from "node:http";
-import { BlockList, isIPv4, isIPv6 } from "node:net";
 import type { AddressInfo } from "node:net";
 import { normalizePoolBackends } from "../config-load.ts";
-import type { AdminConfig } from "../config.ts";
+import { backendId, type AdminConfig } from "../config.ts";
 import {
   ConfigError,
   InsecureAdminError,
@@ -20,6 +19,7 @@ import {
   UnknownBackendError,
   UnknownPoolError,
 } from "../errors.ts";
+import { httpUrl, isLoopback } from "../net/address.ts";
 import type { AdminControl, PoolStatus } from "../status.ts";
 import { renderStatsPage } from "./stats-page.ts";
 
@@ -113,7 +113,7 @@ const ROUTES: readonly Route[] = [
   route("POST", "/pools/:pool/backends", (c, r) => {
     const [backend] = normalizePoolBackends([r.json()], "body");
     const pool = c.addBackend(r.params.pool, backend);
-    const id = `${backend.address.includes(":") ? `[${backend.address}]` : backend.address}:${backend.port}`;
+    const id = backendId(backend);
     const location = `/pools/${encodeURIComponent(r.params.pool)}/backends/${encodeURIComponent(id)}`;
     return { status: 201, json: poolJson(pool), headers: { location } };
   }),
@@ -230,10 +230,9 @@ export async function startAdminServer(config: AdminConfig, control: AdminContro
   });
 
   const port = (server.address() as AddressInfo).port;
-  const host = isIPv6(config.address) ? `[${config.address}]` : config.address;
   let closed: Promise<void> | null = null;
   return {
-    url: `http://${host}:${port}`,
+    url: httpUrl({ host: config.address, port }),
     port,
     setTokenSha256(tokenSha256) {
       checkAdminConfig({ ...config, tokenSha256 });
@@ -409,16 +408,4 @@ function hostOf(header: string): string {
   const bracketed = /^\[([^\]]*)\]/.exec(header);
   if (bracketed) return bracketed[1];
   return header.split(":", 1)[0];
-}
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
-LOOPBACK.addAddress("::1", "ipv6");
-
-/** 127.0.0.0/8, ::1 (in any spelling, and IPv4-mapped 127/8 too), and "localhost". */
-export function isLoopback(address: string): boolean {
-  const a = address.toLowerCase();
-  if (a === "localhost" || a === "localhost.") return true;
-  if (isIPv4(a)) return LOOPBACK.check(a, "ipv4");
-  return isIPv6(a) && LOOPBACK.check(a, "ipv6");
 }

@@ -4,8 +4,8 @@
 // Independent of outlier detection (Envoy's split): this module knows nothing about live traffic.
 
 import * as http from "node:http";
-import { isIPv6 } from "node:net";
 import type { HealthCheckOptions } from "../config.ts";
+import { formatHostPort } from "../net/address.ts";
 
 export interface HealthCheckTarget {
   /** Stable identity, normally "address:port". */
@@ -151,7 +151,7 @@ export class ActiveHealthChecker {
     deadline.unref();
     target.inFlight = { abort, deadline };
 
-    const host = isIPv6(target.address) ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+    const host = formatHostPort({ host: target.address, port: target.port });
     let req: http.ClientRequest;
     try {
       req = http.request({

@@ -9,10 +9,12 @@
 //   .gitignore, README.md
 //
 // and nothing else: `npm install` then brings farmhand (and Node 24, for machines whose Node is
-// older). By default farmhand is a `file:` dependency on the farmhand running this command (npm links
-// it); --farmhand SPEC names another (a version, a git URL, a tarball).
+// older). farmhand is not on the npm registry (a package there by that name is someone else's), so by
+// default it is a `file:` dependency on the farmhand running this command, which npm links; --farmhand
+// names another: a path (another checkout, a packed tarball), or a version or git URL for npm to find.
 
-import { existsSync, readdirSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { generateEnvironment, pascal } from "../../control/metadata/generate.ts";
 import { ScaffoldError } from "../errors.ts";
@@ -21,8 +23,17 @@ import { FARMHAND_ROOT, IMAGE_NAME, imageManifest, imageServer, json, writeNew }
 export interface InitOptions {
   readonly dir: string;
   readonly image: string;
-  /** How package.json names farmhand; default `file:` this farmhand. */
+  /**
+   * How package.json names farmhand: a path (written as `file:` and the absolute path), or anything
+   * npm takes as a dependency (a version, a git URL), written as given. Default: `file:` this farmhand.
+   */
   readonly farmhand?: string;
+}
+
+/** Where the new project's farmhand comes from: what package.json says, and the folder or file it is, if local. */
+interface FarmhandSource {
+  readonly dependency: string;
+  readonly local: string | null;
 }
 
 /** The versions a new project pins for its development tools: those this farmhand is developed with. */
@@ -38,7 +49,8 @@ export async function runInit(options: InitOptions): Promise<number> {
   }
   const image = options.image;
   const role = pascal(image);
-  const dependency = options.farmhand ?? `file:${realpathSync(FARMHAND_ROOT)}`;
+  const source = farmhandSource(options.farmhand);
+  const dependency = source.dependency;
   const files: Record<string, string> = {
     "package.json": json({
       name,
@@ -91,7 +103,10 @@ export default async function farm(farm: Farm) {
 `,
     "README.md": `# ${name}
 
-A farm of [farmhand](https://www.npmjs.com/package/farmhand) images.
+A farm of farmhand images: the VMs \`farm.ts\` makes of the images in \`images/\`, their wiring and
+their balancers.
+
+${readmeSource(source)}
 
 \`\`\`sh
 npm install                 # farmhand, and Node 24 for machines whose Node is older
@@ -113,11 +128,52 @@ npx farmhand down           # remove it
   process.stdout.write(
     `made farm project ${name} in ${dir}:\n` +
       Object.keys(files).concat("generated/environment.ts").sort().map((f) => `  ${f}\n`).join("") +
-      `farmhand: ${dependency}\n\nnext:\n` +
+      `farmhand: ${dependency}${source.local === null ? " (for npm to resolve: farmhand is not on the public npm registry)" : ""}\n\nnext:\n` +
       (rel === "." ? "" : `  cd ${rel}\n`) +
       "  npm install\n  npx farmhand up farm.ts\n",
   );
   return 0;
+}
+
+/**
+ * The --farmhand option read: a path (as `file:PATH`, or starting with ".", "/" or "~/") must be a
+ * farmhand checkout or a packed tarball, and is written absolute, since the project need not stay
+ * where init ran; anything else goes to package.json as it is.
+ */
+function farmhandSource(spec: string | undefined): FarmhandSource {
+  if (spec === undefined) {
+    const root = realpathSync(FARMHAND_ROOT);
+    return { dependency: `file:${root}`, local: root };
+  }
+  const given = spec.startsWith("file:") ? spec.slice("file:".length) : /^(?:\.\.?(?:\/|$)|\/|~\/)/.test(spec) ? spec : null;
+  if (given === null) {
+    if (spec.trim() === "") throw new ScaffoldError("--farmhand: give a path to a farmhand checkout, or a version or git URL for npm");
+    return { dependency: spec, local: null };
+  }
+  const resolved = path.resolve(given.startsWith("~/") ? path.join(os.homedir(), given.slice(2)) : given);
+  if (!existsSync(resolved)) throw new ScaffoldError(`--farmhand ${spec}: ${resolved} does not exist; give a farmhand checkout or a packed tarball`);
+  const local = realpathSync(resolved);
+  if (statSync(local).isDirectory()) {
+    let named: unknown;
+    try {
+      named = (JSON.parse(readFileSync(path.join(local, "package.json"), "utf8")) as { name?: unknown }).name;
+    } catch {
+      named = undefined;
+    }
+    if (named !== "farmhand") throw new ScaffoldError(`--farmhand ${spec}: ${local} is not a farmhand checkout (no package.json naming farmhand)`);
+  }
+  return { dependency: `file:${local}`, local };
+}
+
+/** The README's word on where farmhand comes from, and how to point the project elsewhere. */
+function readmeSource(source: FarmhandSource): string {
+  const where = source.local === null
+    ? `farmhand comes from \`${source.dependency}\` (\`dependencies.farmhand\` in package.json), which npm resolves
+from the registry it is set up with. farmhand is not on the public npm registry, and a package there
+by that name may be another project.`
+    : `farmhand comes from \`${source.local}\`: a \`file:\` dependency in package.json, which npm installs as
+a link, so changes there show here at once. (farmhand is not on the npm registry.)`;
+  return `${where}\nTo use another farmhand: \`npm install /path/to/farmhand\` (a checkout or a packed tarball).`;
 }
 
 function camel(name: string): string {

@@ -7,12 +7,13 @@ import yaml from "yaml";
 import { Balancer, loadConfigFile, type BalancerEvent } from "../../native-free-core/index.ts";
 import { normalizeConfig, parseConfigText } from "../../native-free-core/config-load.ts";
 import { ConfigError } from "../../native-free-core/errors.ts";
+import { formatHostPort } from "../../native-free-core/net/address.ts";
 
 export async function runProxy(file: string): Promise<number> {
   const config = await loadConfigFile(file);
   const balancer = await Balancer.start(config, { onEvent: logEvent });
   for (const l of balancer.listeners) {
-    log(`listener ${l.name} (${l.protocol}) listening on ${formatHost(l.address)}:${l.port}`);
+    log(`listener ${l.name} (${l.protocol}) listening on ${formatHostPort({ host: l.address, port: l.port })}`);
   }
   if (balancer.adminUrl !== null) log(`admin API listening on ${balancer.adminUrl}`);
   log(`${config.workers} worker thread(s), pid ${process.pid}`);
@@ -74,10 +75,6 @@ const ACCEPT_HINTS: Record<string, string> = {
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} farmhand proxy: ${line}\n`);
-}
-
-function formatHost(address: string): string {
-  return address.includes(":") ? `[${address}]` : address;
 }
 
 // ---------------------------------------------------------------------------------------------
