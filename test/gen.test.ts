@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { AnyContract, AnyRole } from "../control/contracts/index.ts";
-import { checkScript } from "../control/farm/script.ts";
+import { compile } from "../control/check/compile.ts";
 import { renderEnvironment } from "../control/metadata/generate.ts";
 import { MetadataError } from "../control/errors.ts";
 import { readEnvironment, readImageMetadata } from "../control/metadata/manifest.ts";
@@ -127,7 +127,7 @@ test("the generated contracts and roles equal the hand-written ones", () => {
 // Farm scripts against the generated environment
 
 test("the generated farm script type-checks; a mis-wired one fails with tsc's message", () => {
-  const good = checkScript(path.join(example, "generated/farm.ts"));
+  const good = compile({ files: [path.join(example, "generated/farm.ts")] });
   assert.ok(good.ok, good.output);
 
   const dir = tempDir();
@@ -147,7 +147,7 @@ test("the generated farm script type-checks; a mis-wired one fails with tsc's me
         "",
       ].join("\n"),
     );
-    const bad = checkScript(script);
+    const bad = compile({ files: [script] });
     assert.not.ok(bad.ok, "a script wiring inventory into payments must not type-check");
     assert.match(bad.output, /miswired\.ts\(6,\d+\): error TS2322: /);
     assert.match(bad.output, `Type '"inventory@1"' is not assignable to type '"payments@1"'`);

@@ -328,7 +328,7 @@ test("the legend shows what the drawing uses: no failover styles without a failo
   }
 });
 
-test("runGraph refuses a script that does not type-check, with tsc's message, and draws nothing", async () => {
+test("runGraph refuses a script that check refuses, with check's one-line mistakes and tsc's detail, and draws nothing", async () => {
   const { dir, script } = tempScript("miswired.ts", [
     "const pay = await farm.vm(PaymentService, {});",
     "const stock = await farm.vm(InventoryService, {});",
@@ -339,9 +339,9 @@ test("runGraph refuses a script that does not type-check, with tsc's message, an
     let err = "";
     const code = await runGraph(script, { mermaid: true, stdout: (t) => (out += t), stderr: (t) => (err += t) });
     assert.is(code, 1);
-    assert.match(err, /miswired\.ts\(6,\d+\): error TS2322/);
-    assert.match(err, /inventory@1/);
-    assert.match(err, /does not type-check; nothing was drawn/);
+    assert.match(err, /miswired\.ts:6:\d+ orders: import payments wants payments@1, got inventory@1$/m);
+    assert.match(err, /^farmhand graph: \d+ mistakes? in .*miswired\.ts; nothing was drawn$/m);
+    assert.match(err, /error TS2322/);
     assert.is(out, "");
     assert.not.ok(existsSync(path.join(dir, "miswired.svg")));
   } finally {

@@ -4,7 +4,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { compile } from "../check/compile.ts";
 import type { AnyEndpoint } from "../contracts/index.ts";
 import type { Farm } from "./farm.ts";
 import type { IsAny } from "./refuse.ts";
@@ -26,18 +25,6 @@ export type CheckedScript<S> =
       : IsAny<A[0]> extends true ? "farmhand: the default export takes its farm typed any, so nothing the script does with it is checked: (farm: Farm) => ..."
       : FarmScript
     : FarmScript;
-
-export interface CheckResult {
-  readonly ok: boolean;
-  /** tsc's messages, as it printed them. */
-  readonly output: string;
-}
-
-/** Type-checks a script (and what it imports) with the project's compiler settings: the first stage of `farmhand check`. */
-export function checkScript(script: string): CheckResult {
-  const { ok, output } = compile({ files: [script] });
-  return { ok, output };
-}
 
 let instances = 0;
 

@@ -21,11 +21,11 @@ export interface RunCheckOptions {
 }
 
 /** The report as `farmhand check` prints it on failure. */
-export function renderReport(report: CheckReport, cwd = process.cwd()): string {
+export function renderReport(report: CheckReport, cwd = process.cwd(), command = "check", outcome = "nothing was created"): string {
   const lines = report.mistakes.map((m) => formatMistake(m, cwd));
   const shown = path.relative(cwd, report.script) || report.script;
   const n = report.mistakes.length;
-  lines.push(`farmhand check: ${n} ${n === 1 ? "mistake" : "mistakes"} in ${shown.startsWith("..") ? report.script : shown}; nothing was created`);
+  lines.push(`farmhand ${command}: ${n} ${n === 1 ? "mistake" : "mistakes"} in ${shown.startsWith("..") ? report.script : shown}; ${outcome}`);
   if (report.compilerDetail.length > 0) lines.push("", "the compiler's messages:", ...report.compilerDetail);
   return `${lines.join("\n")}\n`;
 }

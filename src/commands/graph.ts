@@ -1,6 +1,6 @@
 // `farmhand graph SCRIPT [--out FILE.svg] [--mermaid]`: draws the farm a script would build, without
-// building it. The script is type-checked first (a mis-wired one is refused with tsc's messages), then
-// run against a farm that only records (control/model/recorder.ts): the model of VMs, intermediaries
+// building it. The script is checked first, as `farmhand check` does it (a mis-wired one is refused
+// with check's one-line mistakes, then the compiler's detail), then run against a farm that only records (control/model/recorder.ts): the model of VMs, intermediaries
 // and wiring, from which the graph is drawn (control/graph/from-model.ts); nothing is created. What
 // the script returns marks the entry points. Like `terraform graph`, the drawing goes to stdout (SVG,
 // or a Mermaid flowchart with --mermaid), so nothing lands in the source tree unasked; --out FILE
@@ -10,7 +10,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { graphOf } from "../../control/graph/from-model.ts";
 import { planFarm } from "../../control/model/recorder.ts";
-import { checkScript, farmNameFor, loadScript } from "../../control/farm/script.ts";
+import { checkFarmScript } from "../../control/check/index.ts";
+import { farmNameFor, loadScript } from "../../control/farm/script.ts";
+import { renderReport } from "./check.ts";
 import { withEntries, type FarmGraph } from "../../control/graph/graph.ts";
 import { toMermaid } from "../../control/graph/mermaid.ts";
 import { toSvg } from "../../control/graph/svg.ts";
@@ -43,13 +45,14 @@ export async function graphScript(script: string, options: GraphCommandOptions =
   const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
   const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
   const progress = (line: string) => stderr(`[farmhand] ${line}\n`);
-  progress(`type-checking ${script}`);
-  const check = checkScript(script);
-  if (!check.ok) {
-    stderr(`${check.output}\nfarmhand graph: ${script} does not type-check; nothing was drawn\n`);
+  const name = options.farm ?? farmNameFor(script);
+  // The same two stages as `farmhand check`: a graph is drawn only of a script that check passes.
+  progress(`checking ${script}: the type checker, then a run against the plan`);
+  const report = await checkFarmScript(script, { name });
+  if (!report.ok) {
+    stderr(renderReport(report, process.cwd(), "graph", "nothing was drawn"));
     return { code: 1, graph: null, svgPath: null };
   }
-  const name = options.farm ?? farmNameFor(script);
   const run = await loadScript(script);
   const farm = planFarm(name);
   let result: unknown;

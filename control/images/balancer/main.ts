@@ -62,6 +62,6 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 function fail(message: string): never {
-  process.stderr.write(`balancer: ${message}\n`);
+  process.stderr.write(`${new Date().toISOString()} balancer: ${message}\n`);
   process.exit(2);
 }
