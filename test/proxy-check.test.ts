@@ -1,6 +1,7 @@
 // `farmhand proxy --check FILE`, like `nginx -t` and `haproxy -c`: a valid file gets a one-line
 // summary and exit 0; an invalid one gets every error in it, each with the field's path as the file
-// has it and the value found, and exit 1; nothing is started either way.
+// has it and the value found, and exit 1; nothing is started either way. `--config` with a bad file
+// names the same errors.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -66,6 +67,13 @@ test("an invalid file: every error, with the paths the file has, then a count; e
   assert.is(lines.at(-1), `farmhand proxy --check: ${file} has ${expected.length} errors`);
   // What setting an error aside causes is not reported: no "is required", no "non-empty".
   assert.not.match(r.stderr, /is required|non-empty/);
+
+  // Started with it, the proxy names the same errors, and starts nothing.
+  const started = farmhand(home, ["proxy", "--config", file]);
+  assert.is(started.code, 1);
+  assert.is(started.stdout, "");
+  assert.equal(started.stderr.trimEnd().split("\n").slice(0, -1), lines.slice(0, -1));
+  assert.is(started.stderr.trimEnd().split("\n").at(-1), `farmhand proxy: ${file} is not a valid configuration; nothing was started`);
 });
 
 test("a file that does not parse: its one syntax error; --check and --config together: a usage error", () => {

@@ -119,11 +119,13 @@ test("cli: SIGHUP with a swapped backend moves traffic without dropping an open 
         await cli.line(new RegExp(`backend ${a.id.replace(/\./g, "\\.")} drained`), mark);
 
         // A broken file: refused, the running configuration stays.
-        await writeFile(file, yamlConfig(ports, [b]).replace("workers: 2", "workers: 2\nworkerz: 3"));
+        await writeFile(file, yamlConfig(ports, [b]).replace("workers: 2", "workers: 0\nworkerz: 3"));
         mark = cli.stdout.length;
         cli.child.kill("SIGHUP");
         const refused = await cli.line(/reload refused.*$/m, mark);
-        assert.match(refused[0], /workerz/);
+        // Every error in the file, not only the first.
+        assert.match(refused[0], /: workers: expected an integer between 1 and 256 \(got 0\)/);
+        assert.match(refused[0], /: workerz: unknown field/);
         assert.ok(refused[0].includes(file), refused[0]);
         assert.ok(cli.running, "the process died on a broken reload");
         assert.equal(await get("/still"), { status: 200, body: "b GET /still 0" });

@@ -1,16 +1,27 @@
 // `farmhand proxy --config FILE`: the balancer as a long-running service; `farmhand proxy --check
 // FILE`: the file validated as `--config` would read it, every error in it printed (as `nginx -t`,
-// `haproxy -c`), and nothing started.
+// `haproxy -c`), and nothing started. A bad file at start or at a reload (SIGHUP) is reported the
+// same way, every error named.
 
 import { readFileSync } from "node:fs";
 import yaml from "yaml";
 import { Balancer, loadConfigFile, type BalancerEvent } from "../../native-free-core/index.ts";
+import type { ProxyConfig } from "../../native-free-core/config.ts";
 import { normalizeConfig, parseConfigText } from "../../native-free-core/config-load.ts";
 import { ConfigError } from "../../native-free-core/errors.ts";
 import { formatHostPort } from "../../native-free-core/net/address.ts";
 
 export async function runProxy(file: string): Promise<number> {
-  const config = await loadConfigFile(file);
+  let config: ProxyConfig;
+  try {
+    config = await loadConfigFile(file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // As --check reports a file: every error in it, not only the first the loader met.
+    for (const e of configErrors(file, error)) process.stderr.write(`${e}\n`);
+    process.stderr.write(`farmhand proxy: ${file} is not a valid configuration; nothing was started\n`);
+    return 1;
+  }
   const balancer = await Balancer.start(config, { onEvent: logEvent });
   for (const l of balancer.listeners) {
     log(`listener ${l.name} (${l.protocol}) listening on ${formatHostPort({ host: l.address, port: l.port })}`);
@@ -25,8 +36,9 @@ export async function runProxy(file: string): Promise<number> {
         await balancer.reload(await loadConfigFile(file));
         log(`reloaded ${file}`);
       } catch (error) {
-        // A bad file leaves the running configuration untouched.
-        log(`reload refused, keeping the running configuration: ${(error as Error).message}`);
+        // A bad file leaves the running configuration untouched; every error in it is named.
+        const errors = error instanceof ConfigError ? configErrors(file, error) : [(error as Error).message];
+        log(`reload refused, keeping the running configuration: ${errors.join("; ")}`);
       }
     });
   });
@@ -111,6 +123,17 @@ export async function runProxyCheck(file: string): Promise<number> {
   }
   const raw = yaml.parse(text.replace(/^\uFEFF/, "")) as unknown;
   return report(file, everyError(raw, file));
+}
+
+/** Every error in FILE, found as --check finds them; `first` (the loader's) when the file no longer reads so. */
+function configErrors(file: string, first: ConfigError): string[] {
+  if (first.field === "(root)") return [first.message];
+  try {
+    const errors = everyError(yaml.parse(readFileSync(file, "utf8").replace(/^\uFEFF/, "")) as unknown, file);
+    return errors.length > 0 ? errors : [first.message];
+  } catch {
+    return [first.message];
+  }
 }
 
 function report(file: string, errors: readonly string[]): number {
