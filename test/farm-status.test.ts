@@ -1,7 +1,7 @@
 // `farmhand status` as an operations view, on the example farm run by a detached controller: each
 // VM's process, uptime and request rate, each backend's rates, in-flight requests and latency, where
 // the balancer's admin API and metrics are, why a VM failed (after it was healed too), the recent
-// events; `--json` for scripts, `--watch` until Ctrl-C; `logs VM` with timestamps on every line;
+// events; `--json` for scripts, `--watch` until Ctrl-C; `logs VM` with timestamps on every line, `logs -f`;
 // `dashboard` prints the link while the controller runs.
 
 import { rmSync } from "node:fs";
@@ -78,6 +78,10 @@ test("status shows processes, uptimes, rates, latency, admin and metrics, failur
 
   // A VM killed: the controller heals it, and status says why it failed. The autoscaler may resize
   // the orders pool meanwhile, so status is asked for more than the latest ten events.
+  const follow = new Running(home, ["logs", "-f", ...FARM]);
+  // Following once it has printed the log so far: what comes after the kill is followed, not read back.
+  assert.ok(await waitFor(() => follow.stdout.length > 0 || follow.child.exitCode !== null, 30_000, 50), follow.stderr);
+  assert.not.match(follow.stdout, /FAILED payments-1|healed payments-1/);
   const driver = localDriver({ stateDir: localStateDir(home) });
   const [victim] = await driver.list({ farm: "ops", vm: "payments-1" });
   driver.signal(victim.id, "SIGKILL");
@@ -86,6 +90,10 @@ test("status shows processes, uptimes, rates, latency, admin and metrics, failur
   const after = farmhand(home, ["status", "--events", "200", ...FARM]).stdout;
   assert.match(after, /^  \S+  FAILED payments-1 \(payments\): killed by SIGKILL$/m, after);
   assert.match(after, /^  \S+  healed payments-1 \(restarted\), serving at 127\.0\.\d+\.\d+:8080$/m, after);
+  // `logs -f` printed the controller's lines as they came, until Ctrl-C.
+  assert.ok(await waitFor(() => /healed payments-1/.test(follow.stdout) || follow.child.exitCode !== null, 30_000, 100), follow.stdout + follow.stderr);
+  assert.match(follow.stdout, /FAILED payments-1 \(payments\): killed by SIGKILL/);
+  assert.is(await follow.stop("SIGINT"), 0);
 
   // --watch shows it again and again until Ctrl-C.
   const watch = new Running(home, ["status", "--watch", "0.5", ...FARM]);
