@@ -1,8 +1,7 @@
 // A simulated VM's guest: the service inside it, apart from the VM's power state. As on a real
 // hypervisor, the service can die or hang while the VM stays "running"; only probes notice.
 
-import { readFileSync } from "node:fs";
-import path from "node:path";
+import { readManifestSync } from "../guest/manifest.ts";
 import { isBalancerSettings } from "../images/balancer/settings.ts";
 import type { VmSpec } from "../drivers/driver.ts";
 
@@ -16,8 +15,7 @@ export function announcedBy(spec: VmSpec): Readonly<Record<string, string>> {
   if (isBalancerSettings(spec.settings)) return { api: spec.settings.contract };
   let provides = provided.get(spec.image);
   if (provides === undefined) {
-    const manifest = JSON.parse(readFileSync(path.join(spec.image, "farmhand.json"), "utf8")) as { provides?: Record<string, string> };
-    provides = Object.freeze({ ...(manifest.provides ?? {}) });
+    provides = Object.freeze({ ...readManifestSync(spec.image).provides });
     provided.set(spec.image, provides);
   }
   return provides;

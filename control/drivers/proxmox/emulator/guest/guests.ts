@@ -2,10 +2,10 @@
 // FARMHAND_* environment), ending one when its VM powers off, and none left behind when the emulator
 // closes or its process exits.
 
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { EmulatedVm } from "../cluster/cluster.ts";
 import type { ClusterTime } from "../cluster/time.ts";
+import { readManifestSync } from "../../../../guest/manifest.ts";
 import { guestEnvironment } from "./metadata.ts";
 import { GuestProcess } from "./process.ts";
 
@@ -37,8 +37,7 @@ export class Guests {
 
   /** Boots `vm`'s guest: its service process starts, its agent answers after the boot delay. */
   boot(vm: EmulatedVm): GuestProcess {
-    const manifest = JSON.parse(readFileSync(path.join(vm.image, "farmhand.json"), "utf8")) as { entry?: unknown };
-    if (typeof manifest.entry !== "string") throw new Error(`image ${vm.image}: farmhand.json has no entry`);
+    const manifest = readManifestSync(vm.image);
     // cloud-init configures a static address given as ipconfig0 (a loopback one, here).
     const ip = /(?:^|,)ip=(127\.\d+\.\d+\.\d+)\/\d+/.exec(String(vm.config.ipconfig0 ?? ""));
     if (ip !== null) vm.address = ip[1];
