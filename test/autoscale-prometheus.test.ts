@@ -104,7 +104,11 @@ test("a Prometheus the user runs (FARMHAND_PROMETHEUS_URL): the farm writes its 
     await demand.refreshTargets();
     const scaler = farm.autoscale(replicas, { demand: { metric: { kind: "request-rate" }, target: 50 }, min: 2, max: 3 });
     const targets = JSON.parse(readFileSync(demand.targetsFile!, "utf8")) as { targets: string[]; labels: Record<string, string> }[];
-    assert.equal(targets.map((t) => t.labels), [{ farmhand_farm: "ext", farmhand_balancer: scaler.group }], "exactly the farm's balancer");
+    const byVm = (a: Record<string, string>, b: Record<string, string>) => (a.farmhand_vm ?? "").localeCompare(b.farmhand_vm ?? "");
+    assert.equal(targets.map((t) => t.labels).sort(byVm), [
+      { farmhand_farm: "ext", farmhand_balancer: scaler.group },
+      ...replicas.map((r) => ({ farmhand_farm: "ext", farmhand_role: "echo-service", farmhand_vm: r.name })),
+    ].sort(byVm), "exactly the farm's balancer and VMs");
     const traffic = autocannon(`${front.url}/echo`, 12, 2, 40);
     assert.ok(
       await waitFor(() => events.some((e) => e.type === "autoscale" && e.errors.length === 0 && (e.demand[0] ?? 0) > 10), 30_000),

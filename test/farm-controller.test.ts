@@ -68,7 +68,7 @@ test("up in the foreground heals a crashed VM and a hung one, keeps tokens unrea
 
     // Autoscaling as status shows it, and the controller's metrics: its dashboard's /metrics takes the
     // farm's read-only metrics token (nothing else but the dashboard's), and the farm's own
-    // Prometheus scrapes the controller beside the balancer.
+    // Prometheus scrapes the controller beside the balancer and the VMs.
     const shown = await waitFor(() => /autoscaled groups/.test(farmhand(home, ["status", "--farm", farm]).stdout), 20_000);
     const status1 = farmhand(home, ["status", "--farm", farm]).stdout;
     assert.ok(shown, status1);
@@ -90,8 +90,18 @@ test("up in the foreground heals a crashed VM and a hung one, keeps tokens unrea
     };
     assert.ok(await waitFor(() => up1(`farmhand_farm="shop",farmhand_component="controller"`), 15_000), "Prometheus scrapes the controller");
     assert.ok(await up1(`farmhand_farm="shop",farmhand_balancer="orders-balancer-1"`), "and the balancer");
+    // And every VM of the farm, on its own address, with the same token: what is up is what runs.
+    const services = async () => (await driver.list({ farm })).filter((r) => r.state === "running" && r.spec.labels.role !== "balancer").map((r) => r.spec.labels.vm).sort();
+    const vmsUp = async () => {
+      const r = await request(`${prometheusUrl}/api/v1/query?${new URLSearchParams({ query: `up{farmhand_farm="shop",farmhand_vm!=""} == 1` })}`);
+      const body = (await r.body.json()) as { data: { result: { metric: Record<string, string> }[] } };
+      return body.data.result.map((s) => s.metric.farmhand_vm).sort();
+    };
+    assert.ok(await waitFor(async () => JSON.stringify(await vmsUp()) === JSON.stringify(await services()), 15_000), `VMs up in Prometheus: ${await vmsUp()}`);
+    assert.equal(await vmsUp(), EXAMPLE_VMS.filter((vm) => !vm.includes("balancer")));
 
-    // Secrets: no admin token anywhere but in memory, and everything recorded is private.
+    // Secrets: no admin token anywhere but in memory, and everything recorded is private. The metrics
+    // token is in Prometheus's token file alone, never with a VM.
     const tokens = ["orders-balancer-1"].map((vm) => secrets.adminToken(vm));
     const files = walk(farmhandHome({ FARMHAND_HOME: home }));
     for (const f of files) {
@@ -106,6 +116,7 @@ test("up in the foreground heals a crashed VM and a hung one, keeps tokens unrea
     for (const pid of [...pids, up.child.pid!]) {
       const seen = readFileSync(`/proc/${pid}/environ`, "latin1") + readFileSync(`/proc/${pid}/cmdline`, "latin1");
       for (const t of tokens) assert.not.ok(seen.includes(t), `process ${pid} carries a token`);
+      if (pid !== up.child.pid) assert.not.ok(seen.includes(secrets.metricsToken()), `VM process ${pid} carries the metrics token`);
     }
     for (const t of tokens) assert.not.ok(up.stdout.includes(t) || up.stderr.includes(t), "a token was printed");
 

@@ -201,7 +201,7 @@ async function silenceGuestUntilHealed(
   return { front };
 }
 
-test("on emulated Proxmox, a guest that hangs while its VM runs is found by liveness and restarted; no VM description holds a token", async () => {
+test("on emulated Proxmox, a guest that hangs while its VM runs is found by liveness and restarted; no VM description holds a token, and services take the metrics token", async () => {
   await withProxmoxFarm(async (ctx) => {
     const { front } = await silenceGuestUntilHealed(ctx, "SIGSTOP");
     // The balancer's VM carries its token's SHA-256 only: the token is nowhere in any description.
@@ -210,6 +210,19 @@ test("on emulated Proxmox, a guest that hangs while its VM runs is found by live
     assert.ok(descriptions.some((d) => d.includes(tokenSha256(token))), "the balancer knows the digest");
     for (const d of descriptions) assert.not.ok(d.includes(token), "a description holds the token");
     for (const r of ctx.emulator.requests) assert.not.ok(JSON.stringify(r.body).includes(token), `${r.method} ${r.path} sent the token`);
+
+    // Every VM is told the metrics token's digest, in its description too, and never the token; a
+    // service VM's guest reads it from there and asks its scrapers for the token.
+    const metricsToken = fileSecrets("shop", farmDir("shop")).metricsToken();
+    const services = (await ctx.driver.list({ farm: "shop" })).filter((r) => r.spec.labels.role !== "balancer");
+    assert.is(descriptions.filter((d) => d.includes(tokenSha256(metricsToken))).length, services.length + 1, "each VM knows the digest");
+    for (const d of descriptions) assert.not.ok(d.includes(metricsToken), "a description holds the metrics token");
+    const { host, port } = services[0].address!;
+    const scrape = (headers: Record<string, string>) => request(`http://${host}:${port}/metrics`, { headers }).then(async (r) => [r.statusCode, await r.body.text()] as const);
+    assert.is((await scrape({}))[0], 401);
+    const [status, text] = await scrape({ authorization: `Bearer ${metricsToken}` });
+    assert.is(status, 200);
+    assert.match(text, /^farmhand_service_requests_total\{endpoint="",operation="announce",code="200"\} \d+$/m, "the farm's probes, counted");
   });
 });
 

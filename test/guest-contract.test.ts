@@ -1,8 +1,10 @@
 // The guest contract (control/guest/contract.ts): the FARMHAND_* environment a driver writes and a
 // service reads round-trips, and every refusal names the variable; the image manifest has one reader,
 // which the local driver, gen and the service kit share; the /.well-known/farmhand body a service
-// builds is what the farm's reader accepts.
+// builds is what the farm's reader accepts; a farm's VM learns its metrics token's digest, and only
+// that, through its settings.
 
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,6 +15,7 @@ import {
   GUEST_VARIABLES,
   guestConfig,
   GuestEnvError,
+  metricsTokenDigest,
   readAnnouncement,
   readGuestEnv,
   readManifest,
@@ -23,6 +26,10 @@ import {
 import { readManifest as localDriverManifest } from "../control/drivers/local/manifest.ts";
 import { readImageMetadata } from "../control/metadata/manifest.ts";
 import { MetadataError } from "../control/errors.ts";
+import { planFarm } from "../control/model/recorder.ts";
+import { desiredSpec, sameIdentity, type Whereabouts } from "../control/reconcile/desired.ts";
+import { memorySecrets } from "../control/state/secrets.ts";
+import { PaymentService } from "../examples/order-processing/roles.ts";
 
 const BASE = { FARMHAND_LISTEN: "127.0.1.2:8080", FARMHAND_VM: "orders-2" };
 const ORDERS = { name: "orders", requires: { payments: "payments@1", inventory: "inventory@1" } };
@@ -176,6 +183,27 @@ test("the /.well-known/farmhand body a service builds is what the farm's reader 
   const body = announcementBody({ vm: "orders-2", role: "orders" }, { provides: { api: "orders@1" } });
   assert.equal(body, { vm: "orders-2", role: "orders", provides: { api: "orders@1" } });
   assert.equal(readAnnouncement(JSON.stringify(body)), { ok: true, provides: { api: "orders@1" } });
+});
+
+test("a farm's VM is given the metrics token's digest in its settings, never the token; a VM made before keeps its identity", async () => {
+  const farm = planFarm("shop");
+  const pay = await farm.vm(PaymentService, {});
+  const secrets = memorySecrets("shop");
+  const where: Whereabouts = { addressOf: () => ({ host: "127.0.1.3", port: 8080 }), serving: () => true, imageOf: () => null };
+  const spec = desiredSpec("shop", farm.model.node(pay.name)!, where, secrets);
+  const digest = createHash("sha256").update(secrets.metricsToken()).digest("hex");
+  assert.equal(spec.settings, { metricsTokenSha256: digest });
+  const env = writeGuestEnv(guestConfig(spec, { id: "shop-payments-1-00ff00ff", address: { host: "127.0.1.3", port: 8080 } }));
+  assert.not.ok(Object.values(env).some((v) => v.includes(secrets.metricsToken())), "the token is in no variable");
+  assert.is(metricsTokenDigest(readGuestEnv(env)), digest, "the service reads the digest back");
+  assert.is(metricsTokenDigest(readGuestEnv(BASE)), null, "and none by hand");
+
+  // Adopted as it is: a VM of an older farm (no digest), and one with this digest. Replaced: one with
+  // another digest (the farm's key was made anew), or other settings.
+  assert.ok(sameIdentity({ ...spec, settings: {} }, spec));
+  assert.ok(sameIdentity({ ...spec, settings: { metricsTokenSha256: digest } }, spec));
+  assert.not.ok(sameIdentity({ ...spec, settings: { metricsTokenSha256: "0".repeat(64) } }, spec));
+  assert.not.ok(sameIdentity({ ...spec, settings: { mode: "other" } }, spec));
 });
 
 test.run();

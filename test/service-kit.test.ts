@@ -2,7 +2,7 @@
 // of a few lines importing `farmhand/service` and `farmhand/contracts`, with node_modules/farmhand a
 // link to this package, as an install would make it) runs as a VM process from its FARMHAND_*
 // environment, announces itself at /.well-known/farmhand, serves its operation, refuses a wrong body
-// with a 400 naming the field, logs with timestamps, refuses to start when its manifest and code
+// with a 400 naming the field, counts both in its /metrics, logs with timestamps, refuses to start when its manifest and code
 // disagree, and stops on SIGTERM.
 
 import { spawn, type ChildProcess } from "node:child_process";
@@ -136,6 +136,11 @@ test("a new image outside the repository serves its contract through farmhand/se
     assert.match(wrong.json.error, /name is required/);
     assert.match(wrong.json.error, /nom is not allowed/);
     assert.equal(wrong.json.fields, [{ path: "/name", message: "is required" }, { path: "/nom", message: "is not allowed" }]);
+
+    // Its metrics, as installed (prom-client found beside farmhand), to this machine only: it was given no digest.
+    const metrics = await request(`${url}/metrics`);
+    assert.is(metrics.statusCode, 200);
+    assert.match(await metrics.body.text(), /farmhand_service_requests_total\{endpoint="api",operation="hello",code="400"\} 1/);
 
     vm.proc.kill("SIGTERM");
     assert.equal(await vm.exited, { code: 0, signal: null }, vm.output());

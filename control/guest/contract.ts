@@ -4,14 +4,26 @@
 //   - the FARMHAND_* environment a VM starts with (env.ts: what each variable means, the writer a
 //     driver uses, the reader a service uses);
 //   - the answer at GET /.well-known/farmhand (below: the body a service serves; prober.ts: how
-//     the farm asks for it and reads it).
+//     the farm asks for it and reads it);
+//   - who may read a service's GET /metrics: the holder of the token whose SHA-256 the VM is given
+//     in FARMHAND_SETTINGS (env.ts: METRICS_DIGEST_SETTING; metrics.ts: how the kit checks it).
 //
 // Drivers, `farmhand gen` and the service kit (service.ts) import it from here.
 
 import type { GuestConfig } from "./env.ts";
 import type { ImageManifest } from "./manifest.ts";
 
-export { GUEST_VARIABLES, guestConfig, readGuestEnv, writeGuestEnv, type GuestConfig, type GuestVariable, type ReadGuestEnvOptions } from "./env.ts";
+export {
+  GUEST_VARIABLES,
+  guestConfig,
+  METRICS_DIGEST_SETTING,
+  metricsTokenDigest,
+  readGuestEnv,
+  writeGuestEnv,
+  type GuestConfig,
+  type GuestVariable,
+  type ReadGuestEnvOptions,
+} from "./env.ts";
 export {
   firstDifference,
   MANIFEST_FILE,

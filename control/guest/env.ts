@@ -14,11 +14,25 @@ export const GUEST_VARIABLES = {
   FARMHAND_ROLE: "the role the VM runs, which is its image's manifest name (e.g. orders). Optional: a service knows its own role.",
   FARMHAND_FARM: "the farm the VM belongs to. Empty or unset for a service started by hand.",
   FARMHAND_IMPORTS: 'JSON object, import name -> base URL of the endpoint it is wired to (e.g. {"payments":"http://127.0.1.3:8080"}). Every import the image requires must be there; {} when unset.',
-  FARMHAND_SETTINGS: "JSON object of image-specific settings (a balancer's contract, policy and pools). {} when unset.",
+  FARMHAND_SETTINGS: `JSON object of image-specific settings (a balancer's contract, policy and pools). {} when unset. One key is the service kit's own: "metricsTokenSha256", the SHA-256 (64 hex digits) of the farm's read-only metrics token, which its GET /metrics then asks for.`,
   FARMHAND_VM_ID: "the driver's own id of the VM (a local process key, a Proxmox VMID): how a driver recognises the VM's processes. Empty or unset by hand.",
 } as const;
 
 export type GuestVariable = keyof typeof GUEST_VARIABLES;
+
+/**
+ * The key of FARMHAND_SETTINGS under which a VM is given the SHA-256 of its farm's metrics token: in
+ * settings, not a variable of its own, because settings already reach every guest the same way
+ * (a local process's environment, a Proxmox VM's description), and a digest may travel where a
+ * token may not.
+ */
+export const METRICS_DIGEST_SETTING = "metricsTokenSha256";
+
+/** The metrics token digest a VM was given (64 hex digits), or null: none, a service run by hand. */
+export function metricsTokenDigest(config: Pick<GuestConfig, "settings">): string | null {
+  const digest = config.settings[METRICS_DIGEST_SETTING];
+  return typeof digest === "string" ? digest : null;
+}
 
 /** A VM's wiring, as its driver writes it and its service reads it. */
 export interface GuestConfig {
@@ -115,6 +129,11 @@ export function readGuestEnv(env: Env = process.env, options: ReadGuestEnvOption
   }
 
   const settings = jsonObject("FARMHAND_SETTINGS", given("FARMHAND_SETTINGS"), "settings, e.g. {}");
+  const digest = settings[METRICS_DIGEST_SETTING];
+  if (digest !== undefined && (typeof digest !== "string" || !/^[0-9a-f]{64}$/.test(digest))) {
+    // The value is a digest, not a secret, but a mistyped one would lock every scraper out unseen.
+    fail("FARMHAND_SETTINGS", `${METRICS_DIGEST_SETTING}: expected the metrics token's SHA-256, 64 lowercase hex digits (got ${typeof digest === "string" ? `${digest.length} characters` : JSON.stringify(digest)})`);
+  }
   return { listen, vm, role, farm: given("FARMHAND_FARM") ?? "", vmId: given("FARMHAND_VM_ID") ?? "", imports, settings };
 }
 

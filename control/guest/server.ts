@@ -1,8 +1,8 @@
 // The server half of the service kit: node:http serving contract operations. Each operation's route
 // goes to its handler with the request body already validated (400 naming the fields); responses are
-// validated too in development; GET /.well-known/farmhand and GET /healthz are answered here; body
-// size and handler time are bounded; every answer says which VM served it; close() lets what is in
-// flight finish.
+// validated too in development; GET /.well-known/farmhand, GET /healthz and GET /metrics (metrics.ts)
+// are answered here; body size and handler time are bounded; every answer says which VM served it;
+// close() lets what is in flight finish.
 
 import http from "node:http";
 import { performance } from "node:perf_hooks";
@@ -14,6 +14,7 @@ import { WELL_KNOWN_PATH, type AnnouncementBody } from "./contract.ts";
 import { DependencyError, HttpError, ServiceConfigError } from "./errors.ts";
 import { describeFields, fieldErrors } from "./fields.ts";
 import type { ServiceLog } from "./log.ts";
+import { METRICS_PATH, ServiceMetrics, type RequestRecord } from "./metrics.ts";
 
 export interface Incoming<Body> {
   /** The validated request body (null for operations that take none). */
@@ -64,9 +65,12 @@ export interface ServerOptions {
   readonly handlerTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** SHA-256 (hex) of the token GET /metrics asks for; null: metrics answer only on loopback. */
+  readonly metricsTokenSha256: string | null;
 }
 
 interface Route {
+  readonly endpoint: string;
   readonly contractId: string;
   readonly opName: string;
   readonly op: Operation;
@@ -91,17 +95,22 @@ function compilePath(template: string): { pattern: RegExp; paramNames: string[] 
   return { pattern: new RegExp(`^${source}/?$`), paramNames };
 }
 
+/** Paths the kit answers before any route: an operation at one of them would never be reached. */
+const KIT_PATHS: readonly string[] = [WELL_KNOWN_PATH, "/healthz", METRICS_PATH];
+
 /** What a caller is told when an import failed the request: the import's name, no details. */
 const unavailable = (err: DependencyError): string => `${err.importName} unavailable`;
 
 export class ServiceServer {
   readonly #options: ServerOptions;
   readonly #routes: Route[] = [];
+  readonly #metrics: ServiceMetrics;
   #server: http.Server | null = null;
   #stopping = false;
 
   constructor(options: ServerOptions) {
     this.#options = options;
+    this.#metrics = new ServiceMetrics(options.metricsTokenSha256);
   }
 
   /** Routes each operation of `contract` to its handler; a route another operation has is refused. */
@@ -110,12 +119,15 @@ export class ServiceServer {
     for (const [opName, op] of Object.entries(contract.operations)) {
       const handler = handlers[opName];
       if (typeof handler !== "function") throw new ServiceConfigError(`endpoint ${endpoint} (${contract.id}): no handler for operation ${opName}`);
+      if (op.method === "GET" && KIT_PATHS.includes(op.path)) {
+        throw new ServiceConfigError(`${contract.id} ${opName} serves GET ${op.path}, which the service kit answers itself`);
+      }
       for (const other of [...this.#routes, ...routes]) {
         if (other.op.method === op.method && other.op.path === op.path) {
           throw new ServiceConfigError(`${contract.id} ${opName} and ${other.contractId} ${other.opName} both serve ${op.method} ${op.path}`);
         }
       }
-      routes.push({ contractId: contract.id, opName, op, handler: handler as Route["handler"], ...compilePath(op.path) });
+      routes.push({ endpoint, contractId: contract.id, opName, op, handler: handler as Route["handler"], ...compilePath(op.path) });
     }
     this.#routes.push(...routes);
   }
@@ -123,6 +135,7 @@ export class ServiceServer {
   listen(host: string, port: number): Promise<{ readonly host: string; readonly port: number; readonly url: string }> {
     // Literal paths win over templates (/orders before /orders/{id}): fewer parameters first.
     this.#routes.sort((a, b) => a.paramNames.length - b.paramNames.length);
+    for (const route of this.#routes) this.#metrics.declare(route.endpoint, route.opName);
     const s = http.createServer(
       { requestTimeout: this.#options.requestTimeoutMs, headersTimeout: 10_000, keepAliveTimeout: 5000 },
       (req, res) => this.#onRequest(req, res),
@@ -163,7 +176,7 @@ export class ServiceServer {
     if (logRequests) {
       res.on("finish", () => log.info(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`));
     }
-    this.#handle(req, res).catch((err: unknown) => {
+    this.#handle(req, res, this.#metrics.track(res)).catch((err: unknown) => {
       if (err instanceof HttpError) return this.#fail(res, err.status, err.message, { ...err.extra });
       if (err instanceof DependencyError) {
         // The details name internal addresses and the dependency's own errors: they are for the
@@ -176,18 +189,30 @@ export class ServiceServer {
     });
   }
 
-  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse, record: RequestRecord): Promise<void> {
     const { announcement, development, handlerTimeoutMs, log, vm } = this.#options;
     const url = new URL(req.url ?? "/", "http://service");
     const method = req.method ?? "GET";
-    if (url.pathname === WELL_KNOWN_PATH && method === "GET") return this.#send(res, 200, announcement);
+    if (url.pathname === WELL_KNOWN_PATH && method === "GET") {
+      this.#metrics.kitPath(record, "announce");
+      return this.#send(res, 200, announcement);
+    }
     if (url.pathname === "/healthz" && method === "GET") {
+      this.#metrics.kitPath(record, "healthz");
       return this.#stopping ? this.#fail(res, 503, "stopping") : this.#send(res, 200, { ok: true, vm });
+    }
+    if (url.pathname === METRICS_PATH && method === "GET") {
+      this.#metrics.kitPath(record, "metrics");
+      const refused = this.#metrics.refusal(req);
+      if (refused !== null) return this.#send(res, refused.status, { error: refused.error }, { ...refused.headers });
+      const { contentType, body } = await this.#metrics.text();
+      return this.#send(res, 200, body, { "content-type": contentType, "cache-control": "no-store" });
     }
     const found = this.#match(method, url.pathname);
     if (found === null) return this.#fail(res, 404, `no operation at ${method} ${url.pathname}`);
     if ("allowed" in found) return this.#send(res, 405, { error: `${method} is not allowed on ${url.pathname}` }, { allow: found.allowed.join(", ") });
     const { route, params } = found;
+    this.#metrics.operation(record, route.endpoint, route.opName);
     const body = parseBody(req, await readBody(req, this.#options.maxBodyBytes), route.op.request);
     let errors;
     try {

@@ -9,14 +9,15 @@
 //
 // For every service it reads the guest contract (the FARMHAND_* environment and the image's
 // farmhand.json, control/guest/contract.ts) and checks that they and the role agree; serves
-// GET /.well-known/farmhand and GET /healthz; routes each contract operation to its handler with the
-// body validated (server.ts); calls imports with timeouts and validation (client.ts); logs one line
-// per request, each with an ISO timestamp (FARMHAND_LOG=0 silences them); and on SIGTERM/SIGINT
-// finishes what is in flight, then exits 0.
+// GET /.well-known/farmhand and GET /healthz; serves its Prometheus metrics at GET /metrics to the
+// farm's metrics token, or only on loopback when it was given none (metrics.ts); routes each
+// contract operation to its handler with the body validated (server.ts); calls imports with timeouts
+// and validation (client.ts); logs one line per request, each with an ISO timestamp (FARMHAND_LOG=0
+// silences them); and on SIGTERM/SIGINT finishes what is in flight, then exits 0.
 
 import type { AnyContract, AnyRole } from "../contracts/index.ts";
 import { MetadataError } from "../errors.ts";
-import { announcementBody, readGuestEnv, readManifestSync, roleDisagreements, type GuestConfig, type ImageManifest } from "./contract.ts";
+import { announcementBody, metricsTokenDigest, readGuestEnv, readManifestSync, roleDisagreements, type GuestConfig, type ImageManifest } from "./contract.ts";
 import { client, type Client } from "./client.ts";
 import { GuestEnvError, ServiceConfigError } from "./errors.ts";
 import { serviceLog, type ServiceLog } from "./log.ts";
@@ -120,6 +121,7 @@ export function createService<R extends AnyRole>(role: R, options: ServiceOption
     handlerTimeoutMs: options.handlerTimeoutMs ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
     shutdownGraceMs: options.shutdownGraceMs ?? 5000,
+    metricsTokenSha256: metricsTokenDigest(env),
   });
   const provided = new Set<string>();
 

@@ -1,11 +1,12 @@
 // Which demand source a controller uses, in this order: a Prometheus server the user names
 // (FARMHAND_PROMETHEUS_URL, with FARMHAND_PROMETHEUS_TOKEN or _USER/_PASSWORD), for which the farm
-// writes a file_sd targets file of its balancers and controller; else its own Prometheus, when the
-// Debian package is installed; else the balancers' /metrics read directly (built-in demand only).
+// writes a file_sd targets file of its balancers, VMs and controller; else its own Prometheus, when
+// the Debian package is installed; else the balancers' /metrics read directly (built-in demand only).
 
 import path from "node:path";
 import type { HostPort } from "../../native-free-core/net/address.ts";
 import type { Driver } from "../drivers/driver.ts";
+import { metricsTokenDigest } from "../guest/env.ts";
 import { BALANCER_ADMIN_PORT, isBalancerSettings } from "../images/balancer/settings.ts";
 import { writePrivateFile } from "../state/private-file.ts";
 import type { FarmSecrets } from "../state/secrets.ts";
@@ -20,21 +21,42 @@ export interface DemandSource {
   readonly prometheus: EmbeddedPrometheus | null;
   /** The file_sd targets file kept current for whichever Prometheus scrapes (null: no Prometheus). */
   readonly targetsFile: string | null;
-  /** Rewrites the targets file from the balancers the driver lists (call on every change of balancers). */
+  /** Rewrites the targets file from the VMs the driver lists (call whenever a VM starts, stops or moves). */
   refreshTargets(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** A source whose targets file stops being written once closed: the farm's folder may be gone by then. */
+/**
+ * A source whose targets file stops being written once closed (the farm's folder may be gone by
+ * then), and is written by one refresh at a time: two that overlap could write the older list last.
+ */
 function closing(source: DemandSource): DemandSource {
   let closed = false;
   return {
     ...source,
-    refreshTargets: () => (closed ? Promise.resolve() : source.refreshTargets()),
+    refreshTargets: oneAtATime(() => (closed ? Promise.resolve() : source.refreshTargets())),
     close: () => {
       closed = true;
       return source.close();
     },
+  };
+}
+
+/**
+ * `refresh` run one call at a time, each call answered by a run that starts after it: calls that come
+ * while one waits share it, since it lists what is there when it starts.
+ */
+function oneAtATime(refresh: () => Promise<void>): () => Promise<void> {
+  let tail: Promise<void> = Promise.resolve();
+  let waiting: Promise<void> | null = null;
+  return () => {
+    if (waiting !== null) return waiting;
+    const next = tail.catch(() => {}).then(() => {
+      waiting = null;
+      return refresh();
+    });
+    waiting = tail = next;
+    return next;
   };
 }
 
@@ -52,9 +74,17 @@ export async function chooseDemandSource(farm: string, dir: string, driver: Driv
 async function choose(farm: string, dir: string, driver: Driver, secrets: FarmSecrets, env: NodeJS.ProcessEnv, controller: HostPort | null): Promise<DemandSource> {
   const targets = async (): Promise<ScrapeTarget[]> => [
     ...(controller === null ? [] : [{ address: controller, labels: { farmhand_farm: farm, farmhand_component: "controller" } }]),
-    ...(await driver.list({ farm })).flatMap((r) => {
-      if (r.state !== "running" || r.address === null || !isBalancerSettings(r.spec.settings)) return [];
-      return [{ address: { host: r.address.host, port: r.spec.settings.admin.port ?? BALANCER_ADMIN_PORT }, labels: { farmhand_farm: farm, farmhand_balancer: r.spec.labels.vm } }];
+    ...(await driver.list({ farm })).flatMap((r): ScrapeTarget[] => {
+      if (r.state !== "running" || r.address === null) return [];
+      if (isBalancerSettings(r.spec.settings)) {
+        return [{ address: { host: r.address.host, port: r.spec.settings.admin.port ?? BALANCER_ADMIN_PORT }, labels: { farmhand_farm: farm, farmhand_balancer: r.spec.labels.vm } }];
+      }
+      // A service serves /metrics on its own address, to the token whose digest it was given. A VM
+      // made before VMs were given one (see sameIdentity) checks no token: it answers its own
+      // machine's loopback only, which is no target for a scraper that may run anywhere.
+      if (metricsTokenDigest({ settings: r.spec.settings ?? {} }) === null) return [];
+      const { role, vm } = r.spec.labels;
+      return [{ address: r.address, labels: { farmhand_farm: farm, farmhand_role: role, farmhand_vm: vm } }];
     }),
   ];
   const url = env.FARMHAND_PROMETHEUS_URL;

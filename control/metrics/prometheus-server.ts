@@ -1,6 +1,6 @@
 // The farm's own Prometheus: the Debian `prometheus` binary, run on loopback by the controller with a
-// configuration it writes, scraping exactly the farm's balancers and its controller (a file_sd
-// targets file the controller keeps current) with the farm's read-only metrics token. Also the targets file alone, for
+// configuration it writes, scraping exactly the farm's balancers, its VMs and its controller (a
+// file_sd targets file the controller keeps current) with the farm's read-only metrics token. Also the targets file alone, for
 // a Prometheus the user runs (FARMHAND_PROMETHEUS_URL): point a file_sd job at it.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -13,8 +13,10 @@ import { writePrivateFile } from "../state/private-file.ts";
 
 /**
  * One scrape target: an address serving /metrics to the farm's metrics token (a balancer's admin API,
- * the controller's dashboard), and labels naming it (farmhand_farm, and farmhand_balancer or
- * farmhand_component).
+ * a VM's service, the controller's dashboard), and labels naming it (farmhand_farm, and
+ * farmhand_balancer, farmhand_role and farmhand_vm, or farmhand_component). Prefixed, as every
+ * target label is added to each series scraped from it: a bare `role` or `vm` could be a label of
+ * a service's own metrics, which Prometheus would then rename.
  */
 export interface ScrapeTarget {
   readonly address: HostPort;
@@ -66,7 +68,7 @@ export async function startPrometheus(options: EmbeddedPrometheusOptions): Promi
   writeTargets(targetsFile, []);
   writePrivateFile(tokenFile, options.metricsToken);
   writePrivateFile(configFile, [
-    "# Written by farmhand for its farm: the farm's balancers and controller, found in targets.json.",
+    "# Written by farmhand for its farm: the farm's balancers, VMs and controller, found in targets.json.",
     "global:",
     `  scrape_interval: ${interval}`,
     `  evaluation_interval: ${interval}`,

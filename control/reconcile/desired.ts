@@ -14,6 +14,7 @@ import {
   type BalancerSettings,
 } from "../images/balancer/settings.ts";
 import type { AnyContract } from "../contracts/index.ts";
+import { METRICS_DIGEST_SETTING } from "../guest/env.ts";
 import { readManifestSync, type TransportHints } from "../guest/manifest.ts";
 import type { FarmModelView, FarmNode, IntermediaryNode } from "../model/farm-model.ts";
 import { tokenSha256, type FarmSecrets } from "../state/secrets.ts";
@@ -55,7 +56,9 @@ export function desiredSpec(farm: string, node: FarmNode, where: Whereabouts, se
       if (at === null) throw new NotYetWired(node.name, ref.node);
       imports[key] = httpUrl(at);
     }
-    return { labels: { farm, role: node.role.name, vm: node.name }, image: node.role.image, imports, settings: {} };
+    // Only the digest: a VM (its description on Proxmox, its process's environment) never holds the token.
+    const settings = { [METRICS_DIGEST_SETTING]: tokenSha256(secrets.metricsToken()) };
+    return { labels: { farm, role: node.role.name, vm: node.name }, image: node.role.image, imports, settings };
   }
   return {
     labels: { farm, role: BALANCER_ROLE, vm: node.name },
@@ -166,10 +169,23 @@ function contractOperations(node: IntermediaryNode): OperationSpec[] {
 /**
  * Whether an existing VM is the one `wanted` describes, imports aside (those change in place): the
  * same image and role, and settings that make the same VM (a balancer's pools change at run time).
+ *
+ * A VM made before VMs were given the metrics token's digest is still that VM: replacing every VM
+ * of a farm to hand it a scrape credential would cost more than it gives (such a VM serves its metrics
+ * on loopback only, and the scrape targets leave it out until it is made anew). One given another
+ * digest is not: the farm's key was made anew, and its balancers are replaced for the same reason.
  */
 export function sameIdentity(existing: VmSpec, wanted: VmSpec): boolean {
   return existing.image === wanted.image && existing.labels.role === wanted.labels.role &&
-    settingsIdentity(existing.settings) === settingsIdentity(wanted.settings);
+    settingsIdentity(existing.settings) === settingsIdentity(asMadeBefore(wanted.settings, existing.settings));
+}
+
+/** `wanted` without the metrics digest when `existing` has none: see sameIdentity. */
+function asMadeBefore(wanted: VmSpec["settings"], existing: VmSpec["settings"]): VmSpec["settings"] {
+  if (wanted === undefined || isBalancerSettings(wanted) || !Object.hasOwn(wanted, METRICS_DIGEST_SETTING)) return wanted;
+  if (existing !== undefined && Object.hasOwn(existing, METRICS_DIGEST_SETTING)) return wanted;
+  const { [METRICS_DIGEST_SETTING]: _digest, ...rest } = wanted;
+  return rest;
 }
 
 export function sameImports(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

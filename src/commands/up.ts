@@ -120,7 +120,7 @@ async function control(name: string, home: string, options: { readonly removeOnE
   process.stdout.write(`${announceDashboard(dashboard, name)}\n`);
   const secrets = fileSecrets(name, farmDir(name, home));
   // Demand for autoscaling: a Prometheus server (the user's, or the farm's own when the package is
-  // installed), kept scraping exactly the farm's balancers; or the balancers' /metrics directly.
+  // installed), kept scraping exactly the farm's balancers and VMs; or the balancers' /metrics directly.
   const demand = await chooseDemandSource(name, farmDir(name, home), driver, secrets, { controller: dashboard.url === null ? null : hostPortOfUrl(dashboard.url) });
   demandSource = `${demand.source.name}${demand.prometheus !== null ? " (the farm's own)" : ""}`;
   progress(`demand for autoscaling: ${demandSource}${demand.targetsFile === null ? "" : ` (scrape targets: ${demand.targetsFile})`}`);
@@ -136,7 +136,7 @@ async function control(name: string, home: string, options: { readonly removeOnE
         noteAutoscale(event);
         dashboard.event(event); // dashboard
         if (worthLogging(event)) progress(describeEvent(event));
-        if (movesBalancers(event)) demand.refreshTargets().catch((error: unknown) => progress(`scrape targets not written: ${(error as Error).message}`));
+        if (movesTargets(event)) demand.refreshTargets().catch((error: unknown) => progress(`scrape targets not written: ${(error as Error).message}`));
       },
     });
   } catch (error) {
@@ -191,9 +191,12 @@ async function control(name: string, home: string, options: { readonly removeOnE
   return code;
 }
 
-/** Balancers came, went or moved: whoever scrapes them needs to know. */
-function movesBalancers(event: FarmEvent): boolean {
-  return (event.type === "vm-started" || event.type === "vm-healed" || event.type === "vm-stopped") && event.role === "balancer";
+/**
+ * Whether `event` starts, stops or moves a VM: the scrape targets list the running ones. A failure
+ * alone rewrites nothing, so a VM whose scrapes fail shows as down until it is healed or removed.
+ */
+function movesTargets(event: FarmEvent): boolean {
+  return event.type === "vm-started" || event.type === "vm-healed" || event.type === "vm-stopped" || event.type === "vm-rewired";
 }
 
 /** Why each autoscaled group last could not read its demand ("" when it could). */
