@@ -5,7 +5,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startBackend, startRawServer } from "./helpers/backends.ts";
+import { startBackend, startRawServer, type TestBackend } from "./helpers/backends.ts";
 import { startProxy } from "./helpers/proxy.ts";
 import { openRaw, parseResponses, rawRequest, type RawConnection } from "./helpers/raw-client.ts";
 
@@ -13,6 +13,17 @@ const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1]
 
 /** Few upstream connections and a short queue wait, so that pinned connections show at once as 503s. */
 const SCARCE = { upstream: { maxConnectionsPerBackend: 4, queueTimeoutMs: 1000 } };
+
+/** Ten normal requests are served while the slow clients wait, on a connection or two per worker, and no slow request has reached the backend. */
+async function othersServedAtOnce(port: number, backend: TestBackend): Promise<void> {
+  const before = backend.connections();
+  for (let i = 0; i < 10; i++) {
+    const r = await rawRequest(port, `GET /normal-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, { waitMs: 5000 });
+    assert.is(statusOf(r.text), 200, `request ${i} was served (got ${JSON.stringify(r.text.slice(0, 40))})`);
+  }
+  assert.ok(backend.connections() - before <= 2, "the normal requests needed no more than a connection or two per worker");
+  assert.not.ok(backend.received.some((r) => r.url.startsWith("/slow-")), "no slow request reached the backend yet");
+}
 
 test("clients trickling small bodies hold no upstream connection: others are served at once", async () => {
   const backend = await startBackend("b");
@@ -25,13 +36,7 @@ test("clients trickling small bodies hold no upstream connection: others are ser
       c.write(`POST /slow-${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nx`);
       slow.push(c);
     }
-    const before = backend.connections();
-    for (let i = 0; i < 10; i++) {
-      const r = await rawRequest(proxy.port, `GET /normal-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, { waitMs: 5000 });
-      assert.is(statusOf(r.text), 200, `request ${i} was served (got ${JSON.stringify(r.text.slice(0, 40))})`);
-    }
-    assert.ok(backend.connections() - before <= 2, "the normal requests needed no more than a connection or two per worker");
-    assert.not.ok(backend.received.some((r) => r.url.startsWith("/slow-")), "no slow request reached the backend yet");
+    await othersServedAtOnce(proxy.port, backend);
     // A slow body that does complete goes through whole.
     slow[0].write("123456789");
     assert.ok(await slow[0].waitFor((t) => parseResponses(t).length === 1), slow[0].text);
@@ -57,13 +62,7 @@ test("clients trickling small bodies after Expect: 100-continue hold no upstream
     const asked = await Promise.all(slow.map((c) => c.waitFor((t) => t.startsWith("HTTP/1.1 100 Continue\r\n\r\n"), 5000)));
     assert.is(asked.filter(Boolean).length, 40, "every client was asked for its body");
     for (const c of slow) c.write("x");
-    const before = backend.connections();
-    for (let i = 0; i < 10; i++) {
-      const r = await rawRequest(proxy.port, `GET /normal-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, { waitMs: 5000 });
-      assert.is(statusOf(r.text), 200, `request ${i} was served (got ${JSON.stringify(r.text.slice(0, 40))})`);
-    }
-    assert.ok(backend.connections() - before <= 2, "the normal requests needed no more than a connection or two per worker");
-    assert.not.ok(backend.received.some((r) => r.url.startsWith("/slow-")), "no slow request reached the backend yet");
+    await othersServedAtOnce(proxy.port, backend);
     // A slow body that does complete goes through whole, and its client was asked once.
     slow[0].write("123456789");
     assert.ok(await slow[0].waitFor((t) => parseResponses(t).length === 2), slow[0].text);
