@@ -118,18 +118,19 @@ export async function runProxyCheck(file: string): Promise<number> {
     return 0;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    // A file that does not parse has nothing more to say until it does.
-    if (error.field === "(root)") return report(file, [error.message]);
+    return report(file, configErrors(file, error, text));
   }
-  const raw = yaml.parse(text.replace(/^\uFEFF/, "")) as unknown;
-  return report(file, everyError(raw, file));
 }
 
-/** Every error in FILE, found as --check finds them; `first` (the loader's) when the file no longer reads so. */
-function configErrors(file: string, first: ConfigError): string[] {
+/**
+ * Every error in FILE (its `text` as the loader read it, or read again), found by setting each aside;
+ * a file that does not parse has nothing more to say than `first` until it does, and `first` is all
+ * when the file no longer reads as it did.
+ */
+function configErrors(file: string, first: ConfigError, text?: string): string[] {
   if (first.field === "(root)") return [first.message];
   try {
-    const errors = everyError(yaml.parse(readFileSync(file, "utf8").replace(/^\uFEFF/, "")) as unknown, file);
+    const errors = everyError(yaml.parse((text ?? readFileSync(file, "utf8")).replace(/^\uFEFF/, "")) as unknown, file);
     return errors.length > 0 ? errors : [first.message];
   } catch {
     return [first.message];
