@@ -226,6 +226,24 @@ test("large bodies are checked on a validation thread: valid ones reach the back
   }, { inlineBodyBytes: 1024 });
 });
 
+test("large bodies are gathered in memory reused from body to body, without mixing: after a refusal, and with a request pipelined behind", async () => {
+  await withChecks(async ({ backend, url, port }) => {
+    const digest = (s: string) => createHash("sha256").update(s).digest("hex");
+    const first = bulk(50_000);
+    // Shorter than the first and different throughout, so a reused store holding the first's bytes would show.
+    const second = JSON.stringify(Array.from({ length: 40_000 }, (_, i) => ({ item: `item-${(i * 7) % 1000}` })));
+    assert.is((await send(url, "POST", "/orders/import", first)).status, 200);
+    assert.is((await send(url, "POST", "/orders/import", first.replace('"item-7"', "7"))).status, 400);
+    assert.is((await send(url, "POST", "/orders/import", second)).status, 200);
+    // The body ends inside a read that carries the next request too: that request is kept and served.
+    const head = `POST /orders/import HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(first)}\r\n\r\n`;
+    const r = await rawRequest(port, [head + first + "GET /orders/o-1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"], { waitMs: 10_000 });
+    assert.equal(parseResponses(r.text).map((x) => x.status), [200, 200], r.text.slice(0, 300));
+    assert.equal(backend.received.map((x) => x.body === "" ? "" : digest(x.body)), [digest(first), digest(second), digest(first), ""]);
+    assert.is(backend.received[3].url, "/orders/o-1");
+  }, { inlineBodyBytes: 1024 });
+});
+
 test("while a large body is checked, small requests on the same worker are answered", async () => {
   await withChecks(async ({ url }) => {
     const big = bulk(300_000); // about 7 MB: a parse of tens of milliseconds

@@ -8,7 +8,7 @@
 import type net from "node:net";
 // The global `performance` is a getter on globalThis, run at every use; the module's binding is not.
 import { performance } from "node:perf_hooks";
-import { RawStream } from "../net/raw-stream.ts";
+import { keep, RawStream } from "../net/raw-stream.ts";
 import { BACKEND, OUTLIER, OUTLIER_STRIDE, POOL, VALIDATION, VALIDATION_STRIDE, VALIDATION_UNMATCHED } from "../stats/layout.ts";
 import type { BackendRuntime, PoolRuntime } from "../worker/pool-runtime.ts";
 import { BODY_BUFFER_BUDGET, type ListenerRuntime, type ListenerValidation, type Session, type WorkerEnvironment } from "../worker/environment.ts";
@@ -52,6 +52,10 @@ const BODY_RATE_WINDOW_MS = 10_000;
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 /** How long a closed connection's client may go on sending before it is cut (see #linger). */
 const LINGER_MS = 5_000;
+/** What a validation thread's check came to, besides a refusal. */
+const VALID_BODY = 0;
+const CHECK_FAILED = 1;
+type Verdict = BodyRefusal | typeof VALID_BODY | typeof CHECK_FAILED;
 
 export class ClientSession implements UpstreamUser, Session {
   readonly #socket: net.Socket;
@@ -129,11 +133,16 @@ export class ClientSession implements UpstreamUser, Session {
    */
   #validationReserved = 0;
   /**
-   * A large Content-Length body gathered into a buffer of its own (one copy per received piece), so
-   * that it can be transferred to a validation thread whole; null otherwise.
+   * A large Content-Length body being gathered into a store of env.bodyStores (each piece copied
+   * there straight from the read buffer), for a validation thread to read in place; null otherwise.
    */
   #bodyStore: Buffer | null = null;
   #bodyStored = 0;
+  /**
+   * The store a checked body is sent upstream from, once valid; given back when the response is
+   * complete and no write points into it any more, dropped on any other ending.
+   */
+  #sendingStore: Buffer | null = null;
   /** Identifies the pending off-thread check; a check whose ticket is stale is ignored. */
   #validationTicket = 0;
 
@@ -176,11 +185,21 @@ export class ClientSession implements UpstreamUser, Session {
 
   #onData = (data: Buffer): void => {
     try {
-      this.#receive(data);
+      if (this.#io.readInPlace) this.#receiveInPlace(data);
+      else this.#receive(data);
     } catch (error) {
       this.#fault(error);
     }
   };
+
+  /** `data` is the thread's read buffer, valid during this call only: a body being gathered takes its part straight into its store. */
+  #receiveInPlace(data: Buffer): void {
+    if (this.#state !== BUFFERING || this.#bodyStore === null || this.#requestDone) return this.#receive(keep(data));
+    const end = this.#acceptBody(data, 0);
+    if (end < 0) return;
+    if (end < data.length) this.#append(keep(data.subarray(end)), 0);
+    if (this.#bufferedEnough()) this.#bodyComplete();
+  }
 
   #receive(data: Buffer): void {
     switch (this.#state) {
@@ -479,8 +498,9 @@ export class ClientSession implements UpstreamUser, Session {
     this.#validationReserved = reserve;
     env.validationBytes += reserve;
     if (this.#bodyKind === BODY_LENGTH && this.#bodyLeft > config.inlineBodyBytes) {
-      this.#bodyStore = Buffer.allocUnsafeSlow(this.#bodyLeft);
+      this.#bodyStore = env.bodyStores.take(this.#bodyLeft);
       this.#bodyStored = 0;
+      this.#io.readInPlace = true;
     }
     this.#state = BUFFERING;
     this.#deadline = env.coarseNow + env.limits.bodyTimeoutMs;
@@ -510,9 +530,9 @@ export class ClientSession implements UpstreamUser, Session {
       // A chunked body goes on as it came (framing and all); it is checked as what it frames.
       whole = this.#bodyKind === BODY_CHUNKED ? dechunk(raw) : raw;
       if (this.#bodyKind === BODY_CHUNKED && whole.length > check.check.config.inlineBodyBytes) {
-        const own = Buffer.allocUnsafeSlow(whole.length);
-        whole.copy(own);
-        whole = own;
+        const copy = this.#env.bodyStores.take(whole.length);
+        whole.copy(copy);
+        whole = copy;
       }
     }
     if (whole.length > check.check.config.inlineBodyBytes) return this.#checkOffThread(check, op, whole);
@@ -526,8 +546,9 @@ export class ClientSession implements UpstreamUser, Session {
   }
 
   /**
-   * Hands a large body to a validation thread, transferring its buffer (`whole` owns all of it), and
-   * waits. The client is not read meanwhile beyond MAX_BUFFERED; the I/O thread serves everyone else.
+   * Hands a large body to a validation thread, which reads `whole` (a store of env.bodyStores) in
+   * place, and waits. The client is not read meanwhile beyond MAX_BUFFERED; the I/O thread serves
+   * everyone else. The task owns the store until it settles: nothing else may write it meanwhile.
    *
    * The reservation goes with the body: the pool holds the buffer (queued or being parsed) until the
    * task settles, whether or not anyone still waits for the verdict, so only the settling gives the
@@ -536,7 +557,7 @@ export class ClientSession implements UpstreamUser, Session {
    */
   #checkOffThread(check: ListenerValidation, op: number, whole: Buffer): void {
     this.#state = VALIDATING;
-    this.#bodyStore = null;
+    this.#stopGathering();
     this.#deadline = this.#env.coarseNow + this.#env.limits.bodyTimeoutMs;
     const ticket = ++this.#validationTicket;
     this.#countCheck(check, op, VALIDATION.OFFLOADED);
@@ -548,38 +569,46 @@ export class ClientSession implements UpstreamUser, Session {
       schema: check.check.config.operations[op].request,
       media: this.#media,
       label: check.check.labels[op],
-      body: whole.buffer as ArrayBuffer,
+      body: whole.buffer as SharedArrayBuffer,
       length,
     }).then(
-      (result) => this.#checkedOffThread(ticket, check, op, result, length, held),
-      () => this.#checkedOffThread(ticket, check, op, null, length, held),
+      (refusal) => this.#checkedOffThread(ticket, check, op, refusal ?? VALID_BODY, whole, held),
+      () => this.#checkedOffThread(ticket, check, op, CHECK_FAILED, whole, held),
     );
   }
 
   /**
-   * The validation thread's verdict: the body back (valid), a refusal, or null when the thread failed.
-   * `held`: the reservation the task carried, the session's again if it still waits for this verdict.
+   * The validation thread's verdict on `store`. `held`: the reservation the task carried, the
+   * session's again if it still waits for this verdict. The store comes back with the verdict: it is
+   * given back at once unless a valid Content-Length body is now sent from it.
    */
-  #checkedOffThread(ticket: number, check: ListenerValidation, op: number, result: ArrayBuffer | BodyRefusal | null, length: number, held: number): void {
+  #checkedOffThread(ticket: number, check: ListenerValidation, op: number, verdict: Verdict, store: Buffer, held: number): void {
+    const stores = this.#env.bodyStores;
     if (ticket !== this.#validationTicket || this.#state !== VALIDATING) {
       this.#env.validationBytes -= held;
+      stores.give(store);
       return;
     }
     this.#validationReserved += held;
     try {
-      if (result === null) {
+      if (verdict === CHECK_FAILED) {
+        stores.give(store);
         this.#countCheck(check, op, VALIDATION.FAILED);
         return this.#respondLocal(503, false, "validation-failed");
       }
-      if (!(result instanceof ArrayBuffer)) {
-        const { status, response } = this.#bodyRefused(check, result);
+      if (verdict !== VALID_BODY) {
+        stores.give(store);
+        const { status, response } = this.#bodyRefused(check, verdict);
         return this.#respondWith(status, response, false);
       }
       this.#countCheck(check, op, VALIDATION.VALID);
-      // A chunked body was checked as a copy: its own bytes, framing and all, are still queued.
       if (this.#bodyKind === BODY_LENGTH) {
-        this.#bodyQueue = [Buffer.from(result, 0, length)];
-        this.#bodyQueued = length;
+        this.#sendingStore = store;
+        this.#bodyQueue = [store];
+        this.#bodyQueued = store.length;
+      } else {
+        // A chunked body was checked as a copy: its own bytes, framing and all, are still queued.
+        stores.give(store);
       }
       this.#begin();
     } catch (error) {
@@ -616,7 +645,18 @@ export class ClientSession implements UpstreamUser, Session {
   #unreserve(): void {
     this.#unreserveBuffer();
     this.#unreserveValidation();
+    if (this.#bodyStore !== null) {
+      // Gathered but never handed on: nothing else refers to it.
+      this.#env.bodyStores.give(this.#bodyStore);
+      this.#stopGathering();
+    }
+    // Possibly still in a write, or kept for a retry: left to the GC.
+    this.#sendingStore = null;
+  }
+
+  #stopGathering(): void {
     this.#bodyStore = null;
+    this.#io.readInPlace = false;
   }
 
   #unreserveBuffer(): void {
@@ -1171,6 +1211,13 @@ export class ClientSession implements UpstreamUser, Session {
     if (Atomics.load(outlier, connectBase) !== 0) Atomics.store(outlier, connectBase, 0);
     this.#endInFlight();
     this.#conn = null;
+    const store = this.#sendingStore;
+    if (store !== null) {
+      this.#sendingStore = null;
+      // A retry can no longer send it, and no write still points into it: the next body may use it.
+      this.#retained = null;
+      if (conn !== null && this.#requestDone && conn.io.writesSettled) this.#env.bodyStores.give(store);
+    }
     if (conn !== null) {
       if (this.#upstreamPaused) {
         this.#upstreamPaused = false;

@@ -75,18 +75,27 @@ let slabUsed = 0;
 
 /** The `n` bytes just read, in a Buffer of their own (a slice of the current slab). */
 function takeRead(n: number): Buffer {
+  return keep(READ_BUFFER.subarray(0, n));
+}
+
+/**
+ * `data` copied into memory of its own (a slice of the current slab): what an owner that reads in
+ * place (RawStream.readInPlace) does with the bytes it keeps past the call.
+ */
+export function keep(data: Buffer): Buffer {
+  const n = data.length;
   if (n > SLAB_SIZE - slabUsed) {
     if (n > SLAB_SIZE / 4) {
       // A large read gets its own memory rather than retiring most of a slab.
       const own = Buffer.allocUnsafeSlow(n);
-      READ_BUFFER.copy(own, 0, 0, n);
+      data.copy(own, 0, 0, n);
       return own;
     }
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabUsed = 0;
   }
   const start = slabUsed;
-  READ_BUFFER.copy(slab, start, 0, n);
+  data.copy(slab, start, 0, n);
   // Keeps slices 8-byte aligned, as Buffer's own pool does.
   slabUsed = (start + n + 7) & ~7;
   return slab.subarray(start, start + n);
@@ -112,6 +121,13 @@ export class RawStream {
   #needDrain = false;
   #reading = true;
   #ended = false;
+  /**
+   * Set by an owner that copies every byte it reads into memory of its own at once (a body gathered
+   * whole): reads then reach it as a view of the thread's read buffer, valid only during the call,
+   * instead of a copy in a slab it would copy again. Memory allocated per byte read is what makes V8
+   * run full collections on a thread carrying large bodies.
+   */
+  readInPlace = false;
 
   constructor(socket: net.Socket, onData: (data: Buffer) => void, onDrain: () => void) {
     this.socket = socket;
@@ -151,6 +167,12 @@ export class RawStream {
       return false;
     }
     return true;
+  }
+
+  /** Nothing written is waiting: every Buffer given to write() has left, so none is referenced any more. */
+  get writesSettled(): boolean {
+    if (this.#handle === null) return this.socket.writableLength === 0;
+    return this.#first === null && this.#inFlight === 0;
   }
 
   /** Writes what this turn queued, now. */
@@ -245,7 +267,8 @@ export class RawStream {
     const nread = state![binding!.kReadBytesOrError];
     if (nread > 0) {
       // Into READ_BUFFER (useUserBuffer), or, where a handle has no such method, a buffer of its own.
-      this.#onData(arrayBuffer === undefined ? takeRead(nread) : Buffer.from(arrayBuffer, state![binding!.kArrayBufferOffset], nread));
+      if (arrayBuffer !== undefined) this.#onData(Buffer.from(arrayBuffer, state![binding!.kArrayBufferOffset], nread));
+      else this.#onData(this.readInPlace ? READ_BUFFER.subarray(0, nread) : takeRead(nread));
       return;
     }
     this.#nodeOnread!.call(handle, arrayBuffer);

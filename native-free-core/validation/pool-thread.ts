@@ -1,11 +1,9 @@
-// What runs inside a validation thread (a piscina worker): a large body, transferred here from an I/O
-// thread, is decoded, parsed and checked; a valid body's buffer is transferred back, so the bytes
-// cross threads twice and are never copied. Compiled validators are kept per contract and operation,
+// What runs inside a validation thread (a piscina worker): a large body, read in place from the
+// memory the I/O thread gathered it in, is decoded, parsed and checked. Compiled validators are kept per contract and operation,
 // so each is compiled once per snapshot, not per request.
 
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
-import { move } from "piscina";
 import { Compile, type Validator } from "typebox/compile";
 import { checkBody, type BodyRefusal } from "./body.ts";
 import type { ValidationTask } from "./pool.ts";
@@ -24,7 +22,7 @@ try {
 const validators = new Map<string, Validator>();
 const MAX_VALIDATORS = 4096;
 
-export default function validate(task: ValidationTask): ArrayBuffer | BodyRefusal {
+export default function validate(task: ValidationTask): BodyRefusal | null {
   let validator = validators.get(task.key);
   if (validator === undefined) {
     if (validators.size >= MAX_VALIDATORS) validators.clear();
@@ -32,7 +30,5 @@ export default function validate(task: ValidationTask): ArrayBuffer | BodyRefusa
     validators.set(task.key, validator);
   }
   const text = Buffer.from(task.body, 0, task.length).toString("utf8");
-  const refusal = checkBody(validator, task.media, text, task.label);
-  if (refusal !== null) return refusal;
-  return move(task.body) as ArrayBuffer;
+  return checkBody(validator, task.media, text, task.label);
 }

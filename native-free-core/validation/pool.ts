@@ -1,7 +1,7 @@
 // One I/O thread's pool of validation threads (piscina), started on the first large body. A body goes
-// over as its own ArrayBuffer in the transfer list and comes back the same way when valid: no copy
-// either way, and the I/O thread never parses it. A thread that dies (its heap limit, a bug) fails the
-// requests it held and is replaced by piscina.
+// over as a view of the shared memory it was gathered in (body-stores.ts): the thread reads those
+// bytes in place, so nothing is copied either way, and the I/O thread never parses it. A thread that
+// dies (its heap limit, a bug) fails the requests it held and is replaced by piscina.
 
 import type { JsonSchema, ValidationPoolOptions } from "../config.ts";
 import type { BodyRefusal, Media } from "./body.ts";
@@ -14,8 +14,8 @@ export interface ValidationTask {
   readonly media: Media;
   /** "orders@1 place", for the message of a refusal. */
   readonly label: string;
-  /** The body, alone in its buffer (transferred, so detached here until it comes back). */
-  readonly body: ArrayBuffer;
+  /** The body's store, shared with the I/O thread, which leaves it alone until the task settles. */
+  readonly body: SharedArrayBuffer;
   readonly length: number;
 }
 
@@ -39,10 +39,10 @@ export class ValidationPool {
     this.#options = options;
   }
 
-  /** The body's buffer, transferred back, when the body is valid; the refusal otherwise. Rejects when the thread failed. */
-  async run(task: ValidationTask): Promise<ArrayBuffer | BodyRefusal> {
+  /** null when the body is valid; the refusal otherwise. Rejects when the thread failed. */
+  async run(task: ValidationTask): Promise<BodyRefusal | null> {
     const pool = await (this.#pool ??= this.#start());
-    return pool.run(task, { transferList: [task.body] }) as Promise<ArrayBuffer | BodyRefusal>;
+    return pool.run(task) as Promise<BodyRefusal | null>;
   }
 
   /** The pool's threads now (for tests that make one fail). */

@@ -4,6 +4,7 @@
 
 import { DEFAULT_VALIDATION_POOL, type HttpLimits, type ValidationPoolOptions } from "../config.ts";
 import type { ContractCheck } from "../validation/contract-check.ts";
+import { BodyStores } from "../validation/body-stores.ts";
 import { ValidationPool } from "../validation/pool.ts";
 import { RequestHead } from "../http/request-head.ts";
 import { ResponseHead } from "../http/response-head.ts";
@@ -63,6 +64,8 @@ export class WorkerEnvironment {
   validationOptions: ValidationPoolOptions = DEFAULT_VALIDATION_POOL;
   /** Threads that validate large bodies; none run until the first one arrives. */
   readonly validationPool = new ValidationPool(DEFAULT_VALIDATION_POOL);
+  /** The memory large checked bodies are gathered in, kept from body to body. */
+  readonly bodyStores = new BodyStores(idleStoreBytes(DEFAULT_VALIDATION_POOL));
   readonly #onOutlier: (backend: BackendRuntime, reason: "5xx" | "connect-failure") => void;
   readonly #onEmpty: () => void;
   readonly #onFault: (error: string, count: number) => void;
@@ -99,6 +102,7 @@ export class WorkerEnvironment {
   setValidationOptions(options: ValidationPoolOptions): void {
     this.validationOptions = options;
     this.validationPool.options = options;
+    this.bodyStores.maxIdleBytes = idleStoreBytes(options);
   }
 
   reportOutlier(backend: BackendRuntime, reason: "5xx" | "connect-failure"): void {
@@ -120,4 +124,9 @@ export class WorkerEnvironment {
     this.sessions.delete(session);
     if (this.draining && this.sessions.size === 0) this.#onEmpty();
   }
+}
+
+/** A quarter of the validation budget stays allocated between bodies; more is given back to the GC. */
+function idleStoreBytes(options: ValidationPoolOptions): number {
+  return Math.floor(options.memoryBytes / 4);
 }
