@@ -28,11 +28,6 @@ export class BodyStores {
     this.#trim();
   }
 
-  /** Bytes kept for reuse now (for tests and stats). */
-  get idleBytes(): number {
-    return this.#idleBytes;
-  }
-
   /** A store of at least `length` bytes, viewed as a Buffer of exactly `length`: an idle one when there is one. */
   take(length: number): Buffer {
     const sizeClass = classOf(length);
