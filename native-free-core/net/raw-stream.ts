@@ -73,17 +73,16 @@ const SLAB_SIZE = 256 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let slabUsed = 0;
 
-/** The `n` bytes just read, in a Buffer of their own (a slice of the current slab). */
-function takeRead(n: number): Buffer {
-  return keep(READ_BUFFER.subarray(0, n));
-}
-
 /**
  * `data` copied into memory of its own (a slice of the current slab): what an owner that reads in
  * place (RawStream.readInPlace) does with the bytes it keeps past the call.
  */
 export function keep(data: Buffer): Buffer {
-  const n = data.length;
+  return copyOut(data, data.length);
+}
+
+/** The first `n` bytes of `data` in a Buffer of their own (a slice of the current slab). */
+function copyOut(data: Buffer, n: number): Buffer {
   if (n > SLAB_SIZE - slabUsed) {
     if (n > SLAB_SIZE / 4) {
       // A large read gets its own memory rather than retiring most of a slab.
@@ -268,7 +267,7 @@ export class RawStream {
     if (nread > 0) {
       // Into READ_BUFFER (useUserBuffer), or, where a handle has no such method, a buffer of its own.
       if (arrayBuffer !== undefined) this.#onData(Buffer.from(arrayBuffer, state![binding!.kArrayBufferOffset], nread));
-      else this.#onData(this.readInPlace ? READ_BUFFER.subarray(0, nread) : takeRead(nread));
+      else this.#onData(this.readInPlace ? READ_BUFFER.subarray(0, nread) : copyOut(READ_BUFFER, nread));
       return;
     }
     this.#nodeOnread!.call(handle, arrayBuffer);

@@ -1,6 +1,6 @@
 // What runs inside a validation thread (a piscina worker): a large body, read in place from the
-// memory the I/O thread gathered it in, is decoded, parsed and checked. Compiled validators are kept per contract and operation,
-// so each is compiled once per snapshot, not per request.
+// memory the I/O thread gathered it in, is decoded, parsed and checked. Compiled validators are kept
+// per contract and operation, so each is compiled once per snapshot, not per request.
 
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
