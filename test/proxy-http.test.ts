@@ -325,6 +325,102 @@ test("large bodies (5 MB) stream both ways intact, Content-Length and chunked", 
   }
 });
 
+/**
+ * A backend that takes its time reading: a little every few milliseconds, so the proxy's writes to it
+ * fill the kernel's buffers and wait. Answers each request (Content-Length or chunked body) with the
+ * SHA-256 of the body it read.
+ */
+async function startSlowReader(): Promise<{ port: number; close(): Promise<void> }> {
+  return startRawServer((socket) => {
+    let buf = Buffer.alloc(0);
+    const take = () => {
+      for (;;) {
+        const headEnd = buf.indexOf("\r\n\r\n");
+        if (headEnd < 0) return;
+        const head = buf.subarray(0, headEnd).toString("latin1");
+        let at = headEnd + 4;
+        const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+        let body: Buffer;
+        if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+          const parts: Buffer[] = [];
+          for (;;) {
+            const lineEnd = buf.indexOf("\r\n", at);
+            if (lineEnd < 0) return;
+            const size = parseInt(buf.subarray(at, lineEnd).toString("latin1"), 16);
+            if (buf.length < lineEnd + 2 + size + 2) return;
+            parts.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
+            at = lineEnd + 2 + size + 2;
+            if (size === 0) break;
+          }
+          body = Buffer.concat(parts);
+        } else {
+          const n = length === null ? 0 : Number(length[1]);
+          if (buf.length < at + n) return;
+          body = buf.subarray(at, at + n);
+          at += n;
+        }
+        buf = buf.subarray(at);
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: 64\r\n\r\n${sha256(body)}`);
+      }
+    };
+    socket.on("data", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      take();
+    });
+    // Reads nothing at first, then a little at a time: the proxy's writes fill the kernel's buffers
+    // (a few MB on loopback) and wait for it.
+    socket.pause();
+    let pace: NodeJS.Timeout | undefined;
+    const start = setTimeout(() => {
+      pace = setInterval(() => {
+        socket.resume();
+        setTimeout(() => socket.pause(), 1);
+      }, 3);
+    }, 200);
+    socket.on("close", () => {
+      clearTimeout(start);
+      clearInterval(pace);
+    });
+  });
+}
+
+test("uploads streamed to a backend that reads slowly arrive intact, several at once, with requests pipelined behind them", async () => {
+  const slow = await startSlowReader();
+  const backend = { name: "slow", address: "127.0.0.1", port: slow.port } as TestBackend;
+  try {
+    await withProxy([backend], async (proxy) => {
+      const uploads = [0, 1, 2, 3].map(async (i) => {
+        // Different bytes on each connection: a mix-up between them shows in the digests.
+        const body = randomBytes(6 * 1024 * 1024 + i * 4099);
+        const chunked = i % 2 === 1;
+        const c = await openRaw(proxy.port);
+        try {
+          c.write(`POST /upload/${i} HTTP/1.1\r\nHost: t\r\n${chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${body.length}`}\r\n\r\n`);
+          for (let at = 0; at < body.length; at += 700_000) {
+            const piece = body.subarray(at, at + 700_000);
+            // The last piece goes in one write with the request behind the body.
+            const last = at + 700_000 >= body.length;
+            const tail = last ? Buffer.from(`${chunked ? "0\r\n\r\n" : ""}GET /after/${i} HTTP/1.1\r\nHost: t\r\n\r\n`) : Buffer.alloc(0);
+            c.write(chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n"), tail]) : Buffer.concat([piece, tail]));
+            await sleep(5);
+          }
+          assert.ok(await c.waitFor((t) => parseResponses(t).length === 2, 30_000), `upload ${i}: two responses, got ${JSON.stringify(c.text.slice(0, 300))}`);
+          const [upload, after] = parseResponses(c.text);
+          assert.is(upload.status, 200);
+          assert.is(upload.body, sha256(body), `upload ${i} reached the backend byte for byte`);
+          assert.is(after.status, 200);
+          assert.is(after.body, sha256(""), `the request behind upload ${i} was read as a request`);
+        } finally {
+          c.destroy();
+        }
+      });
+      await Promise.all(uploads);
+    }, {}, { workers: 1 });
+  } finally {
+    await slow.close();
+  }
+});
+
 test("Expect: 100-continue: the client gets 100 Continue, then sends its body, then gets the response", async () => {
   const a = await startBackend("a");
   try {

@@ -70,6 +70,8 @@ export class ClientSession implements UpstreamUser, Session {
   #deadline = 0;
   #clientPaused = false;
   #clientEnded = false;
+  /** The body part being sent is a view the client's stream lends for this call only (#receiveInPlace). */
+  #lending = false;
   /** Received bytes not yet part of a request being forwarded (a partial head, pipelined requests). */
   #pending: Buffer | null = null;
   #pendingOffset = 0;
@@ -185,15 +187,29 @@ export class ClientSession implements UpstreamUser, Session {
 
   #onData = (data: Buffer): void => {
     try {
-      if (this.#io.readInPlace) this.#receiveInPlace(data);
+      if (this.#io.readInPlace || this.#io.lendReads) this.#receiveInPlace(data);
       else this.#receive(data);
     } catch (error) {
+      this.#lending = false;
       this.#fault(error);
     }
   };
 
-  /** `data` is the thread's read buffer, valid during this call only: a body being gathered takes its part straight into its store. */
+  /**
+   * `data` is a view the client's stream lends, valid during this call only: a body being gathered
+   * takes its part straight into its store, and one streaming to a backend is written from it.
+   */
   #receiveInPlace(data: Buffer): void {
+    if (this.#state === ACTIVE && this.#conn !== null && !this.#requestDone && this.#io.lendReads) {
+      this.#lending = true;
+      const end = this.#acceptBody(data, 0);
+      this.#lending = false;
+      if (end < 0) return;
+      if (end < data.length) this.#append(keep(data.subarray(end)), 0);
+      return;
+    }
+    // Whatever follows a streamed body is read as usual.
+    this.#io.lendReads = false;
     if (this.#state !== BUFFERING || this.#bodyStore === null || this.#requestDone) return this.#receive(keep(data));
     const end = this.#acceptBody(data, 0);
     if (end < 0) return;
@@ -751,12 +767,15 @@ export class ClientSession implements UpstreamUser, Session {
 
   #sendBody(conn: UpstreamConnection, part: Buffer): void {
     this.#bodySent += part.length;
+    const lent = this.#lending && this.#retained === null;
+    // What is kept for a retry must outlive a lent view.
+    if (this.#lending && !lent) part = keep(part);
     if (this.#retained !== null) {
       this.#retainedBytes += part.length;
       if (this.#retainedBytes > MAX_RETAINED) this.#retained = null;
       else this.#retained.push(part);
     }
-    if (!conn.io.write(part)) this.#pauseClient();
+    if (!(lent ? conn.io.writeLent(part, this.#io) : conn.io.write(part))) this.#pauseClient();
   }
 
   #bodyInvalid(): void {
@@ -898,6 +917,8 @@ export class ClientSession implements UpstreamUser, Session {
     }
     const queue = this.#bodyQueue;
     conn.io.write(this.#upstreamHead!);
+    // The rest of the body goes on from the client's reads as they come, without a copy each.
+    if (!this.#requestDone) this.#io.lendReads = true;
     if (queue.length > 0) {
       for (let i = 0; i < queue.length; i++) this.#sendBody(conn, queue[i]);
       queue.length = 0;

@@ -25,6 +25,8 @@ interface StreamWrapBinding {
 
 interface WriteRequest {
   handle: StreamHandle | null;
+  /** A lane this write holds (writeLent): back to the spares when the write is done. */
+  lane: Buffer | null;
   oncomplete: ((status: number) => void) | null;
   async: boolean;
   /** Keeps the written Buffers alive while libuv still holds them. */
@@ -35,6 +37,7 @@ interface WriteRequest {
 }
 
 interface StreamHandle {
+  /** Returns the Buffer the next read is to go into, or undefined for the same one again. */
   onread: (arrayBuffer?: ArrayBuffer) => unknown;
   useUserBuffer?(buffer: Uint8Array): void;
   readStart(): number;
@@ -79,6 +82,25 @@ let slabUsed = 0;
  */
 export function keep(data: Buffer): Buffer {
   return copyOut(data, data.length);
+}
+
+/**
+ * Lanes: read buffers of one stream's own, for an owner that passes each read straight on to another
+ * socket (lendReads, writeLent). A body that streams through is then neither copied nor allocated
+ * per read; the slabs it would take (20 MB a second of ArrayBuffers for two 10 MB bodies) are what
+ * makes V8 run a full collection every few hundred milliseconds. A lane a write still holds is
+ * replaced at the next read, and comes back here when that write completes.
+ */
+const LANE_BYTES = READ_BUFFER.length;
+const MAX_SPARE_LANES = 16;
+const spareLanes: Buffer[] = [];
+
+function takeLane(): Buffer {
+  return spareLanes.pop() ?? Buffer.allocUnsafeSlow(LANE_BYTES);
+}
+
+function giveLane(lane: Buffer): void {
+  if (spareLanes.length < MAX_SPARE_LANES) spareLanes.push(lane);
 }
 
 /** The first `n` bytes of `data` in a Buffer of their own (a slice of the current slab). */
@@ -127,6 +149,11 @@ export class RawStream {
    * run full collections on a thread carrying large bodies.
    */
   readInPlace = false;
+  #lendReads = false;
+  /** What the handle reads into now: READ_BUFFER, or a lane. */
+  #readingInto: Buffer = READ_BUFFER;
+  /** The lane being read into is held by a write (writeLent): the next read goes into another. */
+  #laneHeld = false;
 
   constructor(socket: net.Socket, onData: (data: Buffer) => void, onDrain: () => void) {
     this.socket = socket;
@@ -143,6 +170,67 @@ export class RawStream {
       socket.on("data", onData);
       socket.on("drain", onDrain);
     }
+  }
+
+  /**
+   * Set by an owner that passes the bytes it reads straight on to another socket (a body streaming
+   * upstream): reads reach it as views, into a lane of this stream's own from the next read on, to
+   * be given to that socket's writeLent or copied (keep) before the call returns. No effect on a
+   * stream without a raw handle, which reads as before.
+   */
+  get lendReads(): boolean {
+    return this.#lendReads;
+  }
+
+  set lendReads(on: boolean) {
+    this.#lendReads = on && this.#handle !== null;
+  }
+
+  /**
+   * Writes `view` (a read of `lender`, made while it lends its reads) now, after whatever this turn
+   * queued, instead of at the end of the turn: the lender's next read may go into the same memory.
+   * A view of the lender's lane is not copied; if the kernel does not take it whole, the write holds
+   * the lane, and the lender reads into another. Anything else is copied first. Returns write()'s answer.
+   */
+  writeLent(view: Buffer, lender: RawStream): boolean {
+    const handle = this.#handle;
+    const lane = lender.#readingInto;
+    if (handle === null || this.#ended || view.length === 0 || lane === READ_BUFFER || view.buffer !== lane.buffer || lender.#laneHeld ||
+      (this.socket as unknown as { _handle: StreamHandle | null })._handle !== handle) {
+      return this.write(keep(view));
+    }
+    const queued = this.#first === null ? null : (this.#more ?? [this.#first]);
+    const bytes = this.#queued + view.length;
+    this.#first = null;
+    this.#more = null;
+    this.#queued = 0;
+    if (queued !== null) queued.push(view);
+    const req = spareRequest ?? new binding!.WriteWrap();
+    spareRequest = null;
+    req.handle = handle;
+    req.oncomplete = null;
+    req.async = false;
+    req.lane = null;
+    const err = queued === null ? handle.writeBuffer(req, view) : handle.writev(req, queued, true);
+    if (err !== 0) {
+      spareRequest = req;
+      this.socket.destroy();
+      return true;
+    }
+    if (state![binding!.kLastWriteWasAsync] === 0) {
+      spareRequest = req;
+      if (this.#needDrain && this.#inFlight <= HIGH_WATER) this.#drained();
+      return !this.#needDrain;
+    }
+    req.buffer = queued ?? view;
+    req.stream = this;
+    req.bytes = bytes;
+    req.lane = lane;
+    req.oncomplete = onWriteComplete;
+    lender.#laneHeld = true;
+    this.#inFlight += bytes;
+    if (this.#inFlight > HIGH_WATER) this.#needDrain = true;
+    return !this.#needDrain;
   }
 
   /** Queues `data` for the end of this turn; false when the peer is not keeping up (wait for onDrain). */
@@ -191,6 +279,7 @@ export class RawStream {
     req.handle = handle;
     req.oncomplete = null;
     req.async = false;
+    req.lane = null;
     const err = more === null ? handle.writeBuffer(req, first) : handle.writev(req, more, true);
     if (err !== 0) {
       spareRequest = req;
@@ -261,30 +350,55 @@ export class RawStream {
     if ((this.socket as unknown as { _handle: StreamHandle | null })._handle === this.#handle) this.#handle.readStart();
   }
 
-  /** @internal One read from the handle: data goes to the owner; EOF and errors to Node. */
-  read(handle: StreamHandle, arrayBuffer: ArrayBuffer | undefined): void {
+  /**
+   * @internal One read from the handle: data goes to the owner; EOF and errors to Node. Returns the
+   * buffer the handle reads into next, when that changes (lanes).
+   */
+  read(handle: StreamHandle, arrayBuffer: ArrayBuffer | undefined): Buffer | undefined {
     const nread = state![binding!.kReadBytesOrError];
     if (nread > 0) {
-      // Into READ_BUFFER (useUserBuffer), or, where a handle has no such method, a buffer of its own.
-      if (arrayBuffer !== undefined) this.#onData(Buffer.from(arrayBuffer, state![binding!.kArrayBufferOffset], nread));
-      else this.#onData(this.readInPlace ? READ_BUFFER.subarray(0, nread) : copyOut(READ_BUFFER, nread));
-      return;
+      // Into READ_BUFFER or a lane (useUserBuffer), or, where a handle has no such method, a buffer of its own.
+      if (arrayBuffer !== undefined) {
+        this.#onData(Buffer.from(arrayBuffer, state![binding!.kArrayBufferOffset], nread));
+        return undefined;
+      }
+      const into = this.#readingInto;
+      this.#onData(this.readInPlace || this.#lendReads ? into.subarray(0, nread) : copyOut(into, nread));
+      return this.#nextReadBuffer();
     }
     this.#nodeOnread!.call(handle, arrayBuffer);
+    return undefined;
+  }
+
+  #nextReadBuffer(): Buffer | undefined {
+    const into = this.#readingInto;
+    if (this.#lendReads) {
+      if (into !== READ_BUFFER && !this.#laneHeld) return undefined;
+      // The held lane is the write's now: it gives it back when done.
+      this.#laneHeld = false;
+      return (this.#readingInto = takeLane());
+    }
+    if (into === READ_BUFFER) return undefined;
+    if (!this.#laneHeld) giveLane(into);
+    this.#laneHeld = false;
+    return (this.#readingInto = READ_BUFFER);
   }
 }
 
 /** Called by C++ with the handle as `this`. */
-function onRead(this: StreamHandle, arrayBuffer?: ArrayBuffer): void {
+function onRead(this: StreamHandle, arrayBuffer?: ArrayBuffer): Buffer | undefined {
   const raw = this[RAW];
-  if (raw !== undefined) raw.read(this, arrayBuffer);
+  return raw === undefined ? undefined : raw.read(this, arrayBuffer);
 }
 
 function onWriteComplete(this: WriteRequest, status: number): void {
   const stream = this.stream;
   const bytes = this.bytes;
+  const lane = this.lane;
   this.stream = null;
   this.buffer = null;
+  this.lane = null;
+  if (lane !== null) giveLane(lane);
   stream?.writeDone(bytes, status);
 }
 
