@@ -328,7 +328,7 @@ test("large bodies (5 MB) stream both ways intact, Content-Length and chunked", 
 /**
  * A backend that takes its time reading: a little every few milliseconds, so the proxy's writes to it
  * fill the kernel's buffers and wait. Answers each request (Content-Length or chunked body) with the
- * SHA-256 of the body it read.
+ * SHA-256 of the body it read; resets the connection of a request to /reset while its body arrives.
  */
 async function startSlowReader(): Promise<{ port: number; close(): Promise<void> }> {
   return startRawServer((socket) => {
@@ -338,6 +338,10 @@ async function startSlowReader(): Promise<{ port: number; close(): Promise<void>
         const headEnd = buf.indexOf("\r\n\r\n");
         if (headEnd < 0) return;
         const head = buf.subarray(0, headEnd).toString("latin1");
+        if (head.startsWith("POST /reset ")) {
+          setTimeout(() => socket.resetAndDestroy(), 300);
+          return;
+        }
         let at = headEnd + 4;
         const length = /\r\ncontent-length: *(\d+)/i.exec(head);
         let body: Buffer;
@@ -384,11 +388,19 @@ async function startSlowReader(): Promise<{ port: number; close(): Promise<void>
   });
 }
 
-test("uploads streamed to a backend that reads slowly arrive intact, several at once, with requests pipelined behind them", async () => {
+test("uploads streamed to a backend that reads slowly arrive intact, several at once, with requests pipelined behind them, after one the backend broke off", async () => {
   const slow = await startSlowReader();
   const backend = { name: "slow", address: "127.0.0.1", port: slow.port } as TestBackend;
   try {
     await withProxy([backend], async (proxy) => {
+      // The backend resets while the proxy's writes of this body wait on it: the client hears 502,
+      // and the memory those writes held serves the uploads after it.
+      const broken = await openRaw(proxy.port);
+      const big = randomBytes(8 * 1024 * 1024);
+      broken.write(`POST /reset HTTP/1.1\r\nHost: t\r\nContent-Length: ${big.length}\r\n\r\n`);
+      broken.write(big);
+      assert.ok(await broken.waitClosed(10_000), "the client of the broken upload is closed");
+      assert.is(statusOf(broken.text), 502, broken.text.slice(0, 200));
       const uploads = [0, 1, 2, 3].map(async (i) => {
         // Different bytes on each connection: a mix-up between them shows in the digests.
         const body = randomBytes(6 * 1024 * 1024 + i * 4099);
