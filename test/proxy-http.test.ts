@@ -388,24 +388,27 @@ async function startSlowReader(): Promise<{ port: number; close(): Promise<void>
   });
 }
 
-test("uploads streamed to a backend that reads slowly arrive intact, several at once, with requests pipelined behind them, after one the backend broke off", async () => {
+test("uploads streamed to a backend that reads slowly arrive intact, several at once (HTTP and TCP), with requests pipelined behind them, after one the backend broke off", async () => {
   const slow = await startSlowReader();
   const backend = { name: "slow", address: "127.0.0.1", port: slow.port } as TestBackend;
   try {
     await withProxy([backend], async (proxy) => {
-      // The backend resets while the proxy's writes of this body wait on it: the client hears 502,
-      // and the memory those writes held serves the uploads after it.
+      // The backend resets while the proxy's writes of this body wait on it: the client hears 502
+      // (the rest of its body is read and dropped for a while), and the memory those writes held
+      // serves the uploads after it.
       const broken = await openRaw(proxy.port);
       const big = randomBytes(8 * 1024 * 1024);
       broken.write(`POST /reset HTTP/1.1\r\nHost: t\r\nContent-Length: ${big.length}\r\n\r\n`);
       broken.write(big);
-      assert.ok(await broken.waitClosed(10_000), "the client of the broken upload is closed");
+      assert.ok(await broken.waitFor((t) => parseResponses(t).length === 1, 10_000), "the client of the broken upload is answered");
       assert.is(statusOf(broken.text), 502, broken.text.slice(0, 200));
+      broken.destroy();
       const uploads = [0, 1, 2, 3].map(async (i) => {
         // Different bytes on each connection: a mix-up between them shows in the digests.
         const body = randomBytes(6 * 1024 * 1024 + i * 4099);
         const chunked = i % 2 === 1;
-        const c = await openRaw(proxy.port);
+        // Two through the HTTP listener, two through the TCP one.
+        const c = await openRaw(i < 2 ? proxy.port : proxy.tcpPort);
         try {
           c.write(`POST /upload/${i} HTTP/1.1\r\nHost: t\r\n${chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${body.length}`}\r\n\r\n`);
           for (let at = 0; at < body.length; at += 700_000) {
@@ -430,6 +433,77 @@ test("uploads streamed to a backend that reads slowly arrive intact, several at 
     }, {}, { workers: 1 });
   } finally {
     await slow.close();
+  }
+});
+
+/** Sends `requests` in one write, then reads slowly (nothing at first, then a little every few ms) until what came ends with `last`. */
+async function slowClient(port: number, requests: string, last: string): Promise<ReturnType<typeof parseResponses>> {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  socket.on("error", () => {});
+  const chunks: Buffer[] = [];
+  let pace: NodeJS.Timeout | undefined;
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`slow client: ${JSON.stringify(last)} not in after 30 s`)), 30_000);
+      socket.on("connect", () => {
+        socket.write(requests);
+        socket.pause();
+        setTimeout(() => {
+          pace = setInterval(() => {
+            socket.resume();
+            setTimeout(() => socket.pause(), 1);
+          }, 3);
+        }, 200);
+      });
+      socket.on("data", (d: Buffer) => {
+        chunks.push(d);
+        // Only the whole exchange is parsed: the parser takes a partial response for a whole one.
+        if (d.subarray(-last.length).toString("latin1") === last) {
+          clearTimeout(timer);
+          resolve(parseResponses(Buffer.concat(chunks).toString("latin1")));
+        }
+      });
+      socket.on("close", () => reject(new Error(`slow client: closed with ${Buffer.concat(chunks).length} bytes in`)));
+    });
+  } finally {
+    clearInterval(pace);
+    socket.destroy();
+  }
+}
+
+test("downloads streamed to clients that read slowly arrive intact, several at once (HTTP over one pipelined upstream connection, and TCP), each with a response behind it", async () => {
+  const a = await startBackend("a");
+  // Different bytes for each client: a mix-up between them shows in the digests.
+  const bodies = [0, 1, 2, 3].map((i) => randomBytes(5 * 1024 * 1024 + i * 4099));
+  a.handle = (req, res) => {
+    const [, kind, n] = /^\/(length|chunked|after)\/(\d)$/.exec(req.url ?? "") ?? [];
+    const body = bodies[Number(n)];
+    if (kind === "after") {
+      res.writeHead(200, { "content-length": String(`after-${n}`.length) });
+      res.end(`after-${n}`);
+    } else if (kind === "length") {
+      res.writeHead(200, { "content-length": String(body.length) });
+      res.end(body);
+    } else {
+      res.writeHead(200); // chunked
+      for (let at = 0; at < body.length; at += 300_000) res.write(body.subarray(at, at + 300_000));
+      res.end();
+    }
+  };
+  try {
+    await withProxy([a], async (proxy) => {
+      await Promise.all([0, 1, 2, 3].map(async (i) => {
+        const kind = i % 2 === 0 ? "length" : "chunked";
+        // Two through the HTTP listener, two through the TCP one.
+        const [download, after] = await slowClient(i < 2 ? proxy.port : proxy.tcpPort, `GET /${kind}/${i} HTTP/1.1\r\nHost: t\r\n\r\nGET /after/${i} HTTP/1.1\r\nHost: t\r\n\r\n`, `after-${i}`);
+        assert.is(download.status, 200);
+        assert.is(sha256(Buffer.from(download.body, "latin1")), sha256(bodies[i]), `download ${i} (${kind}) reached its client byte for byte`);
+        assert.is(after.status, 200);
+        assert.is(after.body, `after-${i}`);
+      }));
+    }, { upstream: { pipelining: 8, maxConnectionsPerBackend: 1 } }, { workers: 1 });
+  } finally {
+    await a.close();
   }
 });
 

@@ -8,7 +8,7 @@
 import type net from "node:net";
 // The global `performance` is a getter on globalThis, run at every use; the module's binding is not.
 import { performance } from "node:perf_hooks";
-import { keep, RawStream } from "../net/raw-stream.ts";
+import { keep, RawStream, READ_BYTES } from "../net/raw-stream.ts";
 import { BACKEND, OUTLIER, OUTLIER_STRIDE, POOL, VALIDATION, VALIDATION_STRIDE, VALIDATION_UNMATCHED } from "../stats/layout.ts";
 import type { BackendRuntime, PoolRuntime } from "../worker/pool-runtime.ts";
 import { BODY_BUFFER_BUDGET, type ListenerRuntime, type ListenerValidation, type Session, type WorkerEnvironment } from "../worker/environment.ts";
@@ -47,6 +47,8 @@ const WELL_KNOWN_PATH = "/.well-known/farmhand";
 const MAX_BUFFERED = 64 * 1024;
 /** Body bytes kept for a possible retry on a fresh connection. */
 const MAX_RETAINED = 64 * 1024;
+/** A response body with at least this much still to come is written on from the backend's reads, uncopied. */
+const LEND_RESPONSE_BYTES = READ_BYTES;
 /** A streaming body's rate is judged over windows this long (http.minBodyBytesPerSecond). */
 const BODY_RATE_WINDOW_MS = 10_000;
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
@@ -956,20 +958,36 @@ export class ClientSession implements UpstreamUser, Session {
       conn.destroy(null);
       return -1;
     }
-    if (this.#state === TUNNEL) {
-      if (!this.#io.write(data)) this.#pauseUpstream(conn);
-      return data.length;
-    }
-    if (this.#responseState === RESPONSE_BODY) {
+    const lent = conn.io.lendReads;
+    if (this.#responseState === RESPONSE_BODY && this.#state !== TUNNEL) {
       this.#deadline = this.#env.coarseNow + this.#pool!.upstream.responseTimeoutMs;
       const end = this.#acceptResponseBody(data, 0);
       if (end < 0) return -1;
       const part = end === data.length ? data : data.subarray(0, end);
-      if (!this.#io.write(part)) this.#pauseUpstream(conn);
-      if (this.#responseState !== RESPONSE_BODY) this.#finish();
+      if (!(lent ? this.#io.writeLent(part, conn.io) : this.#io.write(part))) this.#pauseUpstream(conn);
+      if (this.#responseState !== RESPONSE_BODY) {
+        conn.io.lendReads = false;
+        this.#finish();
+      }
       return end;
     }
+    if (lent) {
+      // Only a response body is passed on from the read as it is; anything else is kept.
+      conn.io.lendReads = false;
+      data = keep(data);
+    }
+    if (this.#state === TUNNEL) {
+      if (!this.#io.write(data)) this.#pauseUpstream(conn);
+      return data.length;
+    }
     return this.#readResponseHeads(conn, data);
+  }
+
+  /** A response body that goes on past this read, and may be large, is written on from the backend's reads uncopied. */
+  #lendUpstreamReads(conn: UpstreamConnection): void {
+    if (this.#responseState === RESPONSE_BODY && (this.#responseKind !== RESPONSE_BODY_LENGTH || this.#responseLeft >= LEND_RESPONSE_BYTES)) {
+      conn.io.lendReads = true;
+    }
   }
 
   /** Reads this request's response head (and what follows of its body); returns the bytes of `data` used, or -1. */
@@ -1027,6 +1045,7 @@ export class ClientSession implements UpstreamUser, Session {
       this.#deadline = env.coarseNow + this.#pool!.upstream.responseTimeoutMs;
       if (end === buf.length) {
         if (!this.#io.write(clientHead ?? part(buf, start, end))) this.#pauseUpstream(conn);
+        this.#lendUpstreamReads(conn);
         return data.length;
       }
       const bodyEnd = this.#acceptResponseBody(buf, end);
@@ -1042,6 +1061,7 @@ export class ClientSession implements UpstreamUser, Session {
       }
       if (!ok) this.#pauseUpstream(conn);
       if (this.#responseState !== RESPONSE_BODY) this.#finish();
+      else this.#lendUpstreamReads(conn);
       return bodyEnd - carried;
     }
   }

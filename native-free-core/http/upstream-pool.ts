@@ -8,7 +8,7 @@
 
 import net from "node:net";
 import type { UpstreamOptions } from "../config.ts";
-import { RawStream } from "../net/raw-stream.ts";
+import { keep, RawStream } from "../net/raw-stream.ts";
 
 /** What a connection reports to the requests it carries. */
 export interface UpstreamUser {
@@ -68,6 +68,9 @@ export class UpstreamConnection {
   };
 
   #onData = (data: Buffer): void => {
+    // A lent read (a response body streaming to its client) is valid during this call only: what
+    // its user leaves of it, the next response, is copied for the users after.
+    let lent = this.io.lendReads;
     let used = 0;
     while (used < data.length) {
       const user = this.users[0];
@@ -79,6 +82,11 @@ export class UpstreamConnection {
       const n = user.onUpstreamData(this, used === 0 ? data : data.subarray(used));
       if (n < 0 || this.closed) return;
       used += n;
+      if (lent && used < data.length) {
+        data = keep(data.subarray(used));
+        used = 0;
+        lent = false;
+      }
     }
   };
 
@@ -102,6 +110,7 @@ export class UpstreamConnection {
   /** The oldest request's response is complete. */
   responseDone(reusable: boolean, now: number): void {
     const user = this.users.shift();
+    this.io.lendReads = false;
     if (!reusable || this.#spent()) {
       this.destroy(null);
       return;

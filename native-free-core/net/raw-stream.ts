@@ -72,6 +72,8 @@ const HIGH_WATER = 64 * 1024;
  * is far cheaper. Reads are handled one at a time, so one buffer serves every socket.
  */
 const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+/** The most one read delivers: a read this long is likely one of many (a bulk transfer). */
+export const READ_BYTES = READ_BUFFER.length;
 const SLAB_SIZE = 256 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let slabUsed = 0;

@@ -3,7 +3,7 @@
 // closes once both directions have ended.
 
 import net from "node:net";
-import { RawStream } from "../net/raw-stream.ts";
+import { keep, RawStream, READ_BYTES } from "../net/raw-stream.ts";
 import { BACKEND, OUTLIER, OUTLIER_STRIDE, POOL } from "../stats/layout.ts";
 import type { BackendRuntime, PoolRuntime } from "../worker/pool-runtime.ts";
 import type { ListenerRuntime, Session, WorkerEnvironment } from "../worker/environment.ts";
@@ -89,11 +89,11 @@ export class TcpSession implements Session {
   #onClientData = (data: Buffer): void => {
     const io = this.#upstreamIo;
     if (!this.#connected || io === null || this.#upstream === null) {
-      this.#early.push(data);
+      this.#early.push(this.#clientIo.lendReads ? keep(data) : data);
       this.#clientIo.pause();
       return;
     }
-    if (!io.write(data)) this.#clientIo.pause();
+    if (!relay(this.#clientIo, io, data)) this.#clientIo.pause();
   };
 
   #onClientEnd = (): void => {
@@ -106,7 +106,9 @@ export class TcpSession implements Session {
   };
 
   #onUpstreamData = (data: Buffer): void => {
-    if (!this.#clientIo.write(data)) this.#upstreamIo?.pause();
+    const from = this.#upstreamIo;
+    if (from === null) this.#clientIo.write(data);
+    else if (!relay(from, this.#clientIo, data)) from.pause();
   };
 
   #onUpstreamEnd = (): void => {
@@ -170,3 +172,14 @@ export class TcpSession implements Session {
 }
 
 function noop(): void {}
+
+/**
+ * Passes a read of `from` on to `to`. A read that filled the read buffer is most likely one of many
+ * (a bulk transfer): the reads after it are lent, written on uncopied, until a shorter one. Small
+ * exchanges never fill it, and keep the copy and the write at the turn's end.
+ */
+function relay(from: RawStream, to: RawStream, data: Buffer): boolean {
+  const ok = from.lendReads ? to.writeLent(data, from) : to.write(data);
+  from.lendReads = data.length === READ_BYTES;
+  return ok;
+}
