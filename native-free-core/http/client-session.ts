@@ -206,6 +206,8 @@ export class ClientSession implements UpstreamUser, Session {
       this.#lending = true;
       const end = this.#acceptBody(data, 0);
       this.#lending = false;
+      // The lane goes back at the end of this read, not held by a connection that waits for its response.
+      if (this.#requestDone) this.#io.lendReads = false;
       if (end < 0) return;
       if (end < data.length) this.#append(keep(data.subarray(end)), 0);
       return;

@@ -67,9 +67,9 @@ const HIGH_WATER = 64 * 1024;
 
 /**
  * Every handle of this thread reads into this one buffer (libuv's usual read size), and each read
- * is copied out at once into a slab that many reads share. Otherwise every read costs a 64 KiB
- * malloc, a realloc down to its size, a free and a new ArrayBuffer; a copy of a few hundred bytes
- * is far cheaper. Reads are handled one at a time, so one buffer serves every socket.
+ * is copied out at once into a slab that many reads share (unless read in place or lent: see
+ * readInPlace and lendReads). Otherwise every read costs a 64 KiB malloc, a realloc down to its
+ * size, a free and a new ArrayBuffer; a copy of a few hundred bytes is far cheaper. Reads are handled one at a time, so one buffer serves every socket.
  */
 const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 /** The most one read delivers: a read this long is likely one of many (a bulk transfer). */
@@ -207,31 +207,7 @@ export class RawStream {
     this.#more = null;
     this.#queued = 0;
     if (queued !== null) queued.push(view);
-    const req = spareRequest ?? new binding!.WriteWrap();
-    spareRequest = null;
-    req.handle = handle;
-    req.oncomplete = null;
-    req.async = false;
-    req.lane = null;
-    const err = queued === null ? handle.writeBuffer(req, view) : handle.writev(req, queued, true);
-    if (err !== 0) {
-      spareRequest = req;
-      this.socket.destroy();
-      return true;
-    }
-    if (state![binding!.kLastWriteWasAsync] === 0) {
-      spareRequest = req;
-      if (this.#needDrain && this.#inFlight <= HIGH_WATER) this.#drained();
-      return !this.#needDrain;
-    }
-    req.buffer = queued ?? view;
-    req.stream = this;
-    req.bytes = bytes;
-    req.lane = lane;
-    req.oncomplete = onWriteComplete;
-    lender.#laneHeld = true;
-    this.#inFlight += bytes;
-    if (this.#inFlight > HIGH_WATER) this.#needDrain = true;
+    if (this.#send(handle, view, queued, bytes, lane)) lender.#laneHeld = true;
     return !this.#needDrain;
   }
 
@@ -276,31 +252,41 @@ export class RawStream {
     this.#queued = 0;
     // A handle the socket has let go of (destroyed) takes no writes.
     if ((this.socket as unknown as { _handle: StreamHandle | null })._handle !== handle) return;
+    this.#send(handle, first, more, bytes, null);
+  }
+
+  /**
+   * Hands `data` (or, when `several` is given, those Buffers in order) to libuv at once. What the
+   * kernel does not take libuv finishes later, holding the Buffers, and `lane` if any, until it calls
+   * back. Returns whether the write waits so.
+   */
+  #send(handle: StreamHandle, data: Buffer, several: Buffer[] | null, bytes: number, lane: Buffer | null): boolean {
     const req = spareRequest ?? new binding!.WriteWrap();
     spareRequest = null;
     req.handle = handle;
     req.oncomplete = null;
     req.async = false;
-    req.lane = null;
-    const err = more === null ? handle.writeBuffer(req, first) : handle.writev(req, more, true);
+    const err = several === null ? handle.writeBuffer(req, data) : handle.writev(req, several, true);
     if (err !== 0) {
       spareRequest = req;
       this.socket.destroy();
-      return;
+      return false;
     }
     if (state![binding!.kLastWriteWasAsync] === 0) {
       // Written whole: libuv kept nothing, so the request object serves the next write.
       spareRequest = req;
       if (this.#needDrain && this.#inFlight === 0) this.#drained();
-      return;
+      return false;
     }
     // The kernel took part of it; libuv finishes the rest and calls back, holding these Buffers until then.
-    req.buffer = more ?? first;
+    req.buffer = several ?? data;
     req.stream = this;
     req.bytes = bytes;
+    req.lane = lane;
     req.oncomplete = onWriteComplete;
     this.#inFlight += bytes;
     if (this.#inFlight > HIGH_WATER) this.#needDrain = true;
+    return true;
   }
 
   /** @internal libuv finished an asynchronous write. */
