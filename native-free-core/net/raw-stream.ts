@@ -69,7 +69,8 @@ const HIGH_WATER = 64 * 1024;
  * Every handle of this thread reads into this one buffer (libuv's usual read size), and each read
  * is copied out at once into a slab that many reads share (unless read in place or lent: see
  * readInPlace and lendReads). Otherwise every read costs a 64 KiB malloc, a realloc down to its
- * size, a free and a new ArrayBuffer; a copy of a few hundred bytes is far cheaper. Reads are handled one at a time, so one buffer serves every socket.
+ * size, a free and a new ArrayBuffer; a copy of a few hundred bytes is far cheaper. Reads are
+ * handled one at a time, so one buffer serves every socket.
  */
 const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 /** The most one read delivers: a read this long is likely one of many (a bulk transfer). */
@@ -93,12 +94,11 @@ export function keep(data: Buffer): Buffer {
  * makes V8 run a full collection every few hundred milliseconds. A lane a write still holds is
  * replaced at the next read, and comes back here when that write completes.
  */
-const LANE_BYTES = READ_BUFFER.length;
 const MAX_SPARE_LANES = 16;
 const spareLanes: Buffer[] = [];
 
 function takeLane(): Buffer {
-  return spareLanes.pop() ?? Buffer.allocUnsafeSlow(LANE_BYTES);
+  return spareLanes.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
 }
 
 function giveLane(lane: Buffer): void {
