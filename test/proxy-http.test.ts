@@ -326,7 +326,26 @@ test("large bodies (5 MB) stream both ways intact, Content-Length and chunked", 
 });
 
 /**
- * A backend that takes its time reading: a little every few milliseconds, so the proxy's writes to it
+ * Has `socket` read nothing for 200 ms, then for 1 ms in every 3, until it closes: a slow peer, whose
+ * kernel buffers (a few MB on loopback) fill and make the proxy's writes to it wait.
+ */
+function readSlowly(socket: net.Socket): void {
+  socket.pause();
+  let pace: NodeJS.Timeout | undefined;
+  const start = setTimeout(() => {
+    pace = setInterval(() => {
+      socket.resume();
+      setTimeout(() => socket.pause(), 1);
+    }, 3);
+  }, 200);
+  socket.on("close", () => {
+    clearTimeout(start);
+    clearInterval(pace);
+  });
+}
+
+/**
+ * A backend that takes its time reading (readSlowly), so the proxy's writes to it
  * fill the kernel's buffers and wait. Answers each request (Content-Length or chunked body) with the
  * SHA-256 of the body it read; resets the connection of a request to /reset while its body arrives.
  */
@@ -371,20 +390,7 @@ async function startSlowReader(): Promise<{ port: number; close(): Promise<void>
       buf = Buffer.concat([buf, d]);
       take();
     });
-    // Reads nothing at first, then a little at a time: the proxy's writes fill the kernel's buffers
-    // (a few MB on loopback) and wait for it.
-    socket.pause();
-    let pace: NodeJS.Timeout | undefined;
-    const start = setTimeout(() => {
-      pace = setInterval(() => {
-        socket.resume();
-        setTimeout(() => socket.pause(), 1);
-      }, 3);
-    }, 200);
-    socket.on("close", () => {
-      clearTimeout(start);
-      clearInterval(pace);
-    });
+    readSlowly(socket);
   });
 }
 
@@ -436,24 +442,17 @@ test("uploads streamed to a backend that reads slowly arrive intact, several at 
   }
 });
 
-/** Sends `requests` in one write, then reads slowly (nothing at first, then a little every few ms) until what came ends with `last`. */
+/** Sends `requests` in one write, then reads slowly (readSlowly) until what came ends with `last`. */
 async function slowClient(port: number, requests: string, last: string): Promise<ReturnType<typeof parseResponses>> {
   const socket = net.connect({ host: "127.0.0.1", port });
   socket.on("error", () => {});
   const chunks: Buffer[] = [];
-  let pace: NodeJS.Timeout | undefined;
   try {
     return await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`slow client: ${JSON.stringify(last)} not in after 30 s`)), 30_000);
       socket.on("connect", () => {
         socket.write(requests);
-        socket.pause();
-        setTimeout(() => {
-          pace = setInterval(() => {
-            socket.resume();
-            setTimeout(() => socket.pause(), 1);
-          }, 3);
-        }, 200);
+        readSlowly(socket);
       });
       socket.on("data", (d: Buffer) => {
         chunks.push(d);
@@ -466,7 +465,6 @@ async function slowClient(port: number, requests: string, last: string): Promise
       socket.on("close", () => reject(new Error(`slow client: closed with ${Buffer.concat(chunks).length} bytes in`)));
     });
   } finally {
-    clearInterval(pace);
     socket.destroy();
   }
 }

@@ -967,10 +967,8 @@ export class ClientSession implements UpstreamUser, Session {
       if (end < 0) return -1;
       const part = end === data.length ? data : data.subarray(0, end);
       if (!(lent ? this.#io.writeLent(part, conn.io) : this.#io.write(part))) this.#pauseUpstream(conn);
-      if (this.#responseState !== RESPONSE_BODY) {
-        conn.io.lendReads = false;
-        this.#finish();
-      }
+      // The response's end turns lending off (UpstreamConnection.responseDone).
+      if (this.#responseState !== RESPONSE_BODY) this.#finish();
       return end;
     }
     if (lent) {
