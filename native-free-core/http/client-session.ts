@@ -52,6 +52,7 @@ const LEND_RESPONSE_BYTES = READ_BYTES;
 /** A streaming body's rate is judged over windows this long (http.minBodyBytesPerSecond). */
 const BODY_RATE_WINDOW_MS = 10_000;
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+const NO_BODY = Buffer.alloc(0);
 /** How long a closed connection's client may go on sending before it is cut (see #linger). */
 const LINGER_MS = 5_000;
 /** What a validation thread's check came to, besides a refusal. */
@@ -498,7 +499,7 @@ export class ClientSession implements UpstreamUser, Session {
     this.#operation = op;
     this.#media = media;
     if (this.#requestDone) {
-      const refusal = check.check.check(op, this.#media, "");
+      const refusal = check.check.check(op, this.#media, NO_BODY);
       if (refusal !== null) return this.#bodyRefused(check, refusal);
       this.#countCheck(check, op, VALIDATION.VALID);
       return null;
@@ -556,7 +557,7 @@ export class ClientSession implements UpstreamUser, Session {
       }
     }
     if (whole.length > check.check.config.inlineBodyBytes) return this.#checkOffThread(check, op, whole);
-    const refusal = check.check.check(op, this.#media, whole.toString("utf8"));
+    const refusal = check.check.check(op, this.#media, whole);
     if (refusal !== null) {
       const { status, response } = this.#bodyRefused(check, refusal);
       return this.#respondWith(status, response, false);

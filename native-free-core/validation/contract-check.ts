@@ -4,31 +4,31 @@
 // (worker.ts requires it lazily): TypeBox's compiler costs memory a plain proxy never needs.
 
 import { createHash } from "node:crypto";
-import { Compile, type Validator } from "typebox/compile";
 import type { ValidationConfig } from "../config.ts";
 import { checkBody, type BodyRefusal, type Media } from "./body.ts";
+import { BodySchema } from "./body-schema.ts";
 import { OperationRouter } from "./operations.ts";
 
 
 export class ContractCheck {
   readonly config: ValidationConfig;
   readonly router: OperationRouter;
-  /** Per operation: its validator, the key naming it to validation threads, and its label in messages. */
-  readonly validators: readonly Validator[];
+  /** Per operation: its compiled schema, the key naming it to validation threads, and its label in messages. */
+  readonly schemas: readonly BodySchema[];
   readonly keys: readonly string[];
   readonly labels: readonly string[];
 
   constructor(config: ValidationConfig, contract: string | null, digest: string) {
     this.config = config;
     this.router = new OperationRouter(config.operations);
-    this.validators = config.operations.map((op) => Compile(op.request as never) as Validator);
+    this.schemas = config.operations.map((op) => new BodySchema(op.request));
     this.keys = config.operations.map((_, i) => `${digest}:${i}`);
     this.labels = config.operations.map((op) => (contract === null ? op.name : `${contract} ${op.name}`));
   }
 
-  /** Checks a body (decoded text, "" for none) on this thread. */
-  check(operation: number, media: Media, text: string): BodyRefusal | null {
-    return checkBody(this.validators[operation], media, text, this.labels[operation]);
+  /** Checks a body (all of it, empty for none) on this thread. */
+  check(operation: number, media: Media, body: Buffer): BodyRefusal | null {
+    return checkBody(this.schemas[operation], media, body, this.labels[operation]);
   }
 }
 
