@@ -8,11 +8,12 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { installCleanupHandlers, onCleanup, stopAll, describeExit } from "./lib/children.ts";
 import { freePorts, probe, sleep } from "./lib/net.ts";
-import { median, ratio } from "./lib/stats.ts";
+import { median } from "./lib/stats.ts";
 import { ensureTools, nodeBinary, nodeVersion, versionOf, REPO_ROOT } from "./lib/tools.ts";
 import type { Tools } from "./lib/tools.ts";
 import { cpuTimes, peakRssBytes, clockTicks, nofileLimit } from "./measure/proc.ts";
 import { countSyscalls } from "./measure/syscalls.ts";
+import { pairedRatios, referenceOf, roundOrder } from "./measure/pairing.ts";
 import { wrkGenerator } from "./load/wrk.ts";
 import { autocannonGenerator } from "./load/autocannon.ts";
 import type { LoadGenerator } from "./load/types.ts";
@@ -27,11 +28,11 @@ import { start } from "./lib/children.ts";
 import type { Peer, PeerContext, Target } from "./peers/types.ts";
 import { measureIdle } from "./idle/run.ts";
 import type { IdleResult } from "./idle/run.ts";
-import type { BenchMeta, BenchResult, Figures, Ratios, RoundSample, TargetResult } from "./report/model.ts";
+import type { BenchMeta, BenchResult, Figures, RoundSample, TargetResult } from "./report/model.ts";
 import { renderMarkdown } from "./report/markdown.ts";
 import { renderSvg } from "./report/svg.ts";
 import { writeJson } from "./report/json.ts";
-import { farmPathLine, pipelinedLine, summarize, summaryLine } from "./report/summary.ts";
+import { farmPathLine, largeBodiesLine, pipelinedLine, summarize, summaryLine } from "./report/summary.ts";
 
 const PEER_NAMES = ["backend", "haproxy", "nginx", "undici", "farmhand", "validation", "farm", "threads"] as const;
 type PeerName = (typeof PEER_NAMES)[number];
@@ -163,21 +164,10 @@ function figuresOf(rounds: readonly RoundSample[]): Figures {
   };
 }
 
-function ratiosOf(f: Figures, ref: Figures | undefined): Ratios {
-  const q = (k: keyof Figures) => (ref === undefined ? null : ratio(f[k] ?? NaN, ref[k] ?? NaN));
-  return {
-    rps: q("rps"), p50Ms: q("p50Ms"), p99Ms: q("p99Ms"), cpuUsPerRequest: q("cpuUsPerRequest"), userUsPerRequest: q("userUsPerRequest"),
-    systemUsPerRequest: q("systemUsPerRequest"), syscallsPerRequest: q("syscallsPerRequest"), peakRssBytes: q("peakRssBytes"),
-  };
-}
-
 async function runLoad(targets: readonly Target[], peers: readonly Peer[], gen: LoadGenerator, o: Options): Promise<Map<string, RoundSample[]>> {
   const samples = new Map<string, RoundSample[]>(targets.map((t) => [t.id, []]));
   for (let round = 1; round <= o.rounds; round++) {
-    // Rotating the order spreads slow drift (thermal, page cache, other tenants) over all targets.
-    const shift = (round - 1) % targets.length;
-    const order = [...targets.slice(shift), ...targets.slice(0, shift)];
-    for (const t of order) {
+    for (const t of roundOrder(targets, round)) {
       const peer = peers.find((p) => p.targets.includes(t))!;
       const background = t.background === undefined ? null : await t.background();
       // System calls are counted during the warm-up, so the timed run carries none of perf's cost.
@@ -305,7 +295,7 @@ async function main(): Promise<void> {
       const samples = await runLoad(targets, peers, gen, o);
       const med = new Map(targets.map((t) => [t.id, figuresOf(samples.get(t.id)!)]));
       targetResults = targets.map((t) => {
-        const reference = t.reference ?? (t.mode === "tcp" ? "haproxy-tcp" : "haproxy-http");
+        const reference = referenceOf(t);
         const rounds = samples.get(t.id)!;
         const median = med.get(t.id)!;
         return {
@@ -315,7 +305,7 @@ async function main(): Promise<void> {
           reference,
           rounds,
           median,
-          ratio: ratiosOf(median, med.get(reference)),
+          ratio: pairedRatios(rounds, samples.get(reference), { row: median, reference: med.get(reference) }),
           non2xx: rounds.reduce((s, r) => s + r.load.non2xx, 0),
           socketErrors: rounds.reduce((s, r) => s + r.load.socketErrors, 0),
         };
@@ -396,6 +386,8 @@ async function main(): Promise<void> {
   if (o.runLoad) {
     const pipelined = pipelinedLine(result.summary);
     if (pipelined !== null) process.stdout.write(`${pipelined}\n`);
+    const largeBodies = largeBodiesLine(targetResults);
+    if (largeBodies !== null) process.stdout.write(`${largeBodies}\n`);
     process.stdout.write(`${farmPathLine(targetResults)}\n`);
     process.stdout.write(`${summaryLine(result.summary)}\n`);
   } else if (idle !== null) {

@@ -37,7 +37,7 @@ export function renderMarkdown(res: BenchResult, withSummary: boolean): string {
   if (res.targets.length > 0) {
     out.push(
       "Medians over rounds. In brackets: the figure over that of the row named under \"against\" (HAProxy's in the same mode and load, " +
-        "or for the large-body rows the same small requests with nothing in the background). " +
+        "or for the large-body rows the same small requests with nothing in the background), taken in each round (the two run back to back) and the median over rounds. " +
         "CPU/req is user+system time of the proxy's whole process tree during the timed run over the requests completed, then split into user and system; " +
         "syscalls/req are counted (perf, raw_syscalls:sys_enter) during the warm-up. For the backend row it is the backend's own.",
     );

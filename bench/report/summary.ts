@@ -1,6 +1,7 @@
 // The one-line verdict the bench ends with; scripts read it, so its form never changes.
 
-import type { Summary, TargetResult } from "./model.ts";
+import { pairedRatio } from "../measure/pairing.ts";
+import type { RoundSample, Summary, TargetResult } from "./model.ts";
 
 export function summarize(targets: readonly TargetResult[]): Summary | null {
   const http = targets.find((t) => t.id === "farmhand-http");
@@ -32,6 +33,24 @@ export function summaryLine(s: Summary | null): string {
 }
 
 /**
+ * The p99 of small requests while 10 MB bodies pass through, checked and unchecked, each over the
+ * same requests with nothing in the background and checked over unchecked (round by round): what
+ * the bodies cost the small requests, and what checking them adds. Null without those rows.
+ */
+export function largeBodiesLine(targets: readonly TargetResult[]): string | null {
+  const get = (id: string) => targets.find((t) => t.id === id);
+  const alone = get("farmhand-small");
+  const unchecked = get("farmhand-small-large-unchecked");
+  const checked = get("farmhand-small-large-checked");
+  if (alone === undefined || unchecked === undefined || checked === undefined) return null;
+  const p99 = (s: RoundSample) => s.load.p99Ms;
+  return (
+    `large bodies: small-request p99 ${r(pairedRatio(checked.rounds, unchecked.rounds, p99))} while checked over unchecked; ` +
+    `over alone ${r(pairedRatio(unchecked.rounds, alone.rounds, p99))} unchecked, ${r(pairedRatio(checked.rounds, alone.rounds, p99))} checked`
+  );
+}
+
+/**
  * The line before the summary: the farm path (the balancer image with settings from metadata, over
  * HAProxy in front of the same services), what contract checks add to a 200-byte POST, and the
  * default mode's user-space CPU beside HAProxy's.
@@ -49,19 +68,11 @@ export function farmPathLine(targets: readonly TargetResult[]): string {
 }
 
 /**
- * What contract checks add to CPU per request: the median over rounds of checked / plain - 1. The two
- * rows run back to back in each round, so each round's ratio compares like with like; a ratio of
- * medians taken over the whole run would mix rounds that other load on the machine made slower.
+ * What contract checks add to CPU per request: the median over rounds of checked / plain - 1 (the
+ * two rows run back to back in each round; pairing.ts says why round by round).
  */
 export function validationCost(plain: TargetResult | undefined, checked: TargetResult | undefined): number | null {
   if (plain === undefined || checked === undefined) return null;
-  const ratios: number[] = [];
-  for (const c of checked.rounds) {
-    const p = plain.rounds.find((r) => r.round === c.round);
-    if (p !== undefined && p.cpuUsPerRequest > 0) ratios.push(c.cpuUsPerRequest / p.cpuUsPerRequest - 1);
-  }
-  if (ratios.length === 0) return null;
-  ratios.sort((a, b) => a - b);
-  const mid = ratios.length >> 1;
-  return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+  const q = pairedRatio(checked.rounds, plain.rounds, (s) => s.cpuUsPerRequest);
+  return q === null ? null : q - 1;
 }
