@@ -17,13 +17,17 @@ const TARGETS = [
   target("farmhand-small", "http", "farmhand-small"),
   target("farmhand-small-large", "http", "farmhand-small"),
   target("farmhand-farm", "http", "haproxy-http-farm"),
+  target("haproxy-post", "http"),
+  target("farmhand-post", "http", "haproxy-post"),
+  target("farmhand-post-checked", "http", "haproxy-post"),
 ];
 
 test("each round runs a reference and its rows back to back; groups rotate, and alternate direction", () => {
   const ids = (round: number) => roundOrder(TARGETS, round).map((t) => t.id);
-  assert.equal(ids(1), ["haproxy-http", "farmhand-http", "haproxy-tcp", "farmhand-tcp", "farmhand-small", "farmhand-small-large", "farmhand-farm"]);
-  assert.equal(ids(2), ["farmhand-tcp", "haproxy-tcp", "farmhand-small-large", "farmhand-small", "farmhand-farm", "farmhand-http", "haproxy-http"]);
-  assert.equal(ids(3), ["farmhand-small", "farmhand-small-large", "farmhand-farm", "haproxy-http", "farmhand-http", "haproxy-tcp", "farmhand-tcp"]);
+  // HAProxy's POST row is compared with its GET row, but leads the rows compared with it.
+  assert.equal(ids(1), ["haproxy-http", "farmhand-http", "haproxy-tcp", "farmhand-tcp", "farmhand-small", "farmhand-small-large", "farmhand-farm", "haproxy-post", "farmhand-post", "farmhand-post-checked"]);
+  assert.equal(ids(2), ["farmhand-tcp", "haproxy-tcp", "farmhand-small-large", "farmhand-small", "farmhand-farm", "farmhand-post-checked", "farmhand-post", "haproxy-post", "farmhand-http", "haproxy-http"]);
+  assert.equal(ids(3), ["farmhand-small", "farmhand-small-large", "farmhand-farm", "haproxy-post", "farmhand-post", "farmhand-post-checked", "haproxy-http", "farmhand-http", "haproxy-tcp", "farmhand-tcp"]);
   for (let round = 1; round <= 8; round++) assert.is(new Set(ids(round)).size, TARGETS.length);
 });
 

@@ -22,10 +22,12 @@ export function referenceOf(t: Target): string {
 export function roundOrder(targets: readonly Target[], round: number): Target[] {
   const groups = new Map<string, Target[]>();
   const ids = new Set(targets.map((t) => t.id));
+  const leaders = new Set(targets.map(referenceOf).filter((id) => ids.has(id)));
   for (const t of targets) {
     const reference = referenceOf(t);
-    // A row whose reference is not being run forms a group of its own.
-    const key = ids.has(reference) ? reference : t.id;
+    // A reference leads its group even when it has a reference of its own (HAProxy's POST rows,
+    // compared with its GET row); a row whose reference is not being run is a group of its own.
+    const key = leaders.has(t.id) ? t.id : ids.has(reference) ? reference : t.id;
     const group = groups.get(key) ?? groups.set(key, []).get(key)!;
     if (t.id === key) group.unshift(t);
     else group.push(t);
