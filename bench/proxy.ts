@@ -11,7 +11,7 @@ import { freePorts, probe, sleep } from "./lib/net.ts";
 import { median } from "./lib/stats.ts";
 import { ensureTools, nodeBinary, nodeVersion, versionOf, REPO_ROOT } from "./lib/tools.ts";
 import type { Tools } from "./lib/tools.ts";
-import { cpuTimes, peakRssBytes, clockTicks, nofileLimit } from "./measure/proc.ts";
+import { cpuTimes, peakRssBytes, clockTicks, machineTicks, nofileLimit } from "./measure/proc.ts";
 import { countSyscalls } from "./measure/syscalls.ts";
 import { pairedRatios, referenceOf, roundOrder } from "./measure/pairing.ts";
 import { wrkGenerator } from "./load/wrk.ts";
@@ -164,55 +164,86 @@ function figuresOf(rounds: readonly RoundSample[]): Figures {
   };
 }
 
+/**
+ * A timed run during which the hypervisor gave more than this share of the machine to other guests
+ * is run again (at most MAX_RETRIES times; the run with the least steal is kept): on a shared host,
+ * steal comes in bursts of up to a third of the machine, and a figure taken in one says nothing of
+ * the proxy.
+ */
+const STEAL_LIMIT = 0.05;
+const MAX_RETRIES = 2;
+
 async function runLoad(targets: readonly Target[], peers: readonly Peer[], gen: LoadGenerator, o: Options): Promise<Map<string, RoundSample[]>> {
   const samples = new Map<string, RoundSample[]>(targets.map((t) => [t.id, []]));
   for (let round = 1; round <= o.rounds; round++) {
     for (const t of roundOrder(targets, round)) {
       const peer = peers.find((p) => p.targets.includes(t))!;
-      const background = t.background === undefined ? null : await t.background();
-      // System calls are counted during the warm-up, so the timed run carries none of perf's cost.
-      let syscallsPerRequest: number | null = null;
-      if (o.warmup > 0) {
-        const counting = countSyscalls(t.pid, Math.max(0.5, o.warmup - 0.3));
-        const warm = await gen.run(t.port, o.connections, o.warmup, t.request);
-        const counted = await counting;
-        if (counted !== null && warm.requests > 0) syscallsPerRequest = (counted.calls / counted.seconds) / (warm.requests / warm.seconds);
+      let last = await measureOnce(t, peer, gen, o, round, 0);
+      let kept = last;
+      for (let retry = 1; retry <= MAX_RETRIES && (kept.stealShare ?? 0) > STEAL_LIMIT; retry++) {
+        log(`round ${round}/${o.rounds} ${t.label}: steal ${percent(last.stealShare)} over ${percent(STEAL_LIMIT)}, run again`);
+        last = await measureOnce(t, peer, gen, o, round, retry);
+        kept = (last.stealShare ?? 0) < (kept.stealShare ?? 0) ? last : { ...kept, retries: retry };
       }
-      await sleep(200);
-      const before = cpuTimes(t.pid);
-      const load = await gen.run(t.port, o.connections, o.duration, t.request);
-      const after = cpuTimes(t.pid);
-      const backgroundReport = background === null ? null : await background.stop();
-      if (peer.child.exit !== null) {
-        throw new Error(`${peer.name} exited (${describeExit(peer.child.exit)}) during the run\n${peer.child.recentOutput()}`);
-      }
-      if (load.requests === 0) throw new Error(`${t.label}: no request completed in ${o.duration} s`);
-      const user = after.user - before.user;
-      const system = after.system - before.system;
-      const sample: RoundSample = {
-        round,
-        load,
-        // Ticks are 10 ms: rounding only drops float noise.
-        cpuSeconds: Math.round((user + system) * 1e4) / 1e4,
-        cpuUsPerRequest: ((user + system) * 1e6) / load.requests,
-        userUsPerRequest: (user * 1e6) / load.requests,
-        systemUsPerRequest: (system * 1e6) / load.requests,
-        syscallsPerRequest,
-        background: backgroundReport,
-        peakRssBytes: peakRssBytes(t.pid),
-      };
-      samples.get(t.id)!.push(sample);
-      const errs = load.non2xx + load.socketErrors;
-      log(
-        `round ${round}/${o.rounds} ${t.label.padEnd(24)} ${Math.round(load.rps).toString().padStart(7)} req/s  ` +
-          `${sample.cpuUsPerRequest.toFixed(1).padStart(6)} us/req (user ${sample.userUsPerRequest.toFixed(1)}, sys ${sample.systemUsPerRequest.toFixed(1)}` +
-          `${syscallsPerRequest === null ? "" : `, ${syscallsPerRequest.toFixed(2)} syscalls`})  p50 ${load.p50Ms.toFixed(2)} ms  p99 ${load.p99Ms.toFixed(2)} ms` +
-          (backgroundReport === null ? "" : `  background ${backgroundReport}`) +
-          (errs > 0 ? `  ERRORS ${load.non2xx} non-2xx, ${load.socketErrors} socket` : ""),
-      );
+      samples.get(t.id)!.push(kept);
     }
   }
   return samples;
+}
+
+function percent(share: number | null): string {
+  return share === null ? "n/a" : `${(share * 100).toFixed(1)}%`;
+}
+
+/** One warm-up and timed run of `t` (with its background load, if any). */
+async function measureOnce(t: Target, peer: Peer, gen: LoadGenerator, o: Options, round: number, retries: number): Promise<RoundSample> {
+  const background = t.background === undefined ? null : await t.background();
+  // System calls are counted during the warm-up, so the timed run carries none of perf's cost.
+  let syscallsPerRequest: number | null = null;
+  if (o.warmup > 0) {
+    const counting = countSyscalls(t.pid, Math.max(0.5, o.warmup - 0.3));
+    const warm = await gen.run(t.port, o.connections, o.warmup, t.request);
+    const counted = await counting;
+    if (counted !== null && warm.requests > 0) syscallsPerRequest = (counted.calls / counted.seconds) / (warm.requests / warm.seconds);
+  }
+  await sleep(200);
+  const machineBefore = machineTicks();
+  const before = cpuTimes(t.pid);
+  const load = await gen.run(t.port, o.connections, o.duration, t.request);
+  const after = cpuTimes(t.pid);
+  const machineAfter = machineTicks();
+  const backgroundReport = background === null ? null : await background.stop();
+  if (peer.child.exit !== null) {
+    throw new Error(`${peer.name} exited (${describeExit(peer.child.exit)}) during the run\n${peer.child.recentOutput()}`);
+  }
+  if (load.requests === 0) throw new Error(`${t.label}: no request completed in ${o.duration} s`);
+  const user = after.user - before.user;
+  const system = after.system - before.system;
+  const ticks = machineBefore === null || machineAfter === null ? 0 : machineAfter.total - machineBefore.total;
+  const sample: RoundSample = {
+    round,
+    load,
+    // Ticks are 10 ms: rounding only drops float noise.
+    cpuSeconds: Math.round((user + system) * 1e4) / 1e4,
+    cpuUsPerRequest: ((user + system) * 1e6) / load.requests,
+    userUsPerRequest: (user * 1e6) / load.requests,
+    systemUsPerRequest: (system * 1e6) / load.requests,
+    syscallsPerRequest,
+    stealShare: ticks > 0 ? (machineAfter!.steal - machineBefore!.steal) / ticks : null,
+    retries,
+    background: backgroundReport,
+    peakRssBytes: peakRssBytes(t.pid),
+  };
+  const errs = load.non2xx + load.socketErrors;
+  log(
+    `round ${round}/${o.rounds} ${t.label.padEnd(24)} ${Math.round(load.rps).toString().padStart(7)} req/s  ` +
+      `${sample.cpuUsPerRequest.toFixed(1).padStart(6)} us/req (user ${sample.userUsPerRequest.toFixed(1)}, sys ${sample.systemUsPerRequest.toFixed(1)}` +
+      `${syscallsPerRequest === null ? "" : `, ${syscallsPerRequest.toFixed(2)} syscalls`})  p50 ${load.p50Ms.toFixed(2)} ms  p99 ${load.p99Ms.toFixed(2)} ms` +
+      `  steal ${percent(sample.stealShare)}` +
+      (backgroundReport === null ? "" : `  background ${backgroundReport}`) +
+      (errs > 0 ? `  ERRORS ${load.non2xx} non-2xx, ${load.socketErrors} socket` : ""),
+  );
+  return sample;
 }
 
 async function main(): Promise<void> {
@@ -313,6 +344,8 @@ async function main(): Promise<void> {
       for (const t of targetResults) {
         const background = t.rounds.map((r) => r.background).filter((b): b is string => b !== null);
         if (background.length > 0) notes.push(`${t.label}: in the background, per round: ${background.join("; ")}`);
+        const disturbed = t.rounds.filter((r) => (r.stealShare ?? 0) > STEAL_LIMIT);
+        if (disturbed.length > 0) notes.push(`${t.label}: steal over ${percent(STEAL_LIMIT)} even after ${MAX_RETRIES} more runs in round(s) ${disturbed.map((r) => `${r.round} (${percent(r.stealShare)})`).join(", ")}`);
         if (t.non2xx + t.socketErrors > 0) notes.push(`${t.label}: ${t.non2xx} non-2xx responses and ${t.socketErrors} socket errors over the timed runs`);
       }
     }

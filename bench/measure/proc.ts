@@ -128,3 +128,19 @@ export function nofileLimit(pid: number): number | null {
 export function nofileHardLimit(pid: number): number | null {
   return nofileLimits(pid)?.hard ?? null;
 }
+
+/**
+ * The machine's CPU time so far, in ticks, from /proc/stat: all of it, and what the hypervisor
+ * gave to other guests while this one had work (steal). Null where /proc/stat has no steal field.
+ */
+export function machineTicks(): { steal: number; total: number } | null {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return null;
+    // user nice system idle iowait irq softirq steal [guest guest_nice, already counted in user and nice]
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { steal: fields[7], total };
+  } catch {
+    return null;
+  }
+}

@@ -14,6 +14,13 @@ export interface RoundSample {
   readonly systemUsPerRequest: number;
   /** System calls per request, counted during the warm-up (null when perf could not count them). */
   readonly syscallsPerRequest: number | null;
+  /**
+   * The share of the machine's CPU time the hypervisor gave to other guests during the timed run
+   * (steal, from /proc/stat), or null where it cannot be read.
+   */
+  readonly stealShare: number | null;
+  /** Timed runs of this round that were set aside for their steal, before this one. */
+  readonly retries: number;
   /** What the background load did during the run (large-body rows), or null. */
   readonly background: string | null;
   readonly peakRssBytes: number;
