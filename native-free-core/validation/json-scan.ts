@@ -4,15 +4,16 @@
 // Why: parsing a 10 MB body into values and then checking them (JSON.parse + TypeBox Check) costs
 // about 100 ms of CPU and hundreds of thousands of live objects, which the garbage collector must
 // then copy and sweep; on a loaded machine that CPU comes out of the small requests' latency. The
-// scan allocates nothing for most bodies (a short string for each pattern it tests) and visits
-// each byte once.
+// scan allocates nothing for most bodies (a string only to test a pattern or an enum on a value
+// with escapes or non-ASCII characters) and reads each byte once (twice or more only under anyOf
+// and allOf, whose alternatives each walk the value).
 //
 // It only ever *vouches*: `vouches(body)` is true when the body is certainly JSON that the
 // operation's TypeBox validator accepts. Anything else (invalid JSON, a value off the contract, a
-// byte sequence it does not decode itself, a keyword it does not implement) answers false, and the
-// caller falls back to JSON.parse + Check, which decides and words the refusal. So the scan never
-// has to reproduce a refusal, only to be sure of an acceptance; keywords it does not implement are
-// handed, value by value, to TypeBox itself (`Delegate` below).
+// byte sequence or a name it leaves undecoded) answers false, and the caller falls back to
+// JSON.parse + Check, which decides and words the refusal. So the scan never has to reproduce a
+// refusal, only be sure of an acceptance. Keywords it does not implement are handed, value by
+// value, to TypeBox itself (DELEGATE below).
 
 import { Compile, type Validator } from "typebox/compile";
 import type { JsonSchema } from "../config.ts";
