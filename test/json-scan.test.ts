@@ -9,21 +9,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Compile, type Validator } from "typebox/compile";
+import { SeededRandom } from "../control/sim/random.ts";
 import { AsciiPattern } from "../native-free-core/validation/ascii-pattern.ts";
 import { JsonScan } from "../native-free-core/validation/json-scan.ts";
 import { checkBody, MEDIA_JSON } from "../native-free-core/validation/body.ts";
 import { BodySchema } from "../native-free-core/validation/body-schema.ts";
 
-/** A small seeded generator (mulberry32): the same cases on every run. */
+/** The same cases on every run: the project's seeded streams. */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return new SeededRandom(seed).stream("json-scan");
 }
 
 /** What the scan stands in for: the body decoded, parsed, and checked. */
