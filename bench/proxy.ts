@@ -178,14 +178,16 @@ async function runLoad(targets: readonly Target[], peers: readonly Peer[], gen: 
   for (let round = 1; round <= o.rounds; round++) {
     for (const t of roundOrder(targets, round)) {
       const peer = peers.find((p) => p.targets.includes(t))!;
-      let last = await measureOnce(t, peer, gen, o, round, 0);
+      let last = await measureOnce(t, peer, gen, o, round);
       let kept = last;
-      for (let retry = 1; retry <= MAX_RETRIES && (kept.stealShare ?? 0) > STEAL_LIMIT; retry++) {
+      let retries = 0;
+      while (retries < MAX_RETRIES && (kept.stealShare ?? 0) > STEAL_LIMIT) {
         log(`round ${round}/${o.rounds} ${t.label}: steal ${percent(last.stealShare)} over ${percent(STEAL_LIMIT)}, run again`);
-        last = await measureOnce(t, peer, gen, o, round, retry);
-        kept = (last.stealShare ?? 0) < (kept.stealShare ?? 0) ? last : { ...kept, retries: retry };
+        last = await measureOnce(t, peer, gen, o, round);
+        retries++;
+        if ((last.stealShare ?? 0) < (kept.stealShare ?? 0)) kept = last;
       }
-      samples.get(t.id)!.push(kept);
+      samples.get(t.id)!.push({ ...kept, retries });
     }
   }
   return samples;
@@ -196,7 +198,7 @@ function percent(share: number | null): string {
 }
 
 /** One warm-up and timed run of `t` (with its background load, if any). */
-async function measureOnce(t: Target, peer: Peer, gen: LoadGenerator, o: Options, round: number, retries: number): Promise<RoundSample> {
+async function measureOnce(t: Target, peer: Peer, gen: LoadGenerator, o: Options, round: number): Promise<RoundSample> {
   const background = t.background === undefined ? null : await t.background();
   // System calls are counted during the warm-up, so the timed run carries none of perf's cost.
   let syscallsPerRequest: number | null = null;
@@ -230,7 +232,7 @@ async function measureOnce(t: Target, peer: Peer, gen: LoadGenerator, o: Options
     systemUsPerRequest: (system * 1e6) / load.requests,
     syscallsPerRequest,
     stealShare: ticks > 0 ? (machineAfter!.steal - machineBefore!.steal) / ticks : null,
-    retries,
+    retries: 0,
     background: backgroundReport,
     peakRssBytes: peakRssBytes(t.pid),
   };

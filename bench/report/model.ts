@@ -19,7 +19,7 @@ export interface RoundSample {
    * (steal, from /proc/stat), or null where it cannot be read.
    */
   readonly stealShare: number | null;
-  /** Timed runs of this round that were set aside for their steal, before this one. */
+  /** How many more timed runs this round took for steal (the one with the least steal is this one). */
   readonly retries: number;
   /** What the background load did during the run (large-body rows), or null. */
   readonly background: string | null;

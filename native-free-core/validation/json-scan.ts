@@ -288,7 +288,7 @@ const EXACT_DIGITS = 15;
  * deep as JSON.parse allows; the walk with a schema recurses only as deep as the schema is.
  */
 class Scanner {
-  buf: Buffer = Buffer.alloc(0);
+  buf: Buffer = EMPTY;
   pos = 0;
   end = 0;
   // The last string scanned: whether it had escapes or non-ASCII bytes, and its length in code points.
@@ -541,12 +541,7 @@ class Scanner {
     const items = node.items;
     const max = node.maxItems;
     let count = 0;
-    this.pos++;
-    this.ws();
-    if (this.pos < this.end && this.buf[this.pos] === CLOSE_BRACKET) {
-      this.pos++;
-      return node.minItems === 0;
-    }
+    if (this.opensEmpty(CLOSE_BRACKET)) return node.minItems === 0;
     for (;;) {
       if (++count > max) return false;
       if (items === null ? !this.skip() : !this.value(items)) return false;
@@ -570,12 +565,7 @@ class Scanner {
       visit = node.visits = 1;
     }
     let requiredSeen = 0;
-    this.pos++;
-    this.ws();
-    if (this.pos < this.end && this.buf[this.pos] === CLOSE_BRACE) {
-      this.pos++;
-      return node.requiredCount === 0;
-    }
+    if (this.opensEmpty(CLOSE_BRACE)) return node.requiredCount === 0;
     for (;;) {
       if (this.pos >= this.end || this.buf[this.pos] !== QUOTE) return false;
       const keyStart = this.pos + 1;
@@ -591,9 +581,7 @@ class Scanner {
         if (!this.scanString() || this.strEscaped) return false;
         keyEnd = this.pos - 1;
       }
-      this.ws();
-      if (this.pos >= this.end || this.buf[this.pos] !== COLON) return false;
-      this.pos++;
+      if (!this.colon()) return false;
       // A name that appears twice is checked each time; JSON.parse keeps the last, which is then valid too.
       if (index >= 0) {
         if (!this.value(node.nameNodes[index])) return false;
@@ -653,15 +641,9 @@ class Scanner {
       if (b === QUOTE) {
         if (!this.scanString()) return false;
       } else if (b === OPEN_BRACE) {
-        this.pos++;
-        this.ws();
-        if (this.pos < this.end && buf[this.pos] === CLOSE_BRACE) this.pos++;
-        else opened = 1;
+        if (!this.opensEmpty(CLOSE_BRACE)) opened = 1;
       } else if (b === OPEN_BRACKET) {
-        this.pos++;
-        this.ws();
-        if (this.pos < this.end && buf[this.pos] === CLOSE_BRACKET) this.pos++;
-        else opened = 0;
+        if (!this.opensEmpty(CLOSE_BRACKET)) opened = 0;
       } else if (b === MINUS || (b >= ZERO && b <= NINE)) {
         if (!this.number(false)) return false;
       } else if (b === 0x74) {
@@ -707,8 +689,25 @@ class Scanner {
   key(): boolean {
     this.ws();
     if (this.pos >= this.end || this.buf[this.pos] !== QUOTE || !this.scanString()) return false;
+    return this.colon();
+  }
+
+  /** Passes whitespace and the colon after a property name; false when no colon follows. */
+  colon(): boolean {
     this.ws();
     if (this.pos >= this.end || this.buf[this.pos] !== COLON) return false;
+    this.pos++;
+    return true;
+  }
+
+  /**
+   * Passes the `{` or `[` at `pos` and the whitespace after it. True, having passed `close` too,
+   * when the object or array is empty.
+   */
+  opensEmpty(close: number): boolean {
+    this.pos++;
+    this.ws();
+    if (this.pos >= this.end || this.buf[this.pos] !== close) return false;
     this.pos++;
     return true;
   }
