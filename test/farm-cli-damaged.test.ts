@@ -14,8 +14,13 @@ import { EXAMPLE, EXAMPLE_VMS, farmhand, idsOf, newHome, upUnwatched } from "./h
 const FARM = "cli-damaged";
 const VMS = EXAMPLE_VMS;
 
-/** Live processes of the farm, found in /proc by the identity each VM process carries. */
+/**
+ * Live processes of the farm, found in /proc by the identity each VM process carries. Under the test
+ * runner, only those this file started (FARMHAND_OWNER, which the local driver passes on to its VMs):
+ * another run of the suite on the same machine has a farm of the same name.
+ */
 function farmProcesses(): { pid: number; vm: string; id: string }[] {
+  const owner = process.env.FARMHAND_OWNER;
   const found: { pid: number; vm: string; id: string }[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -24,6 +29,7 @@ function farmProcesses(): { pid: number; vm: string; id: string }[] {
       if (/^[ZXx]/.test(stat.slice(stat.lastIndexOf(")") + 2))) continue;
       const env = readFileSync(`/proc/${name}/environ`, "latin1").split("\0");
       if (!env.includes(`FARMHAND_FARM=${FARM}`)) continue;
+      if (owner !== undefined && !env.includes(`FARMHAND_OWNER=${owner}`)) continue;
       const get = (key: string) => env.find((e) => e.startsWith(`${key}=`))?.slice(key.length + 1) ?? "";
       found.push({ pid: Number(name), vm: get("FARMHAND_VM"), id: get("FARMHAND_VM_ID") });
     } catch {}
