@@ -1,5 +1,6 @@
 // Autoscaling on emulated Proxmox VE: new replicas are clones of the role's template, retired ones are
-// destroyed at the cluster, with a real Prometheus (the farm's own) reading the balancer.
+// destroyed at the cluster, with a real Prometheus (the farm's own) reading the balancer. A destroy
+// the cluster refuses is reported and tried again by the reconciler until the VM is gone.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -34,7 +35,7 @@ test("on emulated Proxmox: a spike clones new replicas from the template, quiet 
   const dir = mkdtempSync(path.join(os.tmpdir(), "farmhand-autoscale-pve-"));
   const secrets = memorySecrets("pve-scale");
   const demand = await chooseDemandSource("pve-scale", dir, driver, secrets, { env: {} });
-  const farm = await openFarm(driver, { name: "pve-scale", secrets, metrics: demand.source });
+  const farm = await openFarm(driver, { name: "pve-scale", secrets, metrics: demand.source, resyncIntervalMs: 1_000 });
   const events: FarmEvent[] = [];
   farm.on((e) => events.push(e));
   const clones = () => emulator.requests.filter((r) => r.method === "POST" && /\/qemu\/9000\/clone$/.test(r.path)).length;
@@ -49,10 +50,15 @@ test("on emulated Proxmox: a spike clones new replicas from the template, quiet 
     assert.is((await autocannon(`${front.url}/echo`, 6, 8)).failed, 0);
     assert.ok(await waitFor(() => scaler.replicas === 4, 10_000), `grew to max (${scaler.replicas})`);
     assert.ok(await waitFor(() => clones() === 4, 20_000), "the new replicas are clones of the template");
+    // The first retired replica's destroy fails at the cluster (not a lock, which the driver waits out).
+    emulator.faults.failTasks.push({ type: "qmdestroy", count: 1, message: "storage 'nfs-1' is not online" });
     assert.is((await autocannon(`${front.url}/echo`, 20, 2, 10)).failed, 0, "no request failed during scale-in");
     assert.ok(await waitFor(() => scaler.replicas === 2, 20_000), `shrank (${scaler.replicas})`);
     assert.ok(await waitFor(async () => (await driver.list({ farm: "pve-scale", role: "echo-service" })).length === 2, 20_000));
-    assert.ok(destroys() >= 2, "retired replicas destroyed at the cluster");
+    assert.ok(destroys() >= 3, `retired replicas destroyed at the cluster, the refused one again (${destroys()} deletes)`);
+    const refused = events.find((e) => e.type === "control-error");
+    assert.ok(refused !== undefined && refused.action === "destroy" && /^echo-service-\d+$/.test(refused.subject) && /not online/.test(refused.reason), JSON.stringify(refused));
+    assert.ok(events.some((e) => e.type === "vm-stopped" && e.vm === refused.subject), "the refused one is removed at a later pass");
   } finally {
     farm.close();
     await farm.teardown();

@@ -58,7 +58,7 @@ export class GroupScaler implements Autoscaled {
         if (desire === undefined) return;
         await this.#clock.sleep(desire.policy.syncMs, this.#stop.signal, true);
         if (this.#stop.signal.aborted) return;
-        await this.step().catch(() => {});
+        await this.step().catch((error: unknown) => this.#reconciler.report("autoscale", this.group, error));
       }
     })();
   }
@@ -157,8 +157,9 @@ export class GroupScaler implements Autoscaled {
       .sort((a, b) => inFlight.get(a)! - inFlight.get(b)! || ordinal(b) - ordinal(a))
       .slice(0, count);
     for (const v of victims) this.#model.removePoolMember(desire.balancer, desire.pool, v);
-    await this.#reconciler.syncPoolsOf(desire.balancer).catch(() => {});
-    void this.#drainAndDestroy(desire, admin, victims).catch(() => {});
+    // Not set now: the balancer keeps routing to them until the resync sets it, and the drain waits.
+    await this.#reconciler.syncPoolsOf(desire.balancer).catch((error: unknown) => this.#reconciler.report("sync-pools", desire.balancer, error));
+    void this.#drainAndDestroy(desire, admin, victims).catch((error: unknown) => this.#reconciler.report("destroy", victims.join(", "), error));
   }
 
   /** Once the balancer has drained the retired replicas (or after drain.timeoutMs), stops and destroys them. */
@@ -171,10 +172,10 @@ export class GroupScaler implements Autoscaled {
       if (now !== null && !busy) break;
       await this.#clock.sleep(DRAIN_POLL_MS, this.#stop.signal);
     }
-    for (const v of victims) {
-      this.#model.remove(v);
-      await this.#reconciler.destroyNode(v);
-    }
+    // All leave the model first: one whose destroy fails is the reconciler's to destroy again, and
+    // must not hold up the others.
+    for (const v of victims) this.#model.remove(v);
+    await Promise.allSettled(victims.map((v) => this.#reconciler.destroyNode(v)));
   }
 }
 

@@ -157,7 +157,20 @@ export type FarmEvent =
       readonly ready: number;
       /** Why a metric could not be read, when one could not. */
       readonly errors: readonly string[];
-    };
+    }
+  | ControlErrorEvent;
+
+/**
+ * Something the controller did in the background failed, and is tried again by itself: destroying a
+ * VM the farm no longer holds (at the next resync), an autoscaler's evaluation (at its next sync),
+ * setting a balancer's pools (at the next resync). `subject` is the VM, group or balancer.
+ */
+export type ControlErrorEvent = {
+  readonly type: "control-error";
+  readonly action: "destroy" | "autoscale" | "sync-pools";
+  readonly subject: string;
+  readonly reason: string;
+};
 
 /** What `farm.autoscale` gives back: the group's scaler, as it is now. */
 export interface Autoscaled {

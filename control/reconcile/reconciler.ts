@@ -19,7 +19,7 @@ import type { DriverEvent, VmRecord, VmSpec } from "../drivers/driver.ts";
 import { KeyedSerializer } from "../drivers/serialize.ts";
 import { BalancerCallError, GuardMismatchError, VmStartError } from "../errors.ts";
 import { GroupScaler } from "../autoscale/scaler.ts";
-import type { Autoscaled, FarmEvent } from "../farm/farm.ts";
+import type { Autoscaled, ControlErrorEvent, FarmEvent } from "../farm/farm.ts";
 import { balancerScrapeSource } from "../metrics/balancer-scrape.ts";
 import { BALANCER_ADMIN_PORT } from "../images/balancer/settings.ts";
 import { INTERMEDIARY_ENDPOINT, type FarmModel, type FarmNode, type IntermediaryNode } from "../model/farm-model.ts";
@@ -81,6 +81,11 @@ export class Reconciler implements Realizer, Whereabouts {
   readonly #failures = new Map<string, { count: number; at: number }>();
   readonly #recovering = new Set<string>();
   readonly #scalers = new Map<string, GroupScaler>();
+  /**
+   * Nodes gone from the model whose VMs could not be destroyed (the hypervisor refused, or was away):
+   * every resync tries again, so a failed destroy never leaves a VM running unaccounted for.
+   */
+  readonly #undestroyed = new Set<string>();
   readonly #unsubscribe: () => void;
   /** Aborted on close: every wait of the reconciler ends with it. */
   readonly #stop = new AbortController();
@@ -210,7 +215,13 @@ export class Reconciler implements Realizer, Whereabouts {
     for (const node of this.#model.nodes) {
       if (this.#closed) return;
       if (node.kind === "vm") await this.#follow(node.name);
-      else await this.#syncPools(node.name);
+      else await this.#syncPools(node.name).catch((error: unknown) => this.#report("sync-pools", node.name, error));
+    }
+    for (const name of [...this.#undestroyed]) {
+      if (this.#closed) return;
+      // A node the model holds again is converge's to keep or replace, with whatever VM it finds.
+      if (this.#model.node(name) !== undefined) this.#undestroyed.delete(name);
+      else await this.#serial.run(name, () => this.#remove(name, true)).catch(() => {}); // reported by #remove
     }
   }
 
@@ -274,6 +285,11 @@ export class Reconciler implements Realizer, Whereabouts {
   /** Emits an event of the farm's stream (the autoscaler's decisions travel with the rest). */
   emit(event: FarmEvent): void {
     this.#emit(event);
+  }
+
+  /** Reports a failure of the autoscaler's, which it tries again at its next evaluation. */
+  report(action: ControlErrorEvent["action"], subject: string, error: unknown): void {
+    this.#report(action, subject, error);
   }
 
   // ---- converging one node ------------------------------------------------------------------------------
@@ -402,10 +418,22 @@ export class Reconciler implements Realizer, Whereabouts {
 
   async #remove(name: string, emit: boolean): Promise<void> {
     this.#realized.delete(name);
-    for (const r of await this.#ports.driver.list({ farm: this.#model.name, vm: name })) {
-      await this.#ports.driver.destroy(r.id);
-      if (emit) this.#emit({ type: "vm-stopped", vm: name, role: r.spec.labels.role });
+    try {
+      for (const r of await this.#ports.driver.list({ farm: this.#model.name, vm: name })) {
+        await this.#ports.driver.destroy(r.id);
+        if (emit) this.#emit({ type: "vm-stopped", vm: name, role: r.spec.labels.role });
+      }
+      this.#undestroyed.delete(name);
+    } catch (error) {
+      this.#undestroyed.add(name);
+      this.#report("destroy", name, error);
+      throw error;
     }
+  }
+
+  /** Something done in the background failed; it is tried again later (see ControlErrorEvent). */
+  #report(action: ControlErrorEvent["action"], subject: string, error: unknown): void {
+    this.#emit({ type: "control-error", action, subject, reason: error instanceof Error ? error.message : String(error) });
   }
 
   // ---- pools ------------------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ export function describeEvent(event: FarmEvent): string {
     case "vm-healed": return `healed ${event.vm} (${event.how}), serving at ${event.address}`;
     case "vm-rewired": return `rewired ${event.vm} (${Object.entries(event.imports).map(([k, url]) => `${k} -> ${url}`).join(", ")}), serving at ${event.address}`;
     case "pool-changed": return `pool of ${event.pool}: ${event.backends.length} backend(s)`;
+    case "control-error": return `ERROR ${event.action} ${event.subject}: ${event.reason} (tried again by itself)`;
     case "autoscale": {
       const demand = event.demand.map((d) => (d === null ? "?" : Number(d.toFixed(2)))).join(", ");
       const why = event.errors.length > 0 ? `; ${event.errors.join("; ")}` : "";

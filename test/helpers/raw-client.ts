@@ -68,32 +68,43 @@ export function parseResponses(text: string): { status: number; headers: Record<
     let body = "";
     if (headers["content-length"] !== undefined) {
       const n = Number(headers["content-length"]);
+      if (rest.length < n) break; // not all here yet: only whole responses count
       body = rest.slice(0, n);
       rest = rest.slice(n);
     } else if (headers["transfer-encoding"]?.toLowerCase().endsWith("chunked")) {
-      for (;;) {
-        const lineEnd = rest.indexOf("\r\n");
-        const size = parseInt(rest.slice(0, lineEnd), 16);
-        rest = rest.slice(lineEnd + 2);
-        if (size === 0) {
-          const end = rest.indexOf("\r\n");
-          // skip trailers
-          let r = rest;
-          let e = end;
-          while (e > 0) {
-            r = r.slice(e + 2);
-            e = r.indexOf("\r\n");
-          }
-          rest = r.slice(2);
-          break;
-        }
-        body += rest.slice(0, size);
-        rest = rest.slice(size + 2);
-      }
+      const chunked = readChunked(rest);
+      if (chunked === null) break;
+      body = chunked.body;
+      rest = rest.slice(chunked.length);
     }
     out.push({ status: Number(statusLine.split(" ")[1]), headers, body });
   }
   return out;
+}
+
+/** A whole chunked body at the start of `text` (chunks, last chunk, trailers), or null while it is not all here. */
+function readChunked(text: string): { body: string; length: number } | null {
+  let body = "";
+  let at = 0;
+  for (;;) {
+    const lineEnd = text.indexOf("\r\n", at);
+    if (lineEnd < 0) return null;
+    const size = parseInt(text.slice(at, lineEnd), 16);
+    if (Number.isNaN(size)) throw new Error(`not a chunk size: ${JSON.stringify(text.slice(at, lineEnd))}`);
+    at = lineEnd + 2;
+    if (size === 0) break;
+    if (text.length < at + size + 2) return null;
+    body += text.slice(at, at + size);
+    at += size + 2;
+  }
+  // Trailer lines up to the empty one.
+  for (;;) {
+    const lineEnd = text.indexOf("\r\n", at);
+    if (lineEnd < 0) return null;
+    const empty = lineEnd === at;
+    at = lineEnd + 2;
+    if (empty) return { body, length: at };
+  }
 }
 
 /** A client connection kept open across several exchanges, for keep-alive, pipelining and tunnels. */
