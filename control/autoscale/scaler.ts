@@ -157,7 +157,7 @@ export class GroupScaler implements Autoscaled {
       .sort((a, b) => inFlight.get(a)! - inFlight.get(b)! || ordinal(b) - ordinal(a))
       .slice(0, count);
     for (const v of victims) this.#model.removePoolMember(desire.balancer, desire.pool, v);
-    // Not set now: the balancer keeps routing to them until the resync sets it, and the drain waits.
+    // Pools that cannot be set now are set by the next resync; the drain below waits for it (drain.timeoutMs at most).
     await this.#reconciler.syncPoolsOf(desire.balancer).catch((error: unknown) => this.#reconciler.report("sync-pools", desire.balancer, error));
     void this.#drainAndDestroy(desire, admin, victims).catch((error: unknown) => this.#reconciler.report("destroy", victims.join(", "), error));
   }

@@ -53,6 +53,8 @@ export interface ReconcilerState {
   readonly backoff: readonly { readonly role: string; readonly failures: number; readonly ageMs: number }[];
   /** Nodes being healed. */
   readonly recovering: readonly string[];
+  /** Nodes gone from the model whose VMs the next resync destroys again. */
+  readonly undestroyed: readonly string[];
 }
 type Mode = "apply" | "restart" | "replace";
 
@@ -256,6 +258,7 @@ export class Reconciler implements Realizer, Whereabouts {
       realized: [...this.#realized].map(([name, r]) => ({ name, id: r.record.id, state: r.state, address: formatHostPort(r.address), probeFailures: r.probeFailures })),
       backoff: [...this.#failures].filter(([, f]) => now - f.at < 2 * this.#healMax).map(([role, f]) => ({ role, failures: f.count, ageMs: now - f.at })),
       recovering: [...this.#recovering],
+      undestroyed: [...this.#undestroyed],
     };
   }
 

@@ -113,7 +113,7 @@ function stateLines(p: FingerprintParts, timed: boolean): string[] {
   for (const node of p.model.nodes) lines.push(nodeLine(node));
   const r = p.reconciler.inspect();
   lines.push(`reconciler ${r.closed ? "closed" : "open"} ${r.realized.map((x) => `${x.name}:${x.id}:${x.state}:${x.address}:${x.probeFailures}`).join(",")}`);
-  lines.push(`backoff ${r.backoff.map((x) => `${x.role}:${x.failures}${timed ? `:${x.ageMs}` : ""}`).join(",")} recovering ${[...r.recovering].sort().join(",")}`);
+  lines.push(`backoff ${r.backoff.map((x) => `${x.role}:${x.failures}${timed ? `:${x.ageMs}` : ""}`).join(",")} recovering ${[...r.recovering].sort().join(",")} undestroyed ${[...r.undestroyed].sort().join(",")}`);
   for (const a of p.model.autoscalers) {
     const memory = memoryOf(a.policy);
     const decisions = p.reconciler.autoscale(a.balancer).decisions;

@@ -811,6 +811,7 @@ export class ClientSession implements UpstreamUser, Session {
   #abandonUpstream(): void {
     const conn = this.#conn;
     this.#conn = null;
+    this.#storeBackAfter(conn);
     if (conn !== null) conn.destroy(this);
     else if (this.#backend !== null) this.#backend.connections.cancelWait(this);
   }
@@ -1171,6 +1172,7 @@ export class ClientSession implements UpstreamUser, Session {
         this.#state = WAITING;
         return this.#dispatch(backend, "upstream-reset");
       }
+      this.#storeBackAfter(conn);
       return this.#upstreamFailed(502, "upstream-reset");
     }
     if (this.#responseState === RESPONSE_BODY && this.#responseKind === RESPONSE_BODY_CLOSE) {
@@ -1181,6 +1183,7 @@ export class ClientSession implements UpstreamUser, Session {
       return;
     }
     stats.add(backend.statsBase + BACKEND.UPSTREAM_ERRORS, 1);
+    this.#storeBackAfter(conn);
     if (this.#responseState === RESPONSE_HEAD) return this.#upstreamFailed(502, "upstream-reset");
     this.#abortMidResponse();
   }
@@ -1200,6 +1203,7 @@ export class ClientSession implements UpstreamUser, Session {
   #upstreamBroken(status: number): number {
     const conn = this.#conn;
     this.#conn = null;
+    this.#storeBackAfter(conn);
     conn?.destroy(this);
     const backend = this.#backend;
     if (backend !== null) {
@@ -1218,10 +1222,25 @@ export class ClientSession implements UpstreamUser, Session {
   #abortMidResponse(): void {
     const conn = this.#conn;
     this.#conn = null;
+    this.#storeBackAfter(conn);
     conn?.destroy(this);
     this.#endInFlight();
     this.#state = CLOSED;
     this.#socket.destroy();
+  }
+
+  /**
+   * The body being sent from a store is done with on `conn` (answered, or failed there, with no
+   * retry to come): the store goes back once no write on `conn` points into it any more. Dropped
+   * instead, its memory would wait for a full GC in every thread that saw it.
+   */
+  #storeBackAfter(conn: UpstreamConnection | null): void {
+    const store = this.#sendingStore;
+    if (store === null || conn === null) return;
+    this.#sendingStore = null;
+    this.#retained = null;
+    const stores = this.#env.bodyStores;
+    conn.io.afterWrites(() => stores.give(store));
   }
 
   #countFailure(backend: BackendRuntime): void {
@@ -1253,12 +1272,12 @@ export class ClientSession implements UpstreamUser, Session {
     if (Atomics.load(outlier, connectBase) !== 0) Atomics.store(outlier, connectBase, 0);
     this.#endInFlight();
     this.#conn = null;
-    const store = this.#sendingStore;
-    if (store !== null) {
+    if (this.#sendingStore !== null) {
+      // No retry can send it again. A backend may answer before it has read the whole body, so the
+      // store waits for the writes still in flight.
+      if (this.#requestDone) this.#storeBackAfter(conn);
       this.#sendingStore = null;
-      // A retry can no longer send it, and no write still points into it: the next body may use it.
       this.#retained = null;
-      if (conn !== null && this.#requestDone && conn.io.writesSettled) this.#env.bodyStores.give(store);
     }
     if (conn !== null) {
       if (this.#upstreamPaused) {

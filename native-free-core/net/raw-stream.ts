@@ -141,6 +141,8 @@ export class RawStream {
   #queued = 0;
   /** Bytes in writes libuv has not finished (the kernel's buffer was full). */
   #inFlight = 0;
+  /** Waiting for the writes made so far to leave (afterWrites). */
+  #afterWrites: (() => void)[] | null = null;
   #needDrain = false;
   #reading = true;
   #ended = false;
@@ -234,6 +236,23 @@ export class RawStream {
     return true;
   }
 
+  /**
+   * Calls `done` once every write made so far has left (at once when none waits): the Buffers given
+   * to them are referenced no more, and their memory may be used again. A stream without a raw
+   * handle never calls it: what it wrote is left to the GC.
+   */
+  afterWrites(done: () => void): void {
+    if (this.writesSettled) return done();
+    if (this.#handle !== null) (this.#afterWrites ??= []).push(done);
+  }
+
+  #settle(): void {
+    const waiting = this.#afterWrites;
+    if (waiting === null || this.#first !== null || this.#inFlight !== 0) return;
+    this.#afterWrites = null;
+    for (const done of waiting) done();
+  }
+
   /** Nothing written is waiting: every Buffer given to write() has left, so none is referenced any more. */
   get writesSettled(): boolean {
     if (this.#handle === null) return this.socket.writableLength === 0;
@@ -251,7 +270,7 @@ export class RawStream {
     const bytes = this.#queued;
     this.#queued = 0;
     // A handle the socket has let go of (destroyed) takes no writes.
-    if ((this.socket as unknown as { _handle: StreamHandle | null })._handle !== handle) return;
+    if ((this.socket as unknown as { _handle: StreamHandle | null })._handle !== handle) return this.#settle();
     this.#send(handle, first, more, bytes, null);
   }
 
@@ -276,6 +295,7 @@ export class RawStream {
       // Written whole: libuv kept nothing, so the request object serves the next write.
       spareRequest = req;
       if (this.#needDrain && this.#inFlight === 0) this.#drained();
+      this.#settle();
       return false;
     }
     // The kernel took part of it; libuv finishes the rest and calls back, holding these Buffers until then.
@@ -292,6 +312,7 @@ export class RawStream {
   /** @internal libuv finished an asynchronous write. */
   writeDone(bytes: number, status: number): void {
     this.#inFlight -= bytes;
+    this.#settle();
     if (status < 0) {
       this.socket.destroy();
       return;
