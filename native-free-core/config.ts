@@ -139,8 +139,11 @@ export interface ValidationPoolOptions {
   readonly threads: number;
   /**
    * Request-body bytes one worker thread holds for validation at once, from the first byte read
-   * until the body is handed to a backend connection (reserved by declared size; a chunked body
-   * counts twice, raw and decoded). Past it a request gets 503 with Retry-After.
+   * until the body is handed to a backend connection, and for a body checked on a validation thread
+   * until the backend has answered it and taken it all. Reserved before a byte is read: a declared length
+   * as it is, or rounded up to a power of two (the store it is gathered in) past inlineBodyBytes; a
+   * chunked body counts twice, raw and decoded, as it comes. Past it a request gets 503 with
+   * Retry-After. Besides, stores up to a quarter of it stay allocated between bodies.
    */
   readonly memoryBytes: number;
 }

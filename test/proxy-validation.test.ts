@@ -244,20 +244,30 @@ test("large bodies are gathered in memory reused from body to body, without mixi
   }, { inlineBodyBytes: 1024 });
 });
 
-test("a backend that answers before it has read a large body: the body's memory is used again once its write is done, not left behind", async () => {
-  // The backend answers each request on its head, then reads the body and drops it: the response
-  // reaches the balancer while the body is still being written to it.
+/**
+ * A backend that reads request bodies and drops them, answering each request "ok": on its head
+ * (`answer: "on-head"`, before it has read the body) or once the body is read. With `holdAfterHead`
+ * it stops reading a connection after the head of its first request, until release().
+ */
+async function startSinkBackend(answer: "on-head" | "after-body", holdAfterHead = false) {
   const heads: string[] = [];
-  const backend = await startRawServer((socket) => {
+  const held: net.Socket[] = [];
+  let holding = holdAfterHead;
+  const server = await startRawServer((socket) => {
     let pending = Buffer.alloc(0);
-    let bodyLeft = 0;
+    let bodyLeft = -1;
+    const ok = () => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
     socket.on("data", (chunk: Buffer) => {
       let data = chunk;
       while (data.length > 0) {
-        if (bodyLeft > 0) {
+        if (bodyLeft >= 0) {
           const used = Math.min(bodyLeft, data.length);
           bodyLeft -= used;
           data = data.subarray(used);
+          if (bodyLeft === 0) {
+            bodyLeft = -1;
+            if (answer === "after-body") ok();
+          }
           continue;
         }
         pending = Buffer.concat([pending, data]);
@@ -269,25 +279,48 @@ test("a backend that answers before it has read a large body: the body's memory 
         bodyLeft = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
         data = pending.subarray(end + 4);
         pending = Buffer.alloc(0);
-        socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        if (answer === "on-head") ok();
+        if (holding) {
+          socket.pause();
+          held.push(socket);
+        }
       }
     });
   });
-  const balancer = await startBalancer({
+  return {
+    port: server.port,
+    heads,
+    release: () => {
+      holding = false;
+      for (const socket of held.splice(0)) socket.resume();
+    },
+    close: () => server.close(),
+  };
+}
+
+/** A balancer checking OPERATIONS in front of one backend at `port`, with the given validation budget. */
+function checkingBalancer(port: number, memoryBytes?: number) {
+  return startBalancer({
     workers: 1,
     listeners: [{ name: "front", port: 0, pool: "orders", contract: "orders@1", validate: { operations: OPERATIONS, inlineBodyBytes: 1024 } }],
-    pools: [{ name: "orders", backends: [`127.0.0.1:${backend.port}`] }],
+    pools: [{ name: "orders", backends: [`127.0.0.1:${port}`] }],
     admin: null,
+    ...(memoryBytes === undefined ? {} : { validation: { memoryBytes } }),
   });
-  const port = balancer.listeners[0].port;
+}
+
+/** 10 MB, valid for the import operation: gathered in a 16 MiB store, more than the kernel takes in one write. */
+const TEN_MB = Buffer.from(bulk(500_000));
+const postImport = (body: Buffer) => [Buffer.from(`POST /orders/import HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`), body];
+
+test("a backend that answers before it has read a large body: the body's memory is used again once its write is done, not left behind", async () => {
+  // The response reaches the balancer while the body is still being written to the backend.
+  const backend = await startSinkBackend("on-head");
+  const balancer = await checkingBalancer(backend.port);
   try {
-    // 10 MB: a 16 MiB store each, more than the kernel takes in one write. Over one connection, one after the other.
-    const body = Buffer.from(bulk(500_000));
-    const post = Buffer.from(`POST /orders/import HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
-    const client = await openRaw(port);
+    const client = await openRaw(balancer.listeners[0].port);
     const exchange = async (i: number) => {
-      client.write(post);
-      client.write(body);
+      for (const part of postImport(TEN_MB)) client.write(part);
       assert.ok(await client.waitFor((t) => parseResponses(t).length === i + 1, 10_000), client.text.slice(-200));
     };
     for (let i = 0; i < 4; i++) await exchange(i);
@@ -296,11 +329,41 @@ test("a backend that answers before it has read a large body: the body's memory 
     for (let i = 4; i < 4 + bodies; i++) await exchange(i);
     const grown = process.memoryUsage().rss - before;
     assert.ok(parseResponses(client.text).every((r) => r.status === 200 && r.body === "ok"), client.text.slice(0, 200));
-    assert.is(heads.length, 4 + bodies);
+    assert.is(backend.heads.length, 4 + bodies);
     // Left behind, each body's store would stay until a full GC in both threads that saw it:
     // up to 384 MiB over these 24 bodies. Used again, the memory does not grow with their number.
-    assert.ok(grown < 48 * 1024 * 1024, `memory grew by ${(grown / 1048576).toFixed(1)} MiB over ${bodies} bodies of ${(body.length / 1048576).toFixed(1)} MiB`);
+    assert.ok(grown < 48 * 1024 * 1024, `memory grew by ${(grown / 1048576).toFixed(1)} MiB over ${bodies} bodies of ${(TEN_MB.length / 1048576).toFixed(1)} MiB`);
     client.destroy();
+  } finally {
+    await balancer.shutdown(1000);
+    await backend.close();
+  }
+});
+
+test("a backend that reads slowly: large bodies being written to it stay in the validation budget, so no more are let in than it holds", async () => {
+  // A budget for two 16 MiB stores, and a backend that stops reading each connection after the head.
+  const backend = await startSinkBackend("after-body", true);
+  const balancer = await checkingBalancer(backend.port, 40 * 1024 * 1024);
+  const port = balancer.listeners[0].port;
+  try {
+    const clients = [await openRaw(port), await openRaw(port)];
+    for (const [i, client] of clients.entries()) {
+      for (const part of postImport(TEN_MB)) client.write(part);
+      assert.ok(await waitFor(() => backend.heads.length === i + 1, 10_000), `body ${i + 1} checked and on its way to the backend`);
+    }
+    // Both are checked and handed to the backend, which holds them: a third does not fit.
+    const third = await rawRequest(port, postImport(TEN_MB), { waitMs: 10_000, until: (t) => parseResponses(t).length === 1 });
+    const [busy] = parseResponses(third.text);
+    assert.is(busy?.status, 503, third.text.slice(0, 200));
+    assert.is(busy.headers["x-farmhand-reason"], "validation-busy");
+    assert.is(outcomes(balancer, "import").busy, 1);
+    // Once the backend has read them, their memory is free again.
+    backend.release();
+    for (const client of clients) assert.ok(await client.waitFor((t) => parseResponses(t).length === 1, 10_000), client.text.slice(0, 200));
+    assert.equal(clients.map((c) => parseResponses(c.text)[0].status), [200, 200]);
+    const fourth = await rawRequest(port, postImport(TEN_MB), { waitMs: 10_000, until: (t) => parseResponses(t).length === 1 });
+    assert.is(parseResponses(fourth.text)[0]?.status, 200, fourth.text.slice(0, 200));
+    for (const client of clients) client.destroy();
   } finally {
     await balancer.shutdown(1000);
     await backend.close();

@@ -13,6 +13,7 @@ import { BACKEND, OUTLIER, OUTLIER_STRIDE, POOL, VALIDATION, VALIDATION_STRIDE, 
 import type { BackendRuntime, PoolRuntime } from "../worker/pool-runtime.ts";
 import { BODY_BUFFER_BUDGET, type ListenerRuntime, type ListenerValidation, type Session, type WorkerEnvironment } from "../worker/environment.ts";
 import { MEDIA_JSON, mediaOf, type BodyRefusal, type Media } from "../validation/body.ts";
+import { storeCapacity } from "../validation/body-stores.ts";
 import { NO_METHOD, NO_PATH } from "../validation/operations.ts";
 import { bodyTooLarge, methodNotAllowed, noOperation, refusedBody, unplainPath } from "../validation/refusals.ts";
 import { cannedResponse, type Reason } from "./canned-responses.ts";
@@ -148,6 +149,8 @@ export class ClientSession implements UpstreamUser, Session {
    * complete and no write points into it any more, dropped on any other ending.
    */
   #sendingStore: Buffer | null = null;
+  /** The validation budget #sendingStore holds until it is given back (or dropped). */
+  #sendingReserved = 0;
   /** Identifies the pending off-thread check; a check whose ticket is stale is ignored. */
   #validationTicket = 0;
 
@@ -510,15 +513,18 @@ export class ClientSession implements UpstreamUser, Session {
       this.#countCheck(check, op, VALIDATION.TOO_LARGE);
       return { status: 413, response: () => bodyTooLarge(config.maxBodyBytes) };
     }
-    // A declared length is reserved whole before a byte is read; a chunked body grows its reservation.
-    const reserve = this.#bodyKind === BODY_LENGTH ? this.#bodyLeft : 0;
+    // A declared length is reserved whole before a byte is read, as the store it is gathered in when
+    // it is checked off the I/O thread (its length rounded up to a power of two); a chunked body
+    // grows its reservation as it comes.
+    const stored = this.#bodyKind === BODY_LENGTH && this.#bodyLeft > config.inlineBodyBytes;
+    const reserve = this.#bodyKind !== BODY_LENGTH ? 0 : stored ? storeCapacity(this.#bodyLeft) : this.#bodyLeft;
     if (env.validationBytes + reserve > env.validationOptions.memoryBytes) {
       this.#countCheck(check, op, VALIDATION.BUSY);
       return { status: 503, response: (close) => cannedResponse(503, close, "validation-busy") };
     }
     this.#validationReserved = reserve;
     env.validationBytes += reserve;
-    if (this.#bodyKind === BODY_LENGTH && this.#bodyLeft > config.inlineBodyBytes) {
+    if (stored) {
       this.#bodyStore = env.bodyStores.take(this.#bodyLeft);
       this.#bodyStored = 0;
       this.#io.readInPlace = true;
@@ -672,7 +678,7 @@ export class ClientSession implements UpstreamUser, Session {
       this.#stopGathering();
     }
     // Possibly still in a write, or kept for a retry: left to the GC.
-    this.#sendingStore = null;
+    this.#dropSendingStore();
   }
 
   #stopGathering(): void {
@@ -930,8 +936,15 @@ export class ClientSession implements UpstreamUser, Session {
       queue.length = 0;
       this.#bodyQueued = 0;
     }
-    // A checked body is the socket's to send now: its memory leaves the validation budget.
-    this.#unreserveValidation();
+    // A checked body is the socket's to send now. From a store, it stays in the validation budget
+    // until the store is given back: a backend that reads slowly must not let in more bodies than
+    // the budget holds. Anything else is in the socket's queue, bounded as every write is.
+    if (this.#sendingStore !== null) {
+      this.#sendingReserved += this.#validationReserved;
+      this.#validationReserved = 0;
+    } else {
+      this.#unreserveValidation();
+    }
     this.#deadline = this.#env.coarseNow +
       (this.#requestDone ? this.#pool!.upstream.responseTimeoutMs : this.#env.limits.bodyTimeoutMs);
     this.#resumeClient();
@@ -1237,10 +1250,22 @@ export class ClientSession implements UpstreamUser, Session {
   #storeBackAfter(conn: UpstreamConnection | null): void {
     const store = this.#sendingStore;
     if (store === null || conn === null) return;
+    const reserved = this.#sendingReserved;
     this.#sendingStore = null;
+    this.#sendingReserved = 0;
     this.#retained = null;
-    const stores = this.#env.bodyStores;
-    conn.io.afterWrites(() => stores.give(store));
+    const env = this.#env;
+    conn.io.afterWrites(() => {
+      env.validationBytes -= reserved;
+      env.bodyStores.give(store);
+    });
+  }
+
+  /** Lets go of the store a body was sent from, to the GC: no write is known to be done with it. */
+  #dropSendingStore(): void {
+    this.#sendingStore = null;
+    this.#env.validationBytes -= this.#sendingReserved;
+    this.#sendingReserved = 0;
   }
 
   #countFailure(backend: BackendRuntime): void {
@@ -1276,7 +1301,7 @@ export class ClientSession implements UpstreamUser, Session {
       // No retry can send it again. A backend may answer before it has read the whole body, so the
       // store waits for the writes still in flight.
       if (this.#requestDone) this.#storeBackAfter(conn);
-      this.#sendingStore = null;
+      this.#dropSendingStore();
       this.#retained = null;
     }
     if (conn !== null) {

@@ -65,6 +65,11 @@ export class BodyStores {
   }
 }
 
+/** The size of the store a body of `length` bytes is gathered in: what its memory really is. */
+export function storeCapacity(length: number): number {
+  return 2 ** classOf(length);
+}
+
 function classOf(length: number): number {
   return Math.max(Math.log2(SMALLEST_STORE), Math.ceil(Math.log2(Math.max(length, 1))));
 }
