@@ -316,7 +316,7 @@ async function main(): Promise<void> {
       // http rows first, then tcp rows, each led by HAProxy, so the table reads top-down.
       const rank = ["backend", "haproxy-http", "nginx-http", "undici-http", "farmhand-http", "farmhand-http-pipelined", "haproxy-tcp", "farmhand-tcp",
         "haproxy-post-200", "farmhand-post-200", "farmhand-post-200-validated", "haproxy-post-4k", "farmhand-post-4k", "farmhand-post-4k-validated",
-        "farmhand-small", "farmhand-small-large-unchecked", "farmhand-small-large-checked",
+        "farmhand-small", "farmhand-small-large-unchecked", "farmhand-small-large-checked", "haproxy-small-large",
         "haproxy-http-farm", "farmhand-farm", "haproxy-http-2t", "farmhand-http-2t"];
       const targets = all.sort((a, b) => rank.indexOf(a.id) - rank.indexOf(b.id));
       for (const t of targets) await verify(t);
@@ -442,7 +442,8 @@ main().catch(async (e: unknown) => {
  * The contract-check rows: POST bodies of 200 B and 4 KB to HAProxy, to farmhand without checks and
  * to farmhand checking them; and small GETs on the checking listener alone, while 10 MB bodies pass
  * the unchecking listener, and while 10 MB bodies are checked (the growth of their p99 is what the
- * checks cost everyone else; the middle row carries the same bytes without the checks).
+ * checks cost everyone else; the middle row carries the same bytes without the checks); and small
+ * GETs to HAProxy while the same bodies pass it, against its http row.
  */
 function validationTargets(pid: number, haproxyPid: number, haproxyPort: number, postPort: number, validatedPort: number, node: string): Target[] {
   const out: Target[] = [];
@@ -458,6 +459,9 @@ function validationTargets(pid: number, haproxyPid: number, haproxyPort: number,
   out.push({ id: "farmhand-small", label: "farmhand http, small GETs, contract checked", mode: "http", port: validatedPort, pid, request: small, reference: "farmhand-small" });
   out.push({ id: "farmhand-small-large-unchecked", label: `... while ${LARGE_BODIES_PER_SECOND} x 10 MB bodies/s pass unchecked`, mode: "http", port: validatedPort, pid, request: small, reference: "farmhand-small", background: large(postPort) });
   out.push({ id: "farmhand-small-large-checked", label: `... while ${LARGE_BODIES_PER_SECOND} x 10 MB bodies/s are checked`, mode: "http", port: validatedPort, pid, request: small, reference: "farmhand-small", background: large(validatedPort) });
+  // The same load through HAProxy: what the bodies themselves cost small requests on this machine
+  // (the body's sender and nginx taking it in share the two cores), whichever proxy carries them.
+  out.push({ id: "haproxy-small-large", label: `HAProxy http, small GETs while ${LARGE_BODIES_PER_SECOND} x 10 MB bodies/s pass`, mode: "http", port: haproxyPort, pid: haproxyPid, request: small, reference: "haproxy-http", background: large(haproxyPort) });
   return out;
 }
 

@@ -44,11 +44,13 @@ test("a ratio is the median of the rounds' own ratios, over the rounds both rows
   assert.is(pairedRatio(row, [sample(1, 0)], (s) => s.cpuUsPerRequest), null);
 });
 
-test("the large-bodies line compares checked with unchecked, and each with the small requests alone, round by round", () => {
+test("the large-bodies line compares checked with unchecked, and each with the small requests alone, round by round; HAProxy's the same way", () => {
   const row = (id: string, p99s: number[]) =>
     ({ id, rounds: p99s.map((p99Ms, i) => ({ round: i + 1, load: { p99Ms } })) }) as unknown as TargetResult;
-  const line = largeBodiesLine([row("farmhand-small", [4, 4, 8]), row("farmhand-small-large-unchecked", [8, 9, 16]), row("farmhand-small-large-checked", [8, 18, 17.6])]);
-  assert.is(line, "large bodies: small-request p99 1.10x while checked over unchecked; over alone 2.00x unchecked, 2.20x checked");
+  const farmhand = [row("farmhand-small", [4, 4, 8]), row("farmhand-small-large-unchecked", [8, 9, 16]), row("farmhand-small-large-checked", [8, 18, 17.6])];
+  const line = largeBodiesLine([...farmhand, row("haproxy-http", [2, 3, 4]), row("haproxy-small-large", [3, 6, 7])]);
+  assert.is(line, "large bodies: small-request p99 1.10x while checked over unchecked; over alone 2.00x unchecked, 2.20x checked, 1.75x through HAProxy");
+  assert.is(largeBodiesLine(farmhand), "large bodies: small-request p99 1.10x while checked over unchecked; over alone 2.00x unchecked, 2.20x checked, n/a through HAProxy");
   assert.is(largeBodiesLine([row("farmhand-small", [4])]), null);
 });
 

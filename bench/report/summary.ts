@@ -44,9 +44,12 @@ export function largeBodiesLine(targets: readonly TargetResult[]): string | null
   const checked = get("farmhand-small-large-checked");
   if (alone === undefined || unchecked === undefined || checked === undefined) return null;
   const p99 = (s: RoundSample) => s.load.p99Ms;
+  const haproxy = get("haproxy-small-large");
+  const haproxyAlone = get("haproxy-http");
+  const peer = haproxy === undefined || haproxyAlone === undefined ? "n/a" : r(pairedRatio(haproxy.rounds, haproxyAlone.rounds, p99));
   return (
     `large bodies: small-request p99 ${r(pairedRatio(checked.rounds, unchecked.rounds, p99))} while checked over unchecked; ` +
-    `over alone ${r(pairedRatio(unchecked.rounds, alone.rounds, p99))} unchecked, ${r(pairedRatio(checked.rounds, alone.rounds, p99))} checked`
+    `over alone ${r(pairedRatio(unchecked.rounds, alone.rounds, p99))} unchecked, ${r(pairedRatio(checked.rounds, alone.rounds, p99))} checked, ${peer} through HAProxy`
   );
 }
 
