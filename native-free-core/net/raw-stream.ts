@@ -49,8 +49,13 @@ interface StreamHandle {
 
 const RAW = Symbol("farmhand.rawStream");
 
-/** The binding, or null where this Node does not offer it (then every stream falls back). */
+/**
+ * The binding, or null where this Node does not offer it, or where FARMHAND_RAW_STREAMS=off asks
+ * for Node's own stream machinery (an escape hatch, and how the tests run the fallback): then every
+ * stream falls back.
+ */
 const binding: StreamWrapBinding | null = (() => {
+  if (process.env.FARMHAND_RAW_STREAMS === "off") return null;
   try {
     // process.binding is deprecated for general use but kept for exactly this binding's users; it
     // is read once, and a Node without it only costs the fast path.
@@ -61,6 +66,10 @@ const binding: StreamWrapBinding | null = (() => {
   }
 })();
 const state = binding?.streamBaseState;
+/** Whether streams read and write on their libuv handles here (false: 'data' events and socket.write). */
+export const RAW_STREAMS = binding !== null;
+
+const NOTHING = Buffer.alloc(0);
 
 /** Past this many bytes not yet taken by the kernel, write() says to stop (as a socket's highWaterMark). */
 const HIGH_WATER = 64 * 1024;
@@ -237,13 +246,14 @@ export class RawStream {
   }
 
   /**
-   * Calls `done` once every write made so far has left (at once when none waits): the Buffers given
-   * to them are referenced no more, and their memory may be used again. A stream without a raw
-   * handle never calls it: what it wrote is left to the GC.
+   * Calls `done` once every write made so far has left, or failed (at once when none waits): the
+   * Buffers given to them are referenced no more, and their memory may be used again.
    */
   afterWrites(done: () => void): void {
     if (this.writesSettled) return done();
-    if (this.#handle !== null) (this.#afterWrites ??= []).push(done);
+    // Without a raw handle: the socket calls a write back once those before it have left, or failed.
+    if (this.#handle === null) this.socket.write(NOTHING, () => done());
+    else (this.#afterWrites ??= []).push(done);
   }
 
   #settle(): void {
@@ -289,6 +299,7 @@ export class RawStream {
     if (err !== 0) {
       spareRequest = req;
       this.socket.destroy();
+      this.#settle();
       return false;
     }
     if (state![binding!.kLastWriteWasAsync] === 0) {
