@@ -142,7 +142,8 @@ export interface ValidationPoolOptions {
    * until the body is handed to a backend connection, and for a body checked on a validation thread
    * until the backend has answered it and taken it all. Reserved before a byte is read: a declared length
    * as it is, or rounded up to a power of two (the store it is gathered in) past inlineBodyBytes; a
-   * chunked body counts twice, raw and decoded, as it comes. Past it a request gets 503 with
+   * chunked body counts twice, raw and decoded, as it comes, and past inlineBodyBytes itself and
+   * its store once whole. Past it a request gets 503 with
    * Retry-After. Besides, stores up to a quarter of it stay allocated between bodies.
    */
   readonly memoryBytes: number;

@@ -48,6 +48,9 @@ async function withChecks(fn: (s: Setup) => Promise<void>, validate: Record<stri
     pools: [{ name: "orders", backends: [backend.id] }],
     admin: null,
     ...extra,
+  }).catch(async (error: unknown) => {
+    await backend.close();
+    throw error;
   });
   const port = balancer.listeners[0].port;
   try {
@@ -155,6 +158,32 @@ test("a chunked body is checked as what it frames and forwarded as it came", asy
     assert.is(parseResponses(refused.text)[0]?.status, 400, refused.text);
     assert.is(backend.received.length, 1);
   });
+});
+
+test("a large chunked body reserves the store it is checked in: one whose store does not fit the budget gets 503", async () => {
+  // Budget 1.5 MiB (1,572,864 bytes). 557 KB reserves twice itself as it comes (1,114 KB, which
+  // fits), then itself queued and a 1 MiB store to be checked in (1,606 KB, which does not). 398 KB
+  // needs itself and a 512 KiB store (922 KB).
+  const chunkedImport = (json: string) => {
+    const chunks: string[] = [];
+    for (let i = 0; i < json.length; i += 16_384) {
+      const part = json.slice(i, i + 16_384);
+      chunks.push(`${part.length.toString(16)}\r\n${part}\r\n`);
+    }
+    return `POST /orders/import HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${chunks.join("")}0\r\n\r\n`;
+  };
+  await withChecks(async ({ balancer, backend, port }) => {
+    const large = bulk(28_000);
+    const r = await rawRequest(port, chunkedImport(large), { waitMs: 10_000, until: (t) => parseResponses(t).length === 1 });
+    const [busy] = parseResponses(r.text);
+    assert.is(busy?.status, 503, r.text.slice(0, 200));
+    assert.is(busy.headers["x-farmhand-reason"], "validation-busy");
+    assert.is(outcomes(balancer, "import").busy, 1);
+    const smaller = bulk(20_000);
+    const ok = await rawRequest(port, chunkedImport(smaller), { waitMs: 10_000, until: (t) => parseResponses(t).length === 1 });
+    assert.is(parseResponses(ok.text)[0]?.status, 200, ok.text.slice(0, 200));
+    assert.equal(backend.received.map((x) => x.body.length), [smaller.length]);
+  }, { inlineBodyBytes: 1024 }, { validation: { memoryBytes: 1.5 * 1024 * 1024 } });
 });
 
 test("a body over maxBodyBytes gets 413 and the connection closes, before its body is read", async () => {

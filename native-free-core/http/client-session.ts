@@ -557,6 +557,8 @@ export class ClientSession implements UpstreamUser, Session {
       // A chunked body goes on as it came (framing and all); it is checked as what it frames.
       whole = this.#bodyKind === BODY_CHUNKED ? dechunk(raw) : raw;
       if (this.#bodyKind === BODY_CHUNKED && whole.length > check.check.config.inlineBodyBytes) {
+        // The store is held while the check runs, beside the body still queued as it came.
+        if (!this.#reserveValidation(check, this.#bodyQueued + storeCapacity(whole.length))) return;
         const copy = this.#env.bodyStores.take(whole.length);
         whole.copy(copy);
         whole = copy;
@@ -712,6 +714,11 @@ export class ClientSession implements UpstreamUser, Session {
       this.#refuse(413, () => bodyTooLarge(check.check.config.maxBodyBytes), true);
       return false;
     }
+    return this.#reserveValidation(check, need);
+  }
+
+  /** Grows the request's validation reservation to `need` bytes; past the worker's budget, 503 and false. */
+  #reserveValidation(check: ListenerValidation, need: number): boolean {
     const more = need - this.#validationReserved;
     if (more <= 0) return true;
     if (this.#env.validationBytes + more > this.#env.validationOptions.memoryBytes) {
