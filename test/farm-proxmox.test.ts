@@ -13,7 +13,7 @@ import { proxmoxDriver } from "../control/drivers/proxmox/index.ts";
 import { signalGroup } from "../control/drivers/local/proc.ts";
 import type { Driver } from "../control/drivers/driver.ts";
 import type { Endpoint } from "../control/contracts/index.ts";
-import { openFarm, type FarmHandle } from "../control/farm/open-farm.ts";
+import { openFarm, type FarmHandle, type FarmOptions } from "../control/farm/open-farm.ts";
 import type { FarmEvent } from "../control/farm/farm.ts";
 import orderProcessing from "../examples/order-processing/farm.ts";
 import { InventoryService, OrderService, PaymentService, WebFrontend } from "../examples/order-processing/roles.ts";
@@ -32,6 +32,7 @@ const BALANCER_IMAGE = path.join(root, "control/images/balancer");
  */
 async function withProxmoxFarm(
   body: (ctx: { farm: FarmHandle; driver: Driver; emulator: Emulator; events: FarmEvent[] }) => Promise<void>,
+  options: FarmOptions = {},
 ): Promise<void> {
   const images = [PaymentService.image, InventoryService.image, OrderService.image, WebFrontend.image, BALANCER_IMAGE];
   const templates: Record<number, { name: string; node: string; image: string }> = {};
@@ -57,7 +58,7 @@ async function withProxmoxFarm(
     taskPollMs: 10,
     pollIntervalMs: 100,
   });
-  const farm = await openFarm(driver, { name: "shop", healBaseDelayMs: 50 });
+  const farm = await openFarm(driver, { name: "shop", healBaseDelayMs: 50, ...options });
   const events: FarmEvent[] = [];
   farm.on((e) => events.push(e));
   try {
@@ -117,6 +118,26 @@ test("the order-processing farm on emulated Proxmox: deployed, served, healed, r
       await r.body.dump();
     }
   });
+});
+
+test("on emulated Proxmox, a rewired VM that will not start again is made anew; the old one, which the cluster would not destroy then, is destroyed at a later pass", async () => {
+  await withProxmoxFarm(async ({ farm, driver, emulator, events }) => {
+    const [pay1, pay2] = await farm.replicate(2, PaymentService, {});
+    const stock = await farm.vm(InventoryService, {});
+    const orders = await farm.vm(OrderService, { payments: pay1.api, inventory: stock.api });
+    const [old] = await driver.list({ farm: "shop", vm: orders.name });
+    // Its start after the rewire fails, and so does destroying it then (not a lock: the driver
+    // waits those out).
+    emulator.faults.failTasks.push({ type: "qmstart", count: 1, message: "start failed: QEMU exited with code 1" });
+    emulator.faults.failTasks.push({ type: "qmdestroy", count: 1, message: "storage 'nfs-1' is not online" });
+    const rewired = await farm.rewire(orders, "payments", pay2.api);
+    assert.is.not(rewired.id, old.id, "made anew");
+    const refused = events.find((e) => e.type === "control-error");
+    assert.equal(refused === undefined ? null : [refused.action, refused.subject], ["destroy", orders.name], JSON.stringify(events.slice(-4)));
+    // Until a resync, the node has two VMs on the cluster; then only the one it serves from.
+    assert.ok(await waitFor(async () => (await driver.list({ farm: "shop", vm: orders.name })).map((r) => r.id).join() === rewired.id, 30_000), "the old VM is destroyed");
+    assert.ok(!emulator.state.vms.has(Number(old.id)));
+  }, { resyncIntervalMs: 500 });
 });
 
 test("on emulated Proxmox, a VM that will not start again is replaced, and the VMs importing it follow", async () => {

@@ -7,7 +7,9 @@
 // promises) and sets every balancer's pools to the members that serve. What triggers a pass does not
 // decide what it does: a driver event, a failed liveness probe, the periodic resync and a script's
 // call all end in the same comparison. So a controller that starts over adopts, a VM that moved is
-// followed by whoever imports it, and drift (a pool changed by hand) is put right.
+// followed by whoever imports it, and drift (a pool changed by hand) is put right. A VM the
+// hypervisor would not destroy when asked (a retired replica, the old VM of a node made anew) is
+// reported, and destroyed again at each periodic pass until it is gone.
 //
 // Heal is a policy on top: a failed VM leaves every pool at once; a healed one is, after a backoff,
 // started again in place (same VM, same address), and when that fails replaced by a new VM of the
@@ -219,12 +221,28 @@ export class Reconciler implements Realizer, Whereabouts {
       if (node.kind === "vm") await this.#follow(node.name);
       else await this.#syncPools(node.name).catch((error: unknown) => this.#report("sync-pools", node.name, error));
     }
+    // A second VM under a serving node's name is one whose destroy failed while the node was made
+    // anew: it goes now, under the node's key, so never while the node itself is being converged.
+    for (const r of records) {
+      const name = r.spec.labels.vm;
+      if (this.#closed) return;
+      if (!this.#surplus(name, r.id)) continue;
+      await this.#serial.run(name, async () => {
+        if (this.#surplus(name, r.id)) await this.#ports.driver.destroy(r.id);
+      }).catch((error: unknown) => this.#report("destroy", name, error));
+    }
     for (const name of [...this.#undestroyed]) {
       if (this.#closed) return;
       // A node the model holds again is converge's to keep or replace, with whatever VM it finds.
       if (this.#model.node(name) !== undefined) this.#undestroyed.delete(name);
       else await this.#serial.run(name, () => this.#remove(name, true)).catch(() => {}); // reported by #remove
     }
+  }
+
+  /** VM `id` is labelled as node `name`, which serves from another VM. */
+  #surplus(name: string, id: string): boolean {
+    const r = this.#realized.get(name);
+    return r !== undefined && r.state === "serving" && r.record.id !== id && this.#model.node(name) !== undefined;
   }
 
   /**
@@ -334,7 +352,8 @@ export class Reconciler implements Realizer, Whereabouts {
           await this.#guard(node, record);
         }
       } catch (error) {
-        await driver.destroy(chosen.id).catch(() => {});
+        // One that cannot be destroyed now is reported; the node's next pass (or its removal) destroys it again.
+        await driver.destroy(chosen.id).catch((e: unknown) => this.#report("destroy", name, e));
         // An image that lies about itself lies again when made anew; a VM that would not start, or an
         // adopted one that no longer answers, is made anew (unless only a restart was asked for).
         if (mode === "restart" || (error instanceof GuardMismatchError && outcome !== "adopted")) throw wrap(name, error);
@@ -350,7 +369,7 @@ export class Reconciler implements Realizer, Whereabouts {
         record = await driver.start(created.id);
         await this.#guard(node, record);
       } catch (error) {
-        await driver.destroy(created.id).catch(() => {});
+        await driver.destroy(created.id).catch((e: unknown) => this.#report("destroy", name, e));
         throw wrap(name, error);
       }
     }
@@ -368,7 +387,7 @@ export class Reconciler implements Realizer, Whereabouts {
       } catch (error) {
         // A balancer that cannot be given its pools is of no use to anyone.
         this.#realized.delete(name);
-        await driver.destroy(record.id).catch(() => {});
+        await driver.destroy(record.id).catch((e: unknown) => this.#report("destroy", name, e));
         throw error;
       }
     }
