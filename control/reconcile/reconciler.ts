@@ -219,7 +219,7 @@ export class Reconciler implements Realizer, Whereabouts {
     for (const node of this.#model.nodes) {
       if (this.#closed) return;
       if (node.kind === "vm") await this.#follow(node.name);
-      else await this.#syncPools(node.name).catch((error: unknown) => this.#report("sync-pools", node.name, error));
+      else await this.#syncPools(node.name).catch((error: unknown) => this.report("sync-pools", node.name, error));
     }
     // A second VM under a serving node's name is one whose destroy failed while the node was made
     // anew: it goes now, under the node's key, so never while the node itself is being converged.
@@ -229,7 +229,7 @@ export class Reconciler implements Realizer, Whereabouts {
       if (!this.#surplus(name, r.id)) continue;
       await this.#serial.run(name, async () => {
         if (this.#surplus(name, r.id)) await this.#ports.driver.destroy(r.id);
-      }).catch((error: unknown) => this.#report("destroy", name, error));
+      }).catch((error: unknown) => this.report("destroy", name, error));
     }
     for (const name of [...this.#undestroyed]) {
       if (this.#closed) return;
@@ -308,11 +308,6 @@ export class Reconciler implements Realizer, Whereabouts {
     this.#emit(event);
   }
 
-  /** Reports a failure of the autoscaler's, which it tries again at its next evaluation. */
-  report(action: ControlErrorEvent["action"], subject: string, error: unknown): void {
-    this.#report(action, subject, error);
-  }
-
   // ---- converging one node ------------------------------------------------------------------------------
 
   /**
@@ -353,7 +348,7 @@ export class Reconciler implements Realizer, Whereabouts {
         }
       } catch (error) {
         // One that cannot be destroyed now is reported; the node's next pass (or its removal) destroys it again.
-        await driver.destroy(chosen.id).catch((e: unknown) => this.#report("destroy", name, e));
+        await driver.destroy(chosen.id).catch((e: unknown) => this.report("destroy", name, e));
         // An image that lies about itself lies again when made anew; a VM that would not start, or an
         // adopted one that no longer answers, is made anew (unless only a restart was asked for).
         if (mode === "restart" || (error instanceof GuardMismatchError && outcome !== "adopted")) throw wrap(name, error);
@@ -369,7 +364,7 @@ export class Reconciler implements Realizer, Whereabouts {
         record = await driver.start(created.id);
         await this.#guard(node, record);
       } catch (error) {
-        await driver.destroy(created.id).catch((e: unknown) => this.#report("destroy", name, e));
+        await driver.destroy(created.id).catch((e: unknown) => this.report("destroy", name, e));
         throw wrap(name, error);
       }
     }
@@ -387,7 +382,7 @@ export class Reconciler implements Realizer, Whereabouts {
       } catch (error) {
         // A balancer that cannot be given its pools is of no use to anyone.
         this.#realized.delete(name);
-        await driver.destroy(record.id).catch((e: unknown) => this.#report("destroy", name, e));
+        await driver.destroy(record.id).catch((e: unknown) => this.report("destroy", name, e));
         throw error;
       }
     }
@@ -448,13 +443,16 @@ export class Reconciler implements Realizer, Whereabouts {
       this.#undestroyed.delete(name);
     } catch (error) {
       this.#undestroyed.add(name);
-      this.#report("destroy", name, error);
+      this.report("destroy", name, error);
       throw error;
     }
   }
 
-  /** Something done in the background failed; it is tried again later (see ControlErrorEvent). */
-  #report(action: ControlErrorEvent["action"], subject: string, error: unknown): void {
+  /**
+   * Something done in the background failed, here or in an autoscaler; it is tried again later (see
+   * ControlErrorEvent).
+   */
+  report(action: ControlErrorEvent["action"], subject: string, error: unknown): void {
     this.#emit({ type: "control-error", action, subject, reason: error instanceof Error ? error.message : String(error) });
   }
 
